@@ -1,0 +1,36 @@
+# omniroute — PGXS build.  `make test` and `make demo` are the README's two
+# commands; both install what is missing first (scripts/setup.sh).
+
+EXTENSION   = omniroute
+MODULE_big  = omniroute
+OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c))
+DATA        = $(wildcard sql/omniroute--*.sql)
+
+TESTS       = $(wildcard test/sql/*.sql)
+REGRESS     = $(patsubst test/sql/%.sql,%,$(TESTS))
+REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+SPECS       = $(wildcard test/specs/*.spec)
+ISOLATION   = $(patsubst test/specs/%.spec,%,$(SPECS))
+ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+
+PG_CONFIG  ?= $(shell command -v pg_config >/dev/null 2>&1 && pg_config --bindir >/dev/null 2>&1 && echo pg_config || echo /usr/lib/postgresql/15/bin/pg_config)
+PG_CFLAGS  += -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
+PGXS       := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+
+ifneq ($(PGXS),)
+include $(PGXS)
+endif
+
+.PHONY: test demo bench setup
+
+setup:
+	bash scripts/setup.sh
+
+test:
+	bash scripts/test.sh
+
+demo:
+	bash scripts/demo.sh
+
+bench:
+	bash scripts/bench.sh

@@ -1,0 +1,48 @@
+/*
+ * assign.h — choosing the agent for a work item and reserving capacity.
+ */
+#ifndef OMNIROUTE_ASSIGN_H
+#define OMNIROUTE_ASSIGN_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "lib/stringinfo.h"
+
+#include "catalog.h"
+
+typedef struct RequiredSkills
+{
+	int			n;
+	char	  **names;
+	int32	   *levels;
+} RequiredSkills;
+
+typedef struct AssignRequest
+{
+	WorkstreamConfig *ws;
+	QueueConfig *queue;
+	const RequiredSkills *skills;
+	const int64 *excluded;		/* agents never to offer this item to */
+	int			nexcluded;
+	bool		reserve;		/* false: only choose (simulate) */
+	TimestampTz now;
+} AssignRequest;
+
+typedef struct AssignResult
+{
+	int64		agent_id;		/* 0: nobody */
+	int32		free_units;		/* the winner's free units before */
+	TimestampTz score_time;		/* round_robin / least_active score */
+	bool		score_time_null;
+	bool		meets_skills;	/* the winner meets every requirement */
+	int32		skill_distance; /* over- (meets) or under-qualification */
+	int			examined;		/* candidates looked at */
+	int			raced;			/* candidates lost to concurrent work */
+} AssignResult;
+
+extern bool assign_choose(const AssignRequest *req, AssignResult *res);
+extern void assign_result_json(StringInfo buf, const AssignRequest *req,
+							   const AssignResult *res);
+
+#endif							/* OMNIROUTE_ASSIGN_H */

@@ -1,0 +1,659 @@
+/*-------------------------------------------------------------------------
+ *
+ * catalog.c
+ *	  Per-backend cache of workstream and queue configuration, with each
+ *	  workstream's rules compiled once.
+ *
+ *	  Entries are loaded with SPI on first use and live in a memory context
+ *	  under CacheMemoryContext.  Any change to the tables they are built from
+ *	  (workstream, context_variable, classification_rule, route_rule, queue,
+ *	  presence) fires the statement trigger invalidate_cache(), which queues a
+ *	  relcache invalidation for that table; every backend receives it (the
+ *	  changing one at once, the others when they next process invalidations,
+ *	  at latest when they lock work_item for their next insert) and our
+ *	  relcache callback marks the cache stale -- the pattern pg_cron uses for
+ *	  its job cache.
+ *
+ *	  A stale cache is not freed in the callback, since a caller may be
+ *	  holding pointers into it: the next lookup moves the old context under
+ *	  TopTransactionContext, so it goes away at the end of the transaction,
+ *	  and starts a fresh one.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+
+#include "catalog.h"
+
+typedef struct WsEntry
+{
+	int64		id;
+	WorkstreamConfig *cfg;
+} WsEntry;
+
+typedef struct QueueEntry
+{
+	int64		id;
+	QueueConfig *cfg;
+} QueueEntry;
+
+static MemoryContext cache_ctx = NULL;
+static HTAB *ws_cache = NULL;
+static HTAB *queue_cache = NULL;
+static bool cache_valid = false;
+
+#define NWATCHED 6
+static Oid	watched[NWATCHED];
+static const char *const watched_names[NWATCHED] = {
+	"workstream", "context_variable", "classification_rule", "route_rule",
+	"queue", "presence"
+};
+
+static void
+relcache_callback(Datum arg, Oid relid)
+{
+	if (!OidIsValid(relid))
+	{
+		cache_valid = false;
+		return;
+	}
+	for (int i = 0; i < NWATCHED; i++)
+	{
+		if (watched[i] == relid)
+		{
+			cache_valid = false;
+			return;
+		}
+	}
+}
+
+void
+catalog_init(void)
+{
+	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+}
+
+static void
+ensure_cache(void)
+{
+	HASHCTL		ctl;
+	Oid			nsp;
+
+	if (cache_valid && cache_ctx != NULL)
+		return;
+
+	if (cache_ctx != NULL)
+		MemoryContextSetParent(cache_ctx, TopTransactionContext);
+
+	cache_ctx = AllocSetContextCreate(CacheMemoryContext, "omniroute config cache",
+									  ALLOCSET_DEFAULT_SIZES);
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(WsEntry);
+	ctl.hcxt = cache_ctx;
+	ws_cache = hash_create("omniroute workstreams", 64, &ctl,
+						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ctl.entrysize = sizeof(QueueEntry);
+	queue_cache = hash_create("omniroute queues", 64, &ctl,
+							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	nsp = get_namespace_oid("omniroute", false);
+	for (int i = 0; i < NWATCHED; i++)
+		watched[i] = get_relname_relid(watched_names[i], nsp);
+	cache_valid = true;
+}
+
+const char *
+method_name(AssignMethod m)
+{
+	switch (m)
+	{
+		case METHOD_HIGHEST_CAPACITY:
+			return "highest_capacity";
+		case METHOD_ROUND_ROBIN:
+			return "round_robin";
+		case METHOD_LEAST_ACTIVE:
+			return "least_active";
+	}
+	return "?";
+}
+
+const char *
+skill_matching_name(SkillMatching m)
+{
+	switch (m)
+	{
+		case SKILLS_EXACT:
+			return "exact";
+		case SKILLS_CLOSEST:
+			return "closest";
+		case SKILLS_NONE:
+			return "none";
+	}
+	return "?";
+}
+
+/* ----------------------------------------------------------------
+ * SPI helpers
+ * ----------------------------------------------------------------
+ */
+static char *
+get_text(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+static int64
+get_int64(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+static int32
+get_int32(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt32(d);
+}
+
+static bool
+get_bool(HeapTuple tup, TupleDesc desc, int col)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	return isnull ? false : DatumGetBool(d);
+}
+
+static bool
+get_interval(HeapTuple tup, TupleDesc desc, int col, Interval *out)
+{
+	bool		isnull;
+	Datum		d = SPI_getbinval(tup, desc, col, &isnull);
+
+	if (isnull)
+		return false;
+	*out = *DatumGetIntervalP(d);
+	return true;
+}
+
+static int
+run_by_id(const char *sql, int64 id)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		values[1] = {Int64GetDatum(id)};
+	MemoryContext caller = CurrentMemoryContext;
+	int			ret = SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0);
+
+	/* SPI returns in its procedure context: go back to the caller's */
+	MemoryContextSwitchTo(caller);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "omniroute: SPI query failed: %s", SPI_result_code_string(ret));
+	return (int) SPI_processed;
+}
+
+/* ----------------------------------------------------------------
+ * Context variables and classification outputs
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * The variables of a workstream as a RuleVars.  The caller must be
+ * connected to SPI; the result is allocated in the caller's context.
+ */
+RuleVars *
+catalog_load_vars(int64 workstream_id)
+{
+	RuleVars   *vars;
+	int			n;
+
+	n = run_by_id("SELECT name, type FROM omniroute.context_variable"
+				  " WHERE workstream_id = $1 ORDER BY name", workstream_id);
+	vars = rule_vars_create(n);
+	for (int i = 0; i < n; i++)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[i];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *type = get_text(tup, desc, 2);
+
+		rule_vars_set(vars, RULE_NBUILTINS + i, get_text(tup, desc, 1),
+					  strcmp(type, "number") == 0 ? RT_NUMBER : RT_TEXT);
+	}
+	return vars;
+}
+
+static bool
+jsonb_value_is_number(JsonbValue *v, double *out)
+{
+	if (v->type == jbvNumeric)
+	{
+		*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												  NumericGetDatum(v->val.numeric)));
+		return true;
+	}
+	if (v->type == jbvString)
+	{
+		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+		char	   *end;
+
+		errno = 0;
+		*out = strtod(s, &end);
+		while (*end == ' ')
+			end++;
+		return s[0] != '\0' && *end == '\0' && errno == 0 && !isinf(*out) && !isnan(*out);
+	}
+	return false;
+}
+
+static bool
+jsonb_value_is_int(JsonbValue *v, int32 *out)
+{
+	double		d;
+
+	if (v->type != jbvNumeric || !jsonb_value_is_number(v, &d))
+		return false;
+	if (d != floor(d) || d < PG_INT32_MIN || d > PG_INT32_MAX)
+		return false;
+	*out = (int32) d;
+	return true;
+}
+
+static void
+skill_must_exist(const char *skill, const RuleErrorContext *ectx)
+{
+	Oid			argtypes[1] = {TEXTOID};
+	Datum		values[1] = {CStringGetTextDatum(skill)};
+	MemoryContext caller = CurrentMemoryContext;
+	int			ret;
+
+	ret = SPI_execute_with_args("SELECT 1 FROM omniroute.skill WHERE name = $1",
+								1, argtypes, values, NULL, true, 1);
+	MemoryContextSwitchTo(caller);
+	if (ret != SPI_OK_SELECT)
+		elog(ERROR, "omniroute: SPI query failed: %s", SPI_result_code_string(ret));
+	if (SPI_processed == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("%s \"%s\": output skill \"%s\" does not exist",
+						ectx->kind, ectx->name, skill)));
+}
+
+/*
+ * Check a classification rule's output and compile it.  Keys: "priority"
+ * (an integer), "skills" (an object skill -> proficiency 1..10), and
+ * otherwise context variables with a value of their type.  Needs SPI.
+ */
+void
+compile_class_output(Jsonb *output, const RuleVars *vars,
+					 const RuleErrorContext *ectx, ClassOutput *out)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	JsonbParseState *ps = NULL;
+	int			nkeys = 0;
+	RuleValue  *patched_values;
+	int			cap;
+
+	memset(out, 0, sizeof(ClassOutput));
+	out->source = output;
+	if (!JB_ROOT_IS_OBJECT(output))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\": output must be a JSON object", ectx->kind, ectx->name)));
+
+	cap = JB_ROOT_COUNT(output) + 1;
+	out->patched_slots = palloc(sizeof(int) * cap);
+	patched_values = palloc0(sizeof(RuleValue) * cap);
+
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	it = JsonbIteratorInit(&output->root);
+	tok = JsonbIteratorNext(&it, &v, false);	/* WJB_BEGIN_OBJECT */
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		JsonbValue	val;
+
+		if (tok != WJB_KEY)
+			continue;
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		tok = JsonbIteratorNext(&it, &val, true);
+		Assert(tok == WJB_VALUE);
+
+		if (strcmp(key, "priority") == 0)
+		{
+			if (!jsonb_value_is_int(&val, &out->priority))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("%s \"%s\": output \"priority\" must be an integer",
+								ectx->kind, ectx->name)));
+			out->has_priority = true;
+		}
+		else if (strcmp(key, "skills") == 0)
+		{
+			JsonbIterator *sit;
+			JsonbValue	sv;
+			JsonbIteratorToken stok;
+
+			if (val.type != jbvBinary || !JsonContainerIsObject(val.val.binary.data))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATATYPE_MISMATCH),
+						 errmsg("%s \"%s\": output \"skills\" must be an object of skill name to proficiency",
+								ectx->kind, ectx->name)));
+			sit = JsonbIteratorInit(val.val.binary.data);
+			while ((stok = JsonbIteratorNext(&sit, &sv, true)) != WJB_DONE)
+			{
+				char	   *skill;
+				int32		level;
+
+				if (stok != WJB_KEY)
+					continue;
+				skill = pnstrdup(sv.val.string.val, sv.val.string.len);
+				stok = JsonbIteratorNext(&sit, &sv, true);
+				if (!jsonb_value_is_int(&sv, &level) || level < 1 || level > 10)
+					ereport(ERROR,
+							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+							 errmsg("%s \"%s\": proficiency of skill \"%s\" must be an integer from 1 to 10",
+									ectx->kind, ectx->name, skill)));
+				skill_must_exist(skill, ectx);
+			}
+			out->skills = JsonbValueToJsonb(&val);
+		}
+		else
+		{
+			int			slot = rule_vars_lookup(vars, key, strlen(key));
+			RuleValue  *rv;
+
+			if (slot < RULE_NBUILTINS)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNDEFINED_COLUMN),
+						 errmsg("%s \"%s\": output key \"%s\" is not a context variable of the workstream",
+								ectx->kind, ectx->name, key),
+						 errhint("Output keys are \"priority\", \"skills\" and the workstream's context variables.")));
+			rv = &patched_values[out->npatched];
+			if (val.type == jbvNull)
+				rv->isnull = true;
+			else if (vars->types[slot] == RT_NUMBER)
+			{
+				if (!jsonb_value_is_number(&val, &rv->num))
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("%s \"%s\": output \"%s\" must be a number, as the variable is declared",
+									ectx->kind, ectx->name, key)));
+				rv->type = RT_NUMBER;
+			}
+			else
+			{
+				char	   *s;
+
+				if (val.type == jbvString)
+					s = pnstrdup(val.val.string.val, val.val.string.len);
+				else if (val.type == jbvNumeric)
+					s = DatumGetCString(DirectFunctionCall1(numeric_out,
+															NumericGetDatum(val.val.numeric)));
+				else if (val.type == jbvBool)
+					s = pstrdup(val.val.boolean ? "true" : "false");
+				else
+				{
+					ereport(ERROR,
+							(errcode(ERRCODE_DATATYPE_MISMATCH),
+							 errmsg("%s \"%s\": output \"%s\" must be a scalar",
+									ectx->kind, ectx->name, key)));
+					s = NULL;
+				}
+				rule_value_set_text(rv, s, strlen(s));
+			}
+			out->patched_slots[out->npatched++] = slot;
+			v.type = jbvString;
+			v.val.string.val = key;
+			v.val.string.len = strlen(key);
+			pushJsonbValue(&ps, WJB_KEY, &v);
+			pushJsonbValue(&ps, WJB_VALUE, &val);
+			nkeys++;
+		}
+	}
+	out->context_patch = nkeys > 0 ?
+		JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL)) : NULL;
+	out->patched_values = patched_values;
+}
+
+/* ----------------------------------------------------------------
+ * Loading
+ * ----------------------------------------------------------------
+ */
+static void
+load_rules(int64 wsid, bool classification, WorkstreamConfig *cfg)
+{
+	int			n;
+	CompiledRule *rules;
+	RuleErrorContext ectx;
+
+	ectx.kind = classification ? "classification rule" : "route rule";
+	n = run_by_id(classification ?
+				  "SELECT id, position, name, condition, output FROM omniroute.classification_rule"
+				  " WHERE workstream_id = $1 ORDER BY position" :
+				  "SELECT id, position, name, condition, queue_id FROM omniroute.route_rule"
+				  " WHERE workstream_id = $1 ORDER BY position", wsid);
+	rules = palloc0(sizeof(CompiledRule) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+	{
+		/* SPI_tuptable is replaced by nested queries: keep ours */
+		SPITupleTable *tt = SPI_tuptable;
+		HeapTuple	tup = tt->vals[i];
+		TupleDesc	desc = tt->tupdesc;
+		CompiledRule *r = &rules[i];
+
+		r->id = get_int64(tup, desc, 1);
+		r->position = get_int32(tup, desc, 2);
+		r->name = get_text(tup, desc, 3);
+		ectx.name = r->name;
+		r->expr = rule_compile(get_text(tup, desc, 4), cfg->vars, &ectx);
+		if (classification)
+		{
+			bool		isnull;
+			Jsonb	   *output = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
+
+			compile_class_output(output, cfg->vars, &ectx, &r->output);
+			SPI_tuptable = tt;
+		}
+		else
+			r->queue_id = get_int64(tup, desc, 5);
+	}
+	if (classification)
+	{
+		cfg->nclass = n;
+		cfg->class_rules = rules;
+	}
+	else
+	{
+		cfg->nroute = n;
+		cfg->route_rules = rules;
+	}
+}
+
+static WorkstreamConfig *
+load_workstream(int64 id)
+{
+	WorkstreamConfig *cfg;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	char	   *s;
+	bool		isnull;
+	Datum		arr;
+	Datum	   *elems;
+	int			nelems;
+
+	if (run_by_id("SELECT w.name, w.channel, w.mode, w.capacity_units, w.capacity_profile,"
+				  "       w.fallback_queue_id, w.skill_matching, w.keep_same_agent,"
+				  "       w.auto_accept, w.bot_agent_id, w.offer_timeout,"
+				  "       w.auto_close_after, w.wrap_up_block,"
+				  "       ARRAY(SELECT p.name FROM omniroute.presence p"
+				  "              WHERE p.name = ANY (w.allowed_presences)"
+				  "                 OR p.base = ANY (w.allowed_presences)"
+				  "              ORDER BY p.name)"
+				  "  FROM omniroute.workstream w WHERE w.id = $1", id) == 0)
+		return NULL;
+
+	tup = SPI_tuptable->vals[0];
+	desc = SPI_tuptable->tupdesc;
+	cfg = palloc0(sizeof(WorkstreamConfig));
+	cfg->id = id;
+	cfg->name = get_text(tup, desc, 1);
+	cfg->channel = get_text(tup, desc, 2);
+	cfg->pick_mode = strcmp(get_text(tup, desc, 3), "pick") == 0;
+	cfg->capacity_units = get_int32(tup, desc, 4);
+	cfg->capacity_profile = get_text(tup, desc, 5);
+	cfg->fallback_queue_id = get_int64(tup, desc, 6);
+	s = get_text(tup, desc, 7);
+	cfg->skill_matching = strcmp(s, "closest") == 0 ? SKILLS_CLOSEST :
+		strcmp(s, "none") == 0 ? SKILLS_NONE : SKILLS_EXACT;
+	cfg->keep_same_agent = get_bool(tup, desc, 8);
+	cfg->auto_accept = get_bool(tup, desc, 9);
+	cfg->bot_agent_id = get_int64(tup, desc, 10);
+	get_interval(tup, desc, 11, &cfg->offer_timeout);
+	cfg->has_auto_close = get_interval(tup, desc, 12, &cfg->auto_close_after);
+	cfg->has_wrap_up_block = get_interval(tup, desc, 13, &cfg->wrap_up_block);
+	arr = SPI_getbinval(tup, desc, 14, &isnull);
+	deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
+					  &elems, NULL, &nelems);
+	cfg->npresences = nelems;
+	cfg->presences = palloc(sizeof(char *) * Max(nelems, 1));
+	for (int i = 0; i < nelems; i++)
+		cfg->presences[i] = TextDatumGetCString(elems[i]);
+	cfg->presence_array = PointerGetDatum(DatumGetArrayTypePCopy(arr));
+
+	cfg->vars = catalog_load_vars(id);
+	load_rules(id, true, cfg);
+	load_rules(id, false, cfg);
+	return cfg;
+}
+
+/*
+ * The configuration of a workstream, or NULL if there is none.  The result
+ * stays valid until the end of the transaction.
+ */
+WorkstreamConfig *
+catalog_workstream(int64 id)
+{
+	WsEntry    *entry;
+	bool		found;
+	MemoryContext build_ctx;
+	MemoryContext old;
+	WorkstreamConfig *cfg;
+
+	ensure_cache();
+	entry = hash_search(ws_cache, &id, HASH_FIND, &found);
+	if (found)
+		return entry->cfg;
+
+	/*
+	 * Build in a context of its own under the current one, so that an error
+	 * leaks nothing; adopt it into the cache once complete.
+	 */
+	old = CurrentMemoryContext;
+	build_ctx = AllocSetContextCreate(old, "omniroute workstream",
+									  ALLOCSET_SMALL_SIZES);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+	MemoryContextSwitchTo(build_ctx);
+	cfg = load_workstream(id);
+	SPI_finish();
+	MemoryContextSwitchTo(old);
+
+	if (cfg == NULL)
+	{
+		MemoryContextDelete(build_ctx);
+		return NULL;
+	}
+	/* the cache may have been reset by invalidations while we loaded */
+	ensure_cache();
+	MemoryContextSetParent(build_ctx, cache_ctx);
+	entry = hash_search(ws_cache, &id, HASH_ENTER, &found);
+	entry->cfg = cfg;
+	return cfg;
+}
+
+QueueConfig *
+catalog_queue(int64 id)
+{
+	QueueEntry *entry;
+	bool		found;
+	QueueConfig *cfg = NULL;
+
+	ensure_cache();
+	entry = hash_search(queue_cache, &id, HASH_FIND, &found);
+	if (found)
+		return entry->cfg;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+	if (run_by_id("SELECT name, assignment, priority FROM omniroute.queue WHERE id = $1", id) > 0)
+	{
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		char	   *name = get_text(tup, desc, 1);
+		char	   *method = get_text(tup, desc, 2);
+		int32		prio = get_int32(tup, desc, 3);
+		MemoryContext old;
+
+		ensure_cache();
+		old = MemoryContextSwitchTo(cache_ctx);
+		cfg = palloc0(sizeof(QueueConfig));
+		cfg->id = id;
+		cfg->name = pstrdup(name);
+		cfg->method = strcmp(method, "round_robin") == 0 ? METHOD_ROUND_ROBIN :
+			strcmp(method, "least_active") == 0 ? METHOD_LEAST_ACTIVE :
+			METHOD_HIGHEST_CAPACITY;
+		cfg->priority = prio;
+		MemoryContextSwitchTo(old);
+		entry = hash_search(queue_cache, &id, HASH_ENTER, &found);
+		entry->cfg = cfg;
+	}
+	SPI_finish();
+	return cfg;
+}
+
+/* ----------------------------------------------------------------
+ * Trigger: invalidate_cache
+ * ----------------------------------------------------------------
+ */
+PG_FUNCTION_INFO_V1(omniroute_invalidate_cache);
+
+Datum
+omniroute_invalidate_cache(PG_FUNCTION_ARGS)
+{
+	TriggerData *trigdata = (TriggerData *) fcinfo->context;
+
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("invalidate_cache() must be called as a trigger")));
+	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	PG_RETURN_POINTER(NULL);
+}

@@ -1,0 +1,100 @@
+/*
+ * catalog.h — per-backend cache of workstream and queue configuration with
+ * compiled rules.
+ */
+#ifndef OMNIROUTE_CATALOG_H
+#define OMNIROUTE_CATALOG_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+#include "rules.h"
+
+typedef enum SkillMatching
+{
+	SKILLS_EXACT,
+	SKILLS_CLOSEST,
+	SKILLS_NONE
+} SkillMatching;
+
+typedef enum AssignMethod
+{
+	METHOD_HIGHEST_CAPACITY,
+	METHOD_ROUND_ROBIN,
+	METHOD_LEAST_ACTIVE
+} AssignMethod;
+
+/* what a classification rule does when it fires */
+typedef struct ClassOutput
+{
+	Jsonb	   *source;			/* the output as written */
+	bool		has_priority;
+	int32		priority;
+	Jsonb	   *skills;			/* skill -> proficiency, or NULL */
+	Jsonb	   *context_patch;	/* context keys to set, or NULL */
+	int		   *patched_slots;	/* slots whose value the patch changes */
+	RuleValue  *patched_values; /* ... and their new values */
+	int			npatched;
+} ClassOutput;
+
+typedef struct CompiledRule
+{
+	int64		id;
+	int32		position;
+	char	   *name;
+	RuleExpr   *expr;
+	ClassOutput output;			/* classification rules */
+	int64		queue_id;		/* route rules */
+} CompiledRule;
+
+typedef struct WorkstreamConfig
+{
+	int64		id;
+	char	   *name;
+	char	   *channel;
+	bool		pick_mode;
+	int32		capacity_units;
+	char	   *capacity_profile;	/* or NULL */
+	int64		fallback_queue_id;
+	SkillMatching skill_matching;
+	bool		keep_same_agent;
+	bool		auto_accept;
+	int64		bot_agent_id;	/* 0: none */
+	Interval	offer_timeout;
+	bool		has_auto_close;
+	Interval	auto_close_after;
+	bool		has_wrap_up_block;
+	Interval	wrap_up_block;
+	/* allowed presences, expanded to every presence name whose base is allowed */
+	int			npresences;
+	char	  **presences;
+	Datum		presence_array; /* the same as a text[] */
+	RuleVars   *vars;
+	int			nclass;
+	CompiledRule *class_rules;
+	int			nroute;
+	CompiledRule *route_rules;
+} WorkstreamConfig;
+
+typedef struct QueueConfig
+{
+	int64		id;
+	char	   *name;
+	AssignMethod method;
+	int32		priority;
+} QueueConfig;
+
+extern void catalog_init(void);
+extern WorkstreamConfig *catalog_workstream(int64 id);
+extern QueueConfig *catalog_queue(int64 id);
+extern const char *method_name(AssignMethod m);
+extern const char *skill_matching_name(SkillMatching m);
+
+/* used by the rule triggers and the cache loader alike */
+extern RuleVars *catalog_load_vars(int64 workstream_id);
+extern void compile_class_output(Jsonb *output, const RuleVars *vars,
+								 const RuleErrorContext *ectx, ClassOutput *out);
+
+#endif							/* OMNIROUTE_CATALOG_H */

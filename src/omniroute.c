@@ -1,0 +1,51 @@
+/*-------------------------------------------------------------------------
+ *
+ * omniroute.c
+ *	  Module entry point: GUCs and the configuration cache's invalidation
+ *	  callback.
+ *
+ *	  Routing on INSERT needs no preloading: the library is loaded by the
+ *	  first call of one of its functions.  The GUCs omniroute.database and
+ *	  omniroute.tick_interval configure the background worker, which only
+ *	  runs when the library is in shared_preload_libraries.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/guc.h"
+
+#include "catalog.h"
+#include "omniroute.h"
+
+PG_MODULE_MAGIC;
+
+char	   *omniroute_database = NULL;
+int			omniroute_tick_interval = 1000;
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	DefineCustomStringVariable("omniroute.database",
+							   "Database in which the background worker runs omniroute.tick().",
+							   NULL,
+							   &omniroute_database,
+							   "postgres",
+							   PGC_SIGHUP,
+							   0,
+							   NULL, NULL, NULL);
+	DefineCustomIntVariable("omniroute.tick_interval",
+							"Milliseconds between two ticks of the background worker.",
+							NULL,
+							&omniroute_tick_interval,
+							1000, 10, 3600 * 1000,
+							PGC_SIGHUP,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("omniroute");
+
+	catalog_init();
+}

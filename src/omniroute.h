@@ -1,0 +1,10 @@
+/*
+ * omniroute.h — module-wide settings.
+ */
+#ifndef OMNIROUTE_H
+#define OMNIROUTE_H
+
+extern char *omniroute_database;
+extern int	omniroute_tick_interval;
+
+#endif							/* OMNIROUTE_H */

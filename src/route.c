@@ -1,0 +1,806 @@
+/*-------------------------------------------------------------------------
+ *
+ * route.c
+ *	  Routing a work item on INSERT: the BEFORE INSERT trigger on
+ *	  omniroute.work_item, and simulate(), which runs the same steps without
+ *	  side effects.
+ *
+ *	  In the inserting transaction the trigger
+ *		1. checks the item's context against the workstream's declared
+ *		   variable types (22P02);
+ *		2. applies every classification rule whose condition holds, in
+ *		   position order, each seeing the outputs of the ones before;
+ *		3. picks the queue: the first route rule that holds, else the
+ *		   workstream's fallback queue (or the queue_id the application gave);
+ *		4. in push mode, chooses and reserves an agent (assign.c) and makes
+ *		   the item offered (or active with auto_accept);
+ *		5. writes the new row's routing columns and diagnostics, the events,
+ *		   and a NOTIFY to the agent.
+ *	  Everything happens in the inserting transaction: if it rolls back, the
+ *	  reservation does too.
+ *
+ *	  The workstream's configuration and compiled rules come from the
+ *	  per-backend cache (catalog.c), so the only queries on this path are
+ *	  the candidate range scans, the reservation and the event insert, all
+ *	  prepared once per backend.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/htup_details.h"
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/numeric.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+
+#include "route.h"
+
+/* ----------------------------------------------------------------
+ * Reading the item
+ * ----------------------------------------------------------------
+ */
+
+/* the value of context key name, if present */
+static bool
+context_get(Jsonb *context, const char *name, JsonbValue *out)
+{
+	return getKeyJsonValueFromContainer(&context->root, name, strlen(name), out) != NULL;
+}
+
+static void
+fill_slot(WorkstreamConfig *ws, const RuleVars *vars, int slot, JsonbValue *v, RuleValue *rv)
+{
+	const char *name = vars->names[slot];
+
+	memset(rv, 0, sizeof(RuleValue));
+	if (v->type == jbvNull)
+	{
+		rv->isnull = true;
+		return;
+	}
+	if (vars->types[slot] == RT_NUMBER)
+	{
+		double		d = 0;
+		bool		ok = false;
+
+		if (v->type == jbvNumeric)
+		{
+			d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												   NumericGetDatum(v->val.numeric)));
+			ok = true;
+		}
+		else if (v->type == jbvString)
+		{
+			char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
+			char	   *end;
+
+			errno = 0;
+			d = strtod(s, &end);
+			while (*end == ' ')
+				end++;
+			ok = s[0] != '\0' && *end == '\0' && errno == 0 && !isinf(d) && !isnan(d);
+		}
+		if (!ok)
+		{
+			char	   *shown;
+
+			if (v->type == jbvString)
+				shown = psprintf("\"%.*s\"", Min(v->val.string.len, 60), v->val.string.val);
+			else if (v->type == jbvBool)
+				shown = pstrdup(v->val.boolean ? "true" : "false");
+			else
+				shown = pstrdup("an object or array");
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("context variable \"%s\" of workstream \"%s\" is a number, not %s",
+							name, ws->name, shown)));
+		}
+		rv->type = RT_NUMBER;
+		rv->num = d;
+		return;
+	}
+
+	switch (v->type)
+	{
+		case jbvString:
+			rule_value_set_text(rv, v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			{
+				char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
+																	NumericGetDatum(v->val.numeric)));
+
+				rule_value_set_text(rv, s, strlen(s));
+			}
+			break;
+		case jbvBool:
+			rule_value_set_text(rv, v->val.boolean ? "true" : "false",
+								v->val.boolean ? 4 : 5);
+			break;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+					 errmsg("context variable \"%s\" of workstream \"%s\" is text, not an object or array",
+							name, ws->name)));
+	}
+}
+
+static void
+set_text_slot(RuleValue *rv, const char *s)
+{
+	memset(rv, 0, sizeof(RuleValue));
+	if (s == NULL)
+		rv->isnull = true;
+	else
+		rule_value_set_text(rv, s, strlen(s));
+}
+
+static void
+parse_required_skills(Jsonb *js, RequiredSkills *rs)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			cap = Max(JB_ROOT_COUNT(js), 4);
+
+	rs->n = 0;
+	rs->names = palloc(sizeof(char *) * cap);
+	rs->levels = palloc(sizeof(int32) * cap);
+	if (!JB_ROOT_IS_OBJECT(js))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("required_skills must be a JSON object of skill name to proficiency")));
+	it = JsonbIteratorInit(&js->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *skill;
+		double		d = -1;
+
+		if (tok != WJB_KEY)
+			continue;
+		skill = pnstrdup(v.val.string.val, v.val.string.len);
+		tok = JsonbIteratorNext(&it, &v, true);
+		if (v.type == jbvNumeric)
+			d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+												   NumericGetDatum(v.val.numeric)));
+		if (d != floor(d) || d < 1 || d > 10)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("required proficiency of skill \"%s\" must be an integer from 1 to 10", skill)));
+		rs->names[rs->n] = skill;
+		rs->levels[rs->n] = (int32) d;
+		rs->n++;
+	}
+}
+
+/* a classification rule requires a skill: keep the higher requirement */
+static void
+merge_skills(RequiredSkills *rs, Jsonb *add)
+{
+	RequiredSkills more;
+
+	parse_required_skills(add, &more);
+	for (int i = 0; i < more.n; i++)
+	{
+		int			j;
+
+		for (j = 0; j < rs->n; j++)
+		{
+			if (strcmp(rs->names[j], more.names[i]) == 0)
+			{
+				rs->levels[j] = Max(rs->levels[j], more.levels[i]);
+				break;
+			}
+		}
+		if (j == rs->n)
+		{
+			rs->names = repalloc(rs->names, sizeof(char *) * (rs->n + 1));
+			rs->levels = repalloc(rs->levels, sizeof(int32) * (rs->n + 1));
+			rs->names[rs->n] = more.names[i];
+			rs->levels[rs->n] = more.levels[i];
+			rs->n++;
+		}
+	}
+}
+
+Jsonb *
+skills_to_jsonb(const RequiredSkills *rs)
+{
+	JsonbParseState *ps = NULL;
+	JsonbValue	k;
+	JsonbValue	v;
+
+	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < rs->n; i++)
+	{
+		k.type = jbvString;
+		k.val.string.val = rs->names[i];
+		k.val.string.len = strlen(rs->names[i]);
+		pushJsonbValue(&ps, WJB_KEY, &k);
+		v.type = jbvNumeric;
+		v.val.numeric = int64_to_numeric(rs->levels[i]);
+		pushJsonbValue(&ps, WJB_VALUE, &v);
+	}
+	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+}
+
+static void
+append_jsonb(StringInfo buf, Jsonb *js)
+{
+	appendStringInfoString(buf, JsonbToCString(NULL, &js->root, VARSIZE(js)));
+}
+
+/*
+ * The values rules see for an item: built-ins, then the context variables,
+ * checked against their declared types (22P02).
+ */
+static RuleValue *
+fill_slots(WorkstreamConfig *ws, const RuleVars *vars, const ItemInput *in)
+{
+	RuleValue  *slots = palloc0(sizeof(RuleValue) * vars->nvars);
+	JsonbValue	jv;
+
+	/* built-ins */
+	if (context_get(in->context, "channel", &jv) && jv.type == jbvString)
+		rule_value_set_text(&slots[RULE_SLOT_CHANNEL], jv.val.string.val, jv.val.string.len);
+	else
+		set_text_slot(&slots[RULE_SLOT_CHANNEL], ws->channel);
+	set_text_slot(&slots[RULE_SLOT_CUSTOMER_ID], in->customer_id);
+	set_text_slot(&slots[RULE_SLOT_EXTERNAL_ID], in->external_id);
+	slots[RULE_SLOT_PRIORITY].type = RT_NUMBER;
+	slots[RULE_SLOT_PRIORITY].num = in->priority;
+
+	/* context variables, checked against their declared types */
+	for (int s = RULE_NBUILTINS; s < vars->nvars; s++)
+	{
+		if (context_get(in->context, vars->names[s], &jv))
+			fill_slot(ws, vars, s, &jv, &slots[s]);
+		else
+			slots[s].isnull = true;
+	}
+	return slots;
+}
+
+void
+route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
+			   StringInfo diag)
+{
+	RuleValue  *slots;
+	int64		queue_id;
+	bool		first = true;
+
+	memset(out, 0, sizeof(RouteOutcome));
+	out->context = in->context;
+	out->priority = in->priority;
+	parse_required_skills(in->required_skills, &out->skills);
+	slots = fill_slots(ws, ws->vars, in);
+
+	/* 1. classification */
+	appendStringInfoString(diag, "\"classification\": [");
+	for (int i = 0; i < ws->nclass; i++)
+	{
+		CompiledRule *r = &ws->class_rules[i];
+		ClassOutput *o = &r->output;
+
+		if (!rule_eval(r->expr, slots))
+			continue;
+		if (!first)
+			appendStringInfoString(diag, ", ");
+		first = false;
+		appendStringInfoString(diag, "{\"rule\": ");
+		escape_json(diag, r->name);
+		appendStringInfo(diag, ", \"position\": %d, \"output\": ", r->position);
+		append_jsonb(diag, o->source);
+		appendStringInfoChar(diag, '}');
+
+		if (o->has_priority)
+		{
+			out->priority = o->priority;
+			slots[RULE_SLOT_PRIORITY].num = o->priority;
+		}
+		if (o->skills)
+		{
+			merge_skills(&out->skills, o->skills);
+			out->skills_changed = true;
+		}
+		if (o->context_patch)
+		{
+			out->context = DatumGetJsonbP(DirectFunctionCall2(jsonb_concat,
+															  JsonbPGetDatum(out->context),
+															  JsonbPGetDatum(o->context_patch)));
+			out->context_changed = true;
+			for (int k = 0; k < o->npatched; k++)
+				slots[o->patched_slots[k]] = o->patched_values[k];
+		}
+	}
+	appendStringInfoString(diag, "], \"route\": {");
+
+	/* 2. route to queue */
+	queue_id = 0;
+	if (in->given_queue_id != 0)
+	{
+		queue_id = in->given_queue_id;
+		appendStringInfoString(diag, "\"given\": true");
+	}
+	else
+	{
+		for (int i = 0; i < ws->nroute; i++)
+		{
+			CompiledRule *r = &ws->route_rules[i];
+
+			if (rule_eval(r->expr, slots))
+			{
+				queue_id = r->queue_id;
+				out->route_rule = r->name;
+				appendStringInfoString(diag, "\"rule\": ");
+				escape_json(diag, r->name);
+				appendStringInfo(diag, ", \"position\": %d", r->position);
+				break;
+			}
+		}
+		if (queue_id == 0)
+		{
+			queue_id = ws->fallback_queue_id;
+			appendStringInfoString(diag, "\"fallback\": true");
+		}
+	}
+	out->queue = catalog_queue(queue_id);
+	if (out->queue == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("queue " INT64_FORMAT " does not exist", queue_id)));
+	appendStringInfo(diag, ", \"queue_id\": " INT64_FORMAT ", \"queue\": ", queue_id);
+	escape_json(diag, out->queue->name);
+	appendStringInfoChar(diag, '}');
+}
+
+/* ----------------------------------------------------------------
+ * The trigger
+ * ----------------------------------------------------------------
+ */
+enum
+{
+	A_ID, A_WORKSTREAM, A_EXTERNAL, A_CUSTOMER, A_CONTEXT, A_PRIORITY,
+	A_SKILLS, A_STATE, A_QUEUE, A_AGENT, A_RESERVED, A_OFFERED, A_ASSIGNED,
+	A_ACTIVITY, A_DIAG, A_COUNT
+};
+
+static const char *const att_names[A_COUNT] = {
+	"id", "workstream_id", "external_id", "customer_id", "context", "priority",
+	"required_skills", "state", "queue_id", "agent_id", "reserved_units",
+	"offered_at", "assigned_at", "last_activity_at", "diagnostics"
+};
+
+static Oid	att_relid = InvalidOid;
+static int	att_num[A_COUNT];
+
+static void
+lookup_attnums(Relation rel)
+{
+	if (att_relid == RelationGetRelid(rel))
+		return;
+	for (int i = 0; i < A_COUNT; i++)
+	{
+		att_num[i] = SPI_fnumber(RelationGetDescr(rel), att_names[i]);
+		if (att_num[i] <= 0)
+			elog(ERROR, "omniroute: work_item has no column \"%s\"", att_names[i]);
+	}
+	att_relid = RelationGetRelid(rel);
+}
+
+static SPIPlanPtr events_plan;
+
+static void
+insert_events(int64 item, TimestampTz at, int n, Datum *events, Datum *agents,
+			  bool *agent_nulls, int64 queue_id, Datum *details)
+{
+	Datum		values[6];
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+	MemoryContext caller = CurrentMemoryContext;
+	int			ret;
+
+	if (events_plan == NULL)
+	{
+		Oid			types[6] = {INT8OID, TIMESTAMPTZOID, TEXTARRAYOID, INT8ARRAYOID,
+		INT8OID, JSONBARRAYOID};
+
+		events_plan = SPI_prepare("INSERT INTO omniroute.work_item_event"
+								  " (work_item_id, at, event, agent_id, queue_id, detail)"
+								  " SELECT $1, $2, e, a, $5, d"
+								  "   FROM unnest($3, $4, $6) AS u(e, a, d)", 6, types);
+		if (events_plan == NULL)
+			elog(ERROR, "omniroute: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(events_plan);
+	}
+	values[0] = Int64GetDatum(item);
+	values[1] = TimestampTzGetDatum(at);
+	values[2] = PointerGetDatum(construct_array(events, n, TEXTOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_md_array(agents, agent_nulls, 1, dims, lbs,
+												   INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[4] = Int64GetDatum(queue_id);
+	values[5] = PointerGetDatum(construct_array(details, n, JSONBOID, -1, false, TYPALIGN_INT));
+	ret = SPI_execute_plan(events_plan, values, NULL, false, 0);
+	MemoryContextSwitchTo(caller);
+	if (ret != SPI_OK_INSERT)
+		elog(ERROR, "omniroute: event insert failed: %s", SPI_result_code_string(ret));
+}
+
+static Datum
+jsonb_from_cstring(const char *s)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
+}
+
+static void
+notify_agent(int64 agent_id, const char *event, int64 item, int64 ws, int64 queue,
+			 bool has_expiry, TimestampTz expires)
+{
+	char		channel[64];
+	StringInfoData payload;
+
+	snprintf(channel, sizeof(channel), "omniroute_agent_" INT64_FORMAT, agent_id);
+	initStringInfo(&payload);
+	appendStringInfo(&payload, "{\"event\": \"%s\", \"work_item_id\": " INT64_FORMAT
+					 ", \"workstream_id\": " INT64_FORMAT ", \"queue_id\": " INT64_FORMAT,
+					 event, item, ws, queue);
+	if (has_expiry)
+	{
+		appendStringInfoString(&payload, ", \"expires_at\": ");
+		escape_json(&payload, timestamptz_to_str(expires));
+	}
+	appendStringInfoChar(&payload, '}');
+	Async_Notify(channel, payload.data);
+}
+
+static char *
+datum_text_or_null(HeapTuple tup, TupleDesc desc, int attnum)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, attnum, desc, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+PG_FUNCTION_INFO_V1(omniroute_route_work_item);
+
+Datum
+omniroute_route_work_item(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	Relation	rel;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	bool		isnull;
+	int64		item_id;
+	int64		ws_id;
+	char	   *state;
+	WorkstreamConfig *ws;
+	ItemInput	in;
+	RouteOutcome out;
+	StringInfoData diag;
+	Datum	   *values;
+	bool	   *nulls;
+	bool	   *replace;
+	TimestampTz now;
+	AssignRequest req;
+	AssignResult res;
+	bool		assigned = false;
+	const char *event = NULL;
+	Datum		ev_names[2];
+	Datum		ev_agents[2];
+	bool		ev_agent_nulls[2];
+	Datum		ev_details[2];
+	int			nev;
+	StringInfoData detail;
+	MemoryContext caller_ctx;
+
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("route_work_item() must be a BEFORE INSERT FOR EACH ROW trigger")));
+
+	rel = td->tg_relation;
+	desc = RelationGetDescr(rel);
+	tup = td->tg_trigtuple;
+	lookup_attnums(rel);
+
+	item_id = DatumGetInt64(heap_getattr(tup, att_num[A_ID], desc, &isnull));
+	ws_id = DatumGetInt64(heap_getattr(tup, att_num[A_WORKSTREAM], desc, &isnull));
+	if (isnull)
+		PG_RETURN_POINTER(tup); /* NOT NULL will refuse it */
+
+	state = datum_text_or_null(tup, desc, att_num[A_STATE]);
+	if (state != NULL && strcmp(state, "open") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a new work item must be inserted in state \"open\", not \"%s\"", state),
+				 errhint("Leave state out; the router sets it.")));
+	heap_getattr(tup, att_num[A_AGENT], desc, &isnull);
+	if (!isnull)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("a new work item cannot name its agent"),
+				 errhint("Insert it without agent_id, then use omniroute.transfer_to_agent().")));
+
+	caller_ctx = CurrentMemoryContext;
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+
+	ws = catalog_workstream(ws_id);
+	if (ws == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
+
+	memset(&in, 0, sizeof(in));
+	{
+		Datum		d = heap_getattr(tup, att_num[A_CONTEXT], desc, &isnull);
+
+		in.context = isnull ? DatumGetJsonbP(jsonb_from_cstring("{}")) : DatumGetJsonbP(d);
+		if (!JB_ROOT_IS_OBJECT(in.context) || JB_ROOT_IS_SCALAR(in.context))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("work item context must be a JSON object")));
+		d = heap_getattr(tup, att_num[A_SKILLS], desc, &isnull);
+		in.required_skills = isnull ? DatumGetJsonbP(jsonb_from_cstring("{}")) : DatumGetJsonbP(d);
+		d = heap_getattr(tup, att_num[A_PRIORITY], desc, &isnull);
+		in.priority = isnull ? 0 : DatumGetInt32(d);
+		d = heap_getattr(tup, att_num[A_QUEUE], desc, &isnull);
+		in.given_queue_id = isnull ? 0 : DatumGetInt64(d);
+	}
+	in.external_id = datum_text_or_null(tup, desc, att_num[A_EXTERNAL]);
+	in.customer_id = datum_text_or_null(tup, desc, att_num[A_CUSTOMER]);
+
+	initStringInfo(&diag);
+	appendStringInfoChar(&diag, '{');
+	route_classify(ws, &in, &out, &diag);
+
+	now = GetCurrentTimestamp();
+	appendStringInfoString(&diag, ", \"assignment\": {");
+	if (ws->pick_mode)
+		appendStringInfoString(&diag, "\"outcome\": \"open\", \"reason\": \"pick mode: waiting to be picked\"");
+	else
+	{
+		memset(&req, 0, sizeof(req));
+		req.ws = ws;
+		req.queue = out.queue;
+		req.skills = &out.skills;
+		req.reserve = true;
+		req.now = now;
+		assigned = assign_choose(&req, &res);
+		if (assigned)
+		{
+			event = ws->auto_accept ? "assigned" : "offered";
+			appendStringInfo(&diag, "\"outcome\": \"%s\", ", ws->auto_accept ? "active" : "offered");
+			assign_result_json(&diag, &req, &res);
+		}
+		else
+			appendStringInfo(&diag, "\"outcome\": \"open\", \"reason\": \"no eligible agent\", \"method\": \"%s\", \"candidates_examined\": %d",
+							 method_name(out.queue->method), res.examined);
+	}
+	appendStringInfoString(&diag, "}}");
+
+	/* the new row */
+	values = palloc(sizeof(Datum) * desc->natts);
+	nulls = palloc(sizeof(bool) * desc->natts);
+	replace = palloc0(sizeof(bool) * desc->natts);
+	heap_deform_tuple(tup, desc, values, nulls);
+#define SET(a, v, isnull_) do { values[att_num[a] - 1] = (v); nulls[att_num[a] - 1] = (isnull_); replace[att_num[a] - 1] = true; } while (0)
+	if (out.context_changed)
+		SET(A_CONTEXT, JsonbPGetDatum(out.context), false);
+	SET(A_PRIORITY, Int32GetDatum(out.priority), false);
+	if (out.skills_changed)
+		SET(A_SKILLS, JsonbPGetDatum(skills_to_jsonb(&out.skills)), false);
+	SET(A_QUEUE, Int64GetDatum(out.queue->id), false);
+	SET(A_ACTIVITY, TimestampTzGetDatum(now), false);
+	SET(A_DIAG, jsonb_from_cstring(diag.data), false);
+	if (assigned)
+	{
+		SET(A_STATE, CStringGetTextDatum(ws->auto_accept ? "active" : "offered"), false);
+		SET(A_AGENT, Int64GetDatum(res.agent_id), false);
+		SET(A_RESERVED, Int32GetDatum(ws->capacity_units), false);
+		SET(A_OFFERED, TimestampTzGetDatum(now), false);
+		if (ws->auto_accept)
+			SET(A_ASSIGNED, TimestampTzGetDatum(now), false);
+	}
+	else
+		SET(A_STATE, CStringGetTextDatum("open"), false);
+#undef SET
+
+	/* events */
+	initStringInfo(&detail);
+	appendStringInfoString(&detail, "{\"route\": ");
+	if (in.given_queue_id != 0)
+		appendStringInfoString(&detail, "\"given\"");
+	else if (out.route_rule)
+		escape_json(&detail, out.route_rule);
+	else
+		appendStringInfoString(&detail, "\"fallback\"");
+	appendStringInfo(&detail, ", \"priority\": %d}", out.priority);
+	ev_names[0] = CStringGetTextDatum("queued");
+	ev_agents[0] = (Datum) 0;
+	ev_agent_nulls[0] = true;
+	ev_details[0] = jsonb_from_cstring(detail.data);
+	nev = 1;
+	if (assigned)
+	{
+		resetStringInfo(&detail);
+		appendStringInfo(&detail, "{\"method\": \"%s\", \"candidates_examined\": %d}",
+						 method_name(out.queue->method), res.examined);
+		ev_names[1] = CStringGetTextDatum(event);
+		ev_agents[1] = Int64GetDatum(res.agent_id);
+		ev_agent_nulls[1] = false;
+		ev_details[1] = jsonb_from_cstring(detail.data);
+		nev = 2;
+	}
+	insert_events(item_id, now, nev, ev_names, ev_agents, ev_agent_nulls,
+				  out.queue->id, ev_details);
+
+	if (assigned)
+	{
+		TimestampTz expires = 0;
+
+		if (!ws->auto_accept)
+			expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+															  TimestampTzGetDatum(now),
+															  IntervalPGetDatum(&ws->offer_timeout)));
+		notify_agent(res.agent_id, event, item_id, ws->id, out.queue->id,
+					 !ws->auto_accept, expires);
+	}
+
+	/* the new row must outlive SPI's memory */
+	MemoryContextSwitchTo(caller_ctx);
+	tup = heap_modify_tuple(tup, desc, values, nulls, replace);
+	SPI_finish();
+	PG_RETURN_POINTER(tup);
+}
+
+/* ----------------------------------------------------------------
+ * simulate(workstream_id, context)
+ * ----------------------------------------------------------------
+ */
+PG_FUNCTION_INFO_V1(omniroute_simulate);
+
+Datum
+omniroute_simulate(PG_FUNCTION_ARGS)
+{
+	int64		ws_id = PG_GETARG_INT64(0);
+	Jsonb	   *context = PG_GETARG_JSONB_P(1);
+	WorkstreamConfig *ws;
+	ItemInput	in;
+	RouteOutcome out;
+	StringInfoData diag;
+	Datum		result;
+	MemoryContext caller_ctx = CurrentMemoryContext;
+
+	if (!JB_ROOT_IS_OBJECT(context) || JB_ROOT_IS_SCALAR(context))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("simulate(): context must be a JSON object")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+	ws = catalog_workstream(ws_id);
+	if (ws == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
+
+	memset(&in, 0, sizeof(in));
+	in.context = context;
+	in.required_skills = DatumGetJsonbP(jsonb_from_cstring("{}"));
+	{
+		JsonbValue	jv;
+
+		/* built-ins may be given in the context to try rules on them */
+		if (context_get(context, "customer_id", &jv) && jv.type == jbvString)
+			in.customer_id = pnstrdup(jv.val.string.val, jv.val.string.len);
+		if (context_get(context, "external_id", &jv) && jv.type == jbvString)
+			in.external_id = pnstrdup(jv.val.string.val, jv.val.string.len);
+		if (context_get(context, "priority", &jv) && jv.type == jbvNumeric)
+			in.priority = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+															NumericGetDatum(jv.val.numeric)));
+	}
+
+	initStringInfo(&diag);
+	appendStringInfoString(&diag, "{\"simulated\": true, ");
+	route_classify(ws, &in, &out, &diag);
+	appendStringInfo(&diag, ", \"priority\": %d, \"required_skills\": ", out.priority);
+	append_jsonb(&diag, skills_to_jsonb(&out.skills));
+	appendStringInfoString(&diag, ", \"context\": ");
+	append_jsonb(&diag, out.context);
+	appendStringInfoString(&diag, ", \"assignment\": {");
+	if (ws->pick_mode)
+		appendStringInfoString(&diag, "\"outcome\": \"open\", \"reason\": \"pick mode: waiting to be picked\"");
+	else
+	{
+		AssignRequest req;
+		AssignResult res;
+
+		memset(&req, 0, sizeof(req));
+		req.ws = ws;
+		req.queue = out.queue;
+		req.skills = &out.skills;
+		req.reserve = false;
+		req.now = GetCurrentTimestamp();
+		if (assign_choose(&req, &res))
+		{
+			appendStringInfo(&diag, "\"outcome\": \"%s\", ", ws->auto_accept ? "active" : "offered");
+			assign_result_json(&diag, &req, &res);
+		}
+		else
+			appendStringInfo(&diag, "\"outcome\": \"open\", \"reason\": \"no eligible agent\", \"method\": \"%s\", \"candidates_examined\": %d",
+							 method_name(out.queue->method), res.examined);
+	}
+	appendStringInfoString(&diag, "}}");
+	MemoryContextSwitchTo(caller_ctx);
+	result = jsonb_from_cstring(diag.data);
+	SPI_finish();
+	PG_RETURN_DATUM(result);
+}
+
+/* ----------------------------------------------------------------
+ * test_condition(workstream_id, condition, context)
+ * ----------------------------------------------------------------
+ */
+PG_FUNCTION_INFO_V1(omniroute_test_condition);
+
+/*
+ * Compile a condition against the workstream's variables as they are in
+ * this transaction and evaluate it on a context: for writing rules.  The
+ * built-ins customer_id, external_id and priority may be given in the
+ * context; channel is taken from it too, else from the workstream.
+ */
+Datum
+omniroute_test_condition(PG_FUNCTION_ARGS)
+{
+	int64		ws_id = PG_GETARG_INT64(0);
+	char	   *condition = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	Jsonb	   *context = PG_GETARG_JSONB_P(2);
+	WorkstreamConfig *ws;
+	RuleVars   *vars;
+	RuleErrorContext ectx = {"condition", "test"};
+	ItemInput	in;
+	RuleValue  *slots;
+	bool		result;
+	JsonbValue	jv;
+
+	if (!JB_ROOT_IS_OBJECT(context) || JB_ROOT_IS_SCALAR(context))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("test_condition(): context must be a JSON object")));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+	ws = catalog_workstream(ws_id);
+	if (ws == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
+	vars = catalog_load_vars(ws_id);
+	memset(&in, 0, sizeof(in));
+	in.context = context;
+	if (context_get(context, "customer_id", &jv) && jv.type == jbvString)
+		in.customer_id = pnstrdup(jv.val.string.val, jv.val.string.len);
+	if (context_get(context, "external_id", &jv) && jv.type == jbvString)
+		in.external_id = pnstrdup(jv.val.string.val, jv.val.string.len);
+	if (context_get(context, "priority", &jv) && jv.type == jbvNumeric)
+		in.priority = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														NumericGetDatum(jv.val.numeric)));
+	slots = fill_slots(ws, vars, &in);
+	result = rule_eval(rule_compile(condition, vars, &ectx), slots);
+	SPI_finish();
+	PG_RETURN_BOOL(result);
+}

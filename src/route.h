@@ -1,0 +1,47 @@
+/*
+ * route.h — classification and queue choice for a work item.
+ */
+#ifndef OMNIROUTE_ROUTE_H
+#define OMNIROUTE_ROUTE_H
+
+#include "postgres.h"
+
+#include "lib/stringinfo.h"
+#include "utils/jsonb.h"
+
+#include "assign.h"
+#include "catalog.h"
+
+/* what the application gave */
+typedef struct ItemInput
+{
+	Jsonb	   *context;
+	int32		priority;
+	Jsonb	   *required_skills;
+	const char *external_id;	/* or NULL */
+	const char *customer_id;	/* or NULL */
+	int64		given_queue_id; /* 0: let the route rules choose */
+} ItemInput;
+
+/* what classification and routing made of it */
+typedef struct RouteOutcome
+{
+	Jsonb	   *context;
+	bool		context_changed;
+	int32		priority;
+	RequiredSkills skills;
+	bool		skills_changed;
+	QueueConfig *queue;
+	const char *route_rule;		/* NULL: fallback or given */
+} RouteOutcome;
+
+/*
+ * Steps 1 and 2: check the context against the declared types, apply the
+ * classification rules, choose the queue.  Appends the "classification"
+ * and "route" members of the diagnostics to diag (an open JSON object).
+ */
+extern void route_classify(WorkstreamConfig *ws, const ItemInput *in,
+						   RouteOutcome *out, StringInfo diag);
+extern Jsonb *skills_to_jsonb(const RequiredSkills *rs);
+
+#endif							/* OMNIROUTE_ROUTE_H */

@@ -1,0 +1,77 @@
+/*
+ * rules.h — the rule language: compile a condition against a set of typed
+ * variables, evaluate it against a set of values.
+ */
+#ifndef OMNIROUTE_RULES_H
+#define OMNIROUTE_RULES_H
+
+#include "postgres.h"
+
+/* longest rule text accepted, in bytes */
+#define RULE_MAX_LENGTH		65536
+/* deepest nesting of NOT and parentheses accepted */
+#define RULE_MAX_DEPTH		64
+
+typedef enum RuleType
+{
+	RT_TEXT,
+	RT_NUMBER,
+	RT_BOOL
+} RuleType;
+
+/*
+ * Variables a rule can name.  Slots 0..RULE_NBUILTINS-1 are the built-ins;
+ * the workstream's context variables follow.
+ */
+#define RULE_SLOT_CHANNEL		0
+#define RULE_SLOT_CUSTOMER_ID	1
+#define RULE_SLOT_EXTERNAL_ID	2
+#define RULE_SLOT_PRIORITY		3
+#define RULE_NBUILTINS			4
+
+typedef struct RuleVars
+{
+	int			nvars;			/* including the built-ins */
+	char	  **names;
+	RuleType   *types;
+} RuleVars;
+
+/*
+ * A value as the evaluator sees it.  Text is stored lower-cased (text
+ * comparisons ignore case); numbers as double.
+ */
+typedef struct RuleValue
+{
+	bool		isnull;
+	RuleType	type;
+	double		num;
+	const char *str;
+	int			len;
+} RuleValue;
+
+typedef struct RuleExpr RuleExpr;
+
+/*
+ * Context for error messages: which rule is being compiled.  Errors are
+ * raised with ereport and name the rule and the position (1-based, in
+ * characters) in its text.
+ */
+typedef struct RuleErrorContext
+{
+	const char *kind;			/* "classification rule" or "route rule" */
+	const char *name;
+} RuleErrorContext;
+
+extern RuleVars *rule_vars_create(int ncontext);
+extern void rule_vars_set(RuleVars *vars, int slot, const char *name, RuleType type);
+extern int	rule_vars_lookup(const RuleVars *vars, const char *name, int len);
+
+extern RuleExpr *rule_compile(const char *text, const RuleVars *vars,
+							  const RuleErrorContext *ectx);
+extern bool rule_eval(const RuleExpr *expr, const RuleValue *slots);
+
+/* lower-cases text for the evaluator; result palloc'd unless unchanged */
+extern void rule_value_set_text(RuleValue *v, const char *s, int len);
+extern const char *rule_type_name(RuleType t);
+
+#endif							/* OMNIROUTE_RULES_H */
