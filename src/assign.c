@@ -404,15 +404,23 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 		}
 		res->examined = 0;
 		res->raced = 0;
+		res->lacking_skills = 0;
+		res->excluded = 0;
 		for (int i = 0; i < n; i++)
 		{
 			Candidate  *c = &cands[i];
 
 			res->examined++;
 			if (use_skills && !closest && !c->meets)
+			{
+				res->lacking_skills++;
 				continue;
+			}
 			if (is_excluded(req, c->agent_id))
+			{
+				res->excluded++;
 				continue;
+			}
 			if (req->reserve && !reserve(req, c))
 			{
 				res->raced++;
@@ -455,10 +463,11 @@ append_time(StringInfo buf, TimestampTz t, bool isnull)
 }
 
 /* the "assignment" member of diagnostics for a successful choice */
-void
+static void
 assign_result_json(StringInfo buf, const AssignRequest *req, const AssignResult *res)
 {
-	appendStringInfo(buf, "\"agent_id\": " INT64_FORMAT ", \"method\": ", res->agent_id);
+	appendStringInfo(buf, "\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT ", \"method\": ",
+					 req->ws->auto_accept ? "active" : "offered", res->agent_id);
 	escape_json(buf, method_name(req->queue->method));
 	appendStringInfoString(buf, ", \"score\": {");
 	switch (req->queue->method)
@@ -483,4 +492,47 @@ assign_result_json(StringInfo buf, const AssignRequest *req, const AssignResult 
 	appendStringInfo(buf, "}, \"candidates_examined\": %d", res->examined);
 	if (res->raced > 0)
 		appendStringInfo(buf, ", \"lost_to_concurrent\": %d", res->raced);
+}
+
+/* ... and when nobody was eligible: say why */
+static void
+assign_none_json(StringInfo buf, const AssignRequest *req, const AssignResult *res)
+{
+	appendStringInfoString(buf, "\"outcome\": \"open\", \"reason\": ");
+	if (res->examined == 0)
+		escape_json(buf, psprintf("no member of queue \"%s\" has an allowed presence and %d free unit(s)",
+								  req->queue->name, req->ws->capacity_units));
+	else if (res->lacking_skills == res->examined)
+		escape_json(buf, psprintf("%d member(s) with room, none with the required skills",
+								  res->examined));
+	else
+		escape_json(buf, psprintf("%d member(s) with room: %d without the skills, %d rejected or missed it before, %d taken by concurrent work",
+								  res->examined, res->lacking_skills, res->excluded, res->raced));
+	appendStringInfoString(buf, ", \"method\": ");
+	escape_json(buf, method_name(req->queue->method));
+	appendStringInfo(buf, ", \"candidates_examined\": %d", res->examined);
+}
+
+/*
+ * Choose (and with req->reserve, reserve) an agent and append the
+ * diagnostics' "assignment" object, braces included.
+ */
+bool
+assign_and_describe(const AssignRequest *req, AssignResult *res, StringInfo diag)
+{
+	bool		found;
+
+	appendStringInfoChar(diag, '{');
+	if (req->ws->pick_mode)
+	{
+		memset(res, 0, sizeof(AssignResult));
+		appendStringInfoString(diag, "\"outcome\": \"open\", \"reason\": \"pick mode: waiting to be picked\"");
+		found = false;
+	}
+	else if ((found = assign_choose(req, res)))
+		assign_result_json(diag, req, res);
+	else
+		assign_none_json(diag, req, res);
+	appendStringInfoChar(diag, '}');
+	return found;
 }

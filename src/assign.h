@@ -39,10 +39,12 @@ typedef struct AssignResult
 	int32		skill_distance; /* over- (meets) or under-qualification */
 	int			examined;		/* candidates looked at */
 	int			raced;			/* candidates lost to concurrent work */
+	int			lacking_skills; /* passed over for skills (exact) */
+	int			excluded;		/* passed over: rejected or missed before */
 } AssignResult;
 
 extern bool assign_choose(const AssignRequest *req, AssignResult *res);
-extern void assign_result_json(StringInfo buf, const AssignRequest *req,
-							   const AssignResult *res);
+extern bool assign_and_describe(const AssignRequest *req, AssignResult *res,
+								StringInfo diag);
 
 #endif							/* OMNIROUTE_ASSIGN_H */

@@ -570,29 +570,17 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	route_classify(ws, &in, &out, &diag);
 
 	now = GetCurrentTimestamp();
-	appendStringInfoString(&diag, ", \"assignment\": {");
-	if (ws->pick_mode)
-		appendStringInfoString(&diag, "\"outcome\": \"open\", \"reason\": \"pick mode: waiting to be picked\"");
-	else
-	{
-		memset(&req, 0, sizeof(req));
-		req.ws = ws;
-		req.queue = out.queue;
-		req.skills = &out.skills;
-		req.reserve = true;
-		req.now = now;
-		assigned = assign_choose(&req, &res);
-		if (assigned)
-		{
-			event = ws->auto_accept ? "assigned" : "offered";
-			appendStringInfo(&diag, "\"outcome\": \"%s\", ", ws->auto_accept ? "active" : "offered");
-			assign_result_json(&diag, &req, &res);
-		}
-		else
-			appendStringInfo(&diag, "\"outcome\": \"open\", \"reason\": \"no eligible agent\", \"method\": \"%s\", \"candidates_examined\": %d",
-							 method_name(out.queue->method), res.examined);
-	}
-	appendStringInfoString(&diag, "}}");
+	appendStringInfoString(&diag, ", \"assignment\": ");
+	memset(&req, 0, sizeof(req));
+	req.ws = ws;
+	req.queue = out.queue;
+	req.skills = &out.skills;
+	req.reserve = true;
+	req.now = now;
+	assigned = assign_and_describe(&req, &res, &diag);
+	if (assigned)
+		event = ws->auto_accept ? "assigned" : "offered";
+	appendStringInfoChar(&diag, '}');
 
 	/* the new row */
 	values = palloc(sizeof(Datum) * desc->natts);
@@ -722,10 +710,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	append_jsonb(&diag, skills_to_jsonb(&out.skills));
 	appendStringInfoString(&diag, ", \"context\": ");
 	append_jsonb(&diag, out.context);
-	appendStringInfoString(&diag, ", \"assignment\": {");
-	if (ws->pick_mode)
-		appendStringInfoString(&diag, "\"outcome\": \"open\", \"reason\": \"pick mode: waiting to be picked\"");
-	else
+	appendStringInfoString(&diag, ", \"assignment\": ");
 	{
 		AssignRequest req;
 		AssignResult res;
@@ -736,16 +721,9 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 		req.skills = &out.skills;
 		req.reserve = false;
 		req.now = GetCurrentTimestamp();
-		if (assign_choose(&req, &res))
-		{
-			appendStringInfo(&diag, "\"outcome\": \"%s\", ", ws->auto_accept ? "active" : "offered");
-			assign_result_json(&diag, &req, &res);
-		}
-		else
-			appendStringInfo(&diag, "\"outcome\": \"open\", \"reason\": \"no eligible agent\", \"method\": \"%s\", \"candidates_examined\": %d",
-							 method_name(out.queue->method), res.examined);
+		assign_and_describe(&req, &res, &diag);
 	}
-	appendStringInfoString(&diag, "}}");
+	appendStringInfoChar(&diag, '}');
 	MemoryContextSwitchTo(caller_ctx);
 	result = jsonb_from_cstring(diag.data);
 	SPI_finish();
