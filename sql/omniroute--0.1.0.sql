@@ -196,6 +196,8 @@ CREATE TABLE omniroute.work_item (
     last_activity_at timestamptz,
     close_reason     text,
     diagnostics      jsonb,
+    -- agents who rejected or missed the item: it never goes back to them
+    declined_agents  bigint[] NOT NULL DEFAULT '{}',
     CHECK (state <> 'open' OR agent_id IS NULL),
     CHECK (state NOT IN ('offered', 'active', 'waiting', 'wrap_up') OR agent_id IS NOT NULL),
     CHECK (state = 'closed' OR queue_id IS NOT NULL)
@@ -328,9 +330,14 @@ CREATE FUNCTION omniroute.queue_member_init() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    -- an unknown agent keeps the defaults: the foreign key then refuses it (23503)
     SELECT a.presence, a.capacity - a.used_units, a.last_assigned_at, a.last_released_at
       INTO NEW.presence, NEW.free_units, NEW.agent_last_assigned_at, NEW.last_released_at
       FROM omniroute.agent a WHERE a.id = NEW.agent_id;
+    IF NOT FOUND THEN
+        NEW.presence := 'offline';
+        NEW.free_units := 0;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         NEW.queue_last_assigned_at := NULL;
     END IF;
@@ -352,6 +359,10 @@ BEGIN
         UPDATE omniroute.queue_member
            SET presence = NEW.presence, free_units = NEW.capacity - NEW.used_units
          WHERE agent_id = NEW.id;
+        -- a new presence or more capacity may let the agent take waiting work
+        IF NEW.presence IS DISTINCT FROM OLD.presence OR NEW.capacity > OLD.capacity THEN
+            PERFORM omniroute.serve_agent(NEW.id);
+        END IF;
     END IF;
     RETURN NULL;
 END
@@ -364,3 +375,37 @@ CREATE FUNCTION omniroute.test_condition(workstream_id bigint, condition text, c
     RETURNS boolean
     LANGUAGE c STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'omniroute_test_condition';
+
+-- ---------------------------------------------------------------------------
+-- Lifecycle
+-- ---------------------------------------------------------------------------
+
+-- These are not SECURITY DEFINER: they switch to the extension owner in C
+-- (src/priv.c) with search_path pinned, keeping the caller's identity so an
+-- agent can act only on their own work.
+
+CREATE FUNCTION omniroute.accept(work_item_id bigint) RETURNS omniroute.work_item
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_accept';
+CREATE FUNCTION omniroute.reject(work_item_id bigint) RETURNS omniroute.work_item
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_reject';
+CREATE FUNCTION omniroute.close(work_item_id bigint, reason text DEFAULT NULL) RETURNS omniroute.work_item
+    LANGUAGE c CALLED ON NULL INPUT AS 'MODULE_PATHNAME', 'omniroute_close';
+CREATE FUNCTION omniroute.set_presence(agent_id bigint, presence text) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_set_presence';
+CREATE FUNCTION omniroute.set_presence(presence text) RETURNS void
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_set_my_presence';
+CREATE FUNCTION omniroute.serve_agent(agent_id bigint) RETURNS integer
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_serve_agent';
+
+-- joining a queue may let an agent take its waiting work
+CREATE FUNCTION omniroute.queue_member_joined() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM omniroute.serve_agent(NEW.agent_id);
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER queue_member_joined AFTER INSERT ON omniroute.queue_member
+    FOR EACH ROW EXECUTE FUNCTION omniroute.queue_member_joined();

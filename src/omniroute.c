@@ -23,6 +23,7 @@ PG_MODULE_MAGIC;
 
 char	   *omniroute_database = NULL;
 int			omniroute_tick_interval = 1000;
+bool		omniroute_notify = true;
 
 void		_PG_init(void);
 
@@ -45,6 +46,14 @@ _PG_init(void)
 							PGC_SIGHUP,
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
+	DefineCustomBoolVariable("omniroute.notify",
+							 "Send NOTIFY omniroute_agent_<id> for offers, assignments and revocations.",
+							 NULL,
+							 &omniroute_notify,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omniroute");
 
 	catalog_init();

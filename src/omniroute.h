@@ -6,5 +6,6 @@
 
 extern char *omniroute_database;
 extern int	omniroute_tick_interval;
+extern bool omniroute_notify;
 
 #endif							/* OMNIROUTE_H */

@@ -45,7 +45,9 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "events.h"
 #include "route.h"
+#include "util.h"
 
 /* ----------------------------------------------------------------
  * Reading the item
@@ -147,7 +149,7 @@ set_text_slot(RuleValue *rv, const char *s)
 		rule_value_set_text(rv, s, strlen(s));
 }
 
-static void
+void
 parse_required_skills(Jsonb *js, RequiredSkills *rs)
 {
 	JsonbIterator *it;
@@ -400,69 +402,10 @@ lookup_attnums(Relation rel)
 	att_relid = RelationGetRelid(rel);
 }
 
-static SPIPlanPtr events_plan;
-
-static void
-insert_events(int64 item, TimestampTz at, int n, Datum *events, Datum *agents,
-			  bool *agent_nulls, int64 queue_id, Datum *details)
-{
-	Datum		values[6];
-	int			dims[1] = {n};
-	int			lbs[1] = {1};
-	MemoryContext caller = CurrentMemoryContext;
-	int			ret;
-
-	if (events_plan == NULL)
-	{
-		Oid			types[6] = {INT8OID, TIMESTAMPTZOID, TEXTARRAYOID, INT8ARRAYOID,
-		INT8OID, JSONBARRAYOID};
-
-		events_plan = SPI_prepare("INSERT INTO omniroute.work_item_event"
-								  " (work_item_id, at, event, agent_id, queue_id, detail)"
-								  " SELECT $1, $2, e, a, $5, d"
-								  "   FROM unnest($3, $4, $6) AS u(e, a, d)", 6, types);
-		if (events_plan == NULL)
-			elog(ERROR, "omniroute: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(events_plan);
-	}
-	values[0] = Int64GetDatum(item);
-	values[1] = TimestampTzGetDatum(at);
-	values[2] = PointerGetDatum(construct_array(events, n, TEXTOID, -1, false, TYPALIGN_INT));
-	values[3] = PointerGetDatum(construct_md_array(agents, agent_nulls, 1, dims, lbs,
-												   INT8OID, 8, true, TYPALIGN_DOUBLE));
-	values[4] = Int64GetDatum(queue_id);
-	values[5] = PointerGetDatum(construct_array(details, n, JSONBOID, -1, false, TYPALIGN_INT));
-	ret = SPI_execute_plan(events_plan, values, NULL, false, 0);
-	MemoryContextSwitchTo(caller);
-	if (ret != SPI_OK_INSERT)
-		elog(ERROR, "omniroute: event insert failed: %s", SPI_result_code_string(ret));
-}
-
 static Datum
 jsonb_from_cstring(const char *s)
 {
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(s));
-}
-
-static void
-notify_agent(int64 agent_id, const char *event, int64 item, int64 ws, int64 queue,
-			 bool has_expiry, TimestampTz expires)
-{
-	char		channel[64];
-	StringInfoData payload;
-
-	snprintf(channel, sizeof(channel), "omniroute_agent_" INT64_FORMAT, agent_id);
-	initStringInfo(&payload);
-	appendStringInfo(&payload, "{\"event\": \"%s\", \"work_item_id\": " INT64_FORMAT
-					 ", \"workstream_id\": " INT64_FORMAT ", \"queue_id\": " INT64_FORMAT,
-					 event, item, ws, queue);
-	if (has_expiry)
-	{
-		appendStringInfoString(&payload, ", \"expires_at\": ");
-		escape_json(&payload, timestamptz_to_str(expires));
-	}
-	appendStringInfoChar(&payload, '}');
-	Async_Notify(channel, payload.data);
+	return util_jsonb(s);
 }
 
 static char *
@@ -499,11 +442,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	AssignResult res;
 	bool		assigned = false;
 	const char *event = NULL;
-	Datum		ev_names[2];
-	Datum		ev_agents[2];
-	bool		ev_agent_nulls[2];
-	Datum		ev_details[2];
-	int			nev;
+	EventBuf	events;
 	StringInfoData detail;
 	MemoryContext caller_ctx;
 
@@ -609,7 +548,8 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		SET(A_STATE, CStringGetTextDatum("open"), false);
 #undef SET
 
-	/* events */
+	/* events and notification */
+	events_init(&events);
 	initStringInfo(&detail);
 	appendStringInfoString(&detail, "{\"route\": ");
 	if (in.given_queue_id != 0)
@@ -619,24 +559,15 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	else
 		appendStringInfoString(&detail, "\"fallback\"");
 	appendStringInfo(&detail, ", \"priority\": %d}", out.priority);
-	ev_names[0] = CStringGetTextDatum("queued");
-	ev_agents[0] = (Datum) 0;
-	ev_agent_nulls[0] = true;
-	ev_details[0] = jsonb_from_cstring(detail.data);
-	nev = 1;
+	events_add(&events, item_id, "queued", 0, out.queue->id, detail.data);
 	if (assigned)
 	{
 		resetStringInfo(&detail);
 		appendStringInfo(&detail, "{\"method\": \"%s\", \"candidates_examined\": %d}",
 						 method_name(out.queue->method), res.examined);
-		ev_names[1] = CStringGetTextDatum(event);
-		ev_agents[1] = Int64GetDatum(res.agent_id);
-		ev_agent_nulls[1] = false;
-		ev_details[1] = jsonb_from_cstring(detail.data);
-		nev = 2;
+		events_add(&events, item_id, event, res.agent_id, out.queue->id, detail.data);
 	}
-	insert_events(item_id, now, nev, ev_names, ev_agents, ev_agent_nulls,
-				  out.queue->id, ev_details);
+	events_flush(&events, now);
 
 	if (assigned)
 	{
@@ -647,7 +578,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 															  TimestampTzGetDatum(now),
 															  IntervalPGetDatum(&ws->offer_timeout)));
 		notify_agent(res.agent_id, event, item_id, ws->id, out.queue->id,
-					 !ws->auto_accept, expires);
+					 ws->auto_accept ? NULL : &expires);
 	}
 
 	/* the new row must outlive SPI's memory */

@@ -43,5 +43,6 @@ typedef struct RouteOutcome
 extern void route_classify(WorkstreamConfig *ws, const ItemInput *in,
 						   RouteOutcome *out, StringInfo diag);
 extern Jsonb *skills_to_jsonb(const RequiredSkills *rs);
+extern void parse_required_skills(Jsonb *js, RequiredSkills *rs);
 
 #endif							/* OMNIROUTE_ROUTE_H */

@@ -1,0 +1,128 @@
+/*-------------------------------------------------------------------------
+ *
+ * events.c
+ *	  The history of work items and the notifications to agents.
+ *
+ *	  Every state change is a row in work_item_event.  An operation gathers
+ *	  its events in an EventBuf and writes them with one prepared INSERT
+ *	  over unnest()ed arrays, so routing one item costs one statement for
+ *	  its history however many events it makes.
+ *
+ *	  Notifications use Async_Notify directly (what pg_notify() does): they
+ *	  are queued in the transaction and delivered at commit, so a rolled
+ *	  back offer is never announced.  NOTIFY takes a global lock at commit;
+ *	  omniroute.notify = off turns them off (the benchmark measures both).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "commands/async.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+
+#include "events.h"
+#include "omniroute.h"
+#include "util.h"
+
+static SPIPlanPtr events_plan;
+
+void
+events_init(EventBuf *buf)
+{
+	memset(buf, 0, sizeof(EventBuf));
+}
+
+#define GROW(field, type) buf->field = buf->field ? repalloc(buf->field, sizeof(type) * buf->cap) : palloc(sizeof(type) * buf->cap)
+
+void
+events_add(EventBuf *buf, int64 item, const char *event, int64 agent, int64 queue,
+		   const char *detail)
+{
+	int			i;
+
+	if (buf->n == buf->cap)
+	{
+		buf->cap = buf->cap ? buf->cap * 2 : 4;
+		GROW(items, Datum);
+		GROW(names, Datum);
+		GROW(agents, Datum);
+		GROW(agent_nulls, bool);
+		GROW(queues, Datum);
+		GROW(queue_nulls, bool);
+		GROW(details, Datum);
+		GROW(detail_nulls, bool);
+	}
+	i = buf->n++;
+	buf->items[i] = Int64GetDatum(item);
+	buf->names[i] = CStringGetTextDatum(event);
+	buf->agents[i] = Int64GetDatum(agent);
+	buf->agent_nulls[i] = (agent == 0);
+	buf->queues[i] = Int64GetDatum(queue);
+	buf->queue_nulls[i] = (queue == 0);
+	buf->details[i] = detail ? util_jsonb(detail) : (Datum) 0;
+	buf->detail_nulls[i] = (detail == NULL);
+}
+
+static Datum
+array_of(Datum *values, bool *nulls, int n, Oid type, int16 len, bool byval, char align)
+{
+	int			dims[1] = {n};
+	int			lbs[1] = {1};
+
+	return PointerGetDatum(construct_md_array(values, nulls, 1, dims, lbs, type, len, byval, align));
+}
+
+void
+events_flush(EventBuf *buf, TimestampTz at)
+{
+	Datum		values[6];
+
+	if (buf->n == 0)
+		return;
+	if (events_plan == NULL)
+	{
+		Oid			types[6] = {INT8ARRAYOID, TIMESTAMPTZOID, TEXTARRAYOID,
+		INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID};
+
+		events_plan = util_prepare("INSERT INTO omniroute.work_item_event"
+								   " (work_item_id, at, event, agent_id, queue_id, detail)"
+								   " SELECT i, $2, e, a, q, d"
+								   "   FROM unnest($1, $3, $4, $5, $6) AS u(i, e, a, q, d)",
+								   6, types);
+	}
+	values[0] = array_of(buf->items, NULL, buf->n, INT8OID, 8, true, TYPALIGN_DOUBLE);
+	values[1] = TimestampTzGetDatum(at);
+	values[2] = array_of(buf->names, NULL, buf->n, TEXTOID, -1, false, TYPALIGN_INT);
+	values[3] = array_of(buf->agents, buf->agent_nulls, buf->n, INT8OID, 8, true, TYPALIGN_DOUBLE);
+	values[4] = array_of(buf->queues, buf->queue_nulls, buf->n, INT8OID, 8, true, TYPALIGN_DOUBLE);
+	values[5] = array_of(buf->details, buf->detail_nulls, buf->n, JSONBOID, -1, false, TYPALIGN_INT);
+	util_exec(events_plan, values, NULL, false, 0, SPI_OK_INSERT);
+	buf->n = 0;
+}
+
+void
+notify_agent(int64 agent, const char *event, int64 item, int64 workstream, int64 queue,
+			 const TimestampTz *expires)
+{
+	char		channel[64];
+	StringInfoData payload;
+
+	if (!omniroute_notify || agent == 0)
+		return;
+	snprintf(channel, sizeof(channel), "omniroute_agent_" INT64_FORMAT, agent);
+	initStringInfo(&payload);
+	appendStringInfo(&payload, "{\"event\": \"%s\", \"work_item_id\": " INT64_FORMAT
+					 ", \"workstream_id\": " INT64_FORMAT ", \"queue_id\": " INT64_FORMAT,
+					 event, item, workstream, queue);
+	if (expires != NULL)
+	{
+		appendStringInfoString(&payload, ", \"expires_at\": ");
+		escape_json(&payload, timestamptz_to_str(*expires));
+	}
+	appendStringInfoChar(&payload, '}');
+	Async_Notify(channel, payload.data);
+}

@@ -1,0 +1,43 @@
+/*
+ * lifecycle.h — the steps every lifecycle function shares.
+ */
+#ifndef OMNIROUTE_LIFECYCLE_H
+#define OMNIROUTE_LIFECYCLE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+#include "utils/jsonb.h"
+
+#include "events.h"
+#include "priv.h"
+
+typedef struct LifecycleCall
+{
+	Caller		caller;
+	TimestampTz now;
+	EventBuf	events;
+} LifecycleCall;
+
+/* a work item as locked for a transition */
+typedef struct WorkItem
+{
+	int64		id;
+	int64		ws_id;
+	char	   *state;
+	int64		queue_id;
+	int64		agent_id;		/* 0: none */
+	int32		reserved;
+	Datum		declined;		/* int8[] of agents who rejected or missed it */
+	Jsonb	   *required_skills;
+} WorkItem;
+
+extern void lifecycle_begin(LifecycleCall *call);
+/* flush events, leave privileged mode; returns the item's row if item_id */
+extern Datum lifecycle_end(LifecycleCall *call, int64 item_id);
+extern void lifecycle_lock_item(int64 id, WorkItem *it);
+extern void lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowed);
+extern void lifecycle_release(int64 agent_id, int32 units, TimestampTz now);
+extern void lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why);
+
+#endif							/* OMNIROUTE_LIFECYCLE_H */

@@ -1,0 +1,97 @@
+/*-------------------------------------------------------------------------
+ *
+ * priv.c
+ *	  Privilege handling for the functions agents call.
+ *
+ *	  The lifecycle functions must touch tables their callers may not (an
+ *	  agent cannot update agent rows), yet must know who called, to keep an
+ *	  agent to their own work.  A SECURITY DEFINER function loses the
+ *	  caller's identity, so these C functions are not SECURITY DEFINER;
+ *	  instead they note GetUserId(), then switch to the extension's owner
+ *	  with SetUserIdAndSecContext and pin search_path in a GUC nest level,
+ *	  exactly as fmgr_security_definer does, and switch back at the end.  On
+ *	  error, transaction abort restores both.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "catalog/pg_authid.h"
+#include "catalog/pg_extension.h"
+#include "catalog/pg_type.h"
+#include "commands/extension.h"
+#include "miscadmin.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/syscache.h"
+
+#include "priv.h"
+#include "util.h"
+
+static SPIPlanPtr owner_plan;
+static SPIPlanPtr agent_plan;
+
+void
+priv_enter(Caller *caller)
+{
+	Oid			owner;
+	Oid			admin_role;
+	Datum		values[1];
+
+	memset(caller, 0, sizeof(Caller));
+	caller->userid = GetUserId();
+
+	if (owner_plan == NULL)
+	{
+		Oid			types[1] = {NAMEOID};
+
+		owner_plan = util_prepare("SELECT extowner FROM pg_catalog.pg_extension"
+								  " WHERE extname OPERATOR(pg_catalog.=) 'omniroute'", 0, NULL);
+		agent_plan = util_prepare("SELECT id FROM omniroute.agent"
+								  " WHERE login_role OPERATOR(pg_catalog.=) $1", 1, types);
+	}
+	if (util_exec(owner_plan, NULL, NULL, true, 1, SPI_OK_SELECT) != 1)
+		elog(ERROR, "omniroute: extension is not installed");
+	owner = DatumGetObjectId(util_col(0, 1, &(bool){false}));
+	admin_role = get_role_oid("omniroute_admin", true);
+	caller->is_admin = superuser_arg(caller->userid) ||
+		has_privs_of_role(caller->userid, owner) ||
+		(OidIsValid(admin_role) && has_privs_of_role(caller->userid, admin_role));
+
+	GetUserIdAndSecContext(&caller->saved_userid, &caller->saved_sec);
+	SetUserIdAndSecContext(owner, caller->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
+	caller->nestlevel = NewGUCNestLevel();
+	(void) set_config_option("search_path", "pg_catalog, pg_temp",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+
+	values[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller->userid, false)));
+	if (util_exec(agent_plan, values, NULL, true, 1, SPI_OK_SELECT) == 1)
+		caller->agent_id = util_col_int64(0, 1);
+}
+
+void
+priv_leave(Caller *caller)
+{
+	AtEOXact_GUC(true, caller->nestlevel);
+	SetUserIdAndSecContext(caller->saved_userid, caller->saved_sec);
+}
+
+void
+priv_check_agent(const Caller *caller, int64 agent_id, const char *what)
+{
+	if (caller->is_admin)
+		return;
+	if (caller->agent_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" is neither an omniroute admin nor an agent",
+						GetUserNameFromId(caller->userid, false)),
+				 errhint("Map the role to an agent with omniroute.agent.login_role.")));
+	if (agent_id != caller->agent_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent " INT64_FORMAT " cannot %s: it belongs to agent " INT64_FORMAT,
+						caller->agent_id, what, agent_id)));
+}

@@ -1,0 +1,337 @@
+/*-------------------------------------------------------------------------
+ *
+ * serve.c
+ *	  Serving waiting work: when an agent frees capacity (an item closes or
+ *	  leaves active work, their presence becomes allowed, they join a queue,
+ *	  their capacity grows), give them the best open items they can take,
+ *	  in the transaction that freed them.
+ *
+ *	  Order: queue priority, then item priority, then age -- the top open
+ *	  items of each of the agent's queues come from work_item_open_idx, one
+ *	  index range per queue, merged in that order.  An item is taken only if
+ *	  the agent may have it: a push workstream, an allowed presence, enough
+ *	  free units, the skills (exact matching), and not rejected or missed by
+ *	  this agent before.
+ *
+ *	  Locking: the agent row first (FOR UPDATE: its free units are ours to
+ *	  hand out), then each item with FOR UPDATE SKIP LOCKED, so two agents
+ *	  serving at once never wait for each other's items and never take the
+ *	  same one; an item another transaction holds is simply skipped.  Items
+ *	  are never waited on here, so no lock cycle can form with the insert
+ *	  path (agent row only) or the lifecycle functions (item, then agent).
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "events.h"
+#include "route.h"
+#include "serve.h"
+#include "util.h"
+
+static SPIPlanPtr lock_agent_plan;
+static SPIPlanPtr agent_skills_plan;
+static SPIPlanPtr open_items_plan;
+static SPIPlanPtr take_item_plan;
+static SPIPlanPtr charge_agent_plan;
+static SPIPlanPtr charge_members_plan;
+
+static void
+prepare_plans(void)
+{
+	if (lock_agent_plan != NULL)
+		return;
+	{
+		Oid			types[1] = {INT8OID};
+
+		lock_agent_plan = util_prepare("SELECT capacity - used_units, presence, is_bot"
+									   "  FROM omniroute.agent WHERE id = $1 FOR UPDATE", 1, types);
+		agent_skills_plan = util_prepare("SELECT skill, proficiency FROM omniroute.agent_skill"
+										 " WHERE agent_id = $1", 1, types);
+	}
+	{
+		Oid			types[2] = {INT8OID, INT8OID};
+
+		open_items_plan = util_prepare(
+									   "SELECT w.id, w.workstream_id, w.required_skills, m.queue_id, w.declined_agents"
+									   "  FROM omniroute.queue_member m"
+									   "  JOIN omniroute.queue q ON q.id = m.queue_id"
+									   " CROSS JOIN LATERAL"
+									   "       (SELECT i.id, i.workstream_id, i.required_skills, i.priority,"
+									   "               i.created_at, i.declined_agents"
+									   "          FROM omniroute.work_item i"
+									   "         WHERE i.queue_id = m.queue_id AND i.state = 'open'"
+									   "         ORDER BY i.priority DESC, i.created_at, i.id"
+									   "         LIMIT $2) w"
+									   " WHERE m.agent_id = $1"
+									   " ORDER BY q.priority DESC, w.priority DESC, w.created_at, w.id",
+									   2, types);
+	}
+	{
+		Oid			types[6] = {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, JSONBOID};
+
+		take_item_plan = util_prepare(
+									  "UPDATE omniroute.work_item"
+									  "   SET state = $2, agent_id = $3, reserved_units = $4, offered_at = $5,"
+									  "       assigned_at = CASE WHEN $2 = 'active' THEN $5 END,"
+									  "       last_activity_at = $5,"
+									  "       diagnostics = coalesce(diagnostics, '{}')"
+									  "                     || jsonb_build_object('assignment', $6)"
+									  " WHERE id = (SELECT id FROM omniroute.work_item"
+									  "              WHERE id = $1 AND state = 'open'"
+									  "              FOR UPDATE SKIP LOCKED)"
+									  " RETURNING id", 6, types);
+	}
+	{
+		Oid			types[3] = {INT8OID, INT4OID, TIMESTAMPTZOID};
+
+		charge_agent_plan = util_prepare("UPDATE omniroute.agent"
+										 "   SET used_units = used_units + $2, last_assigned_at = $3"
+										 " WHERE id = $1 RETURNING capacity - used_units", 3, types);
+	}
+	{
+		Oid			types[4] = {INT8OID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID};
+
+		charge_members_plan = util_prepare("UPDATE omniroute.queue_member"
+										   "   SET free_units = $2, agent_last_assigned_at = $3,"
+										   "       queue_last_assigned_at = CASE WHEN queue_id = ANY ($4) THEN $3"
+										   "                                     ELSE queue_last_assigned_at END"
+										   " WHERE agent_id = $1", 4, types);
+	}
+}
+
+typedef struct AgentSkills
+{
+	bool		loaded;
+	int			n;
+	char	  **names;
+	int32	   *levels;
+} AgentSkills;
+
+static bool
+has_skills(int64 agent_id, AgentSkills *as, const RequiredSkills *req)
+{
+	if (!as->loaded)
+	{
+		Datum		values[1] = {Int64GetDatum(agent_id)};
+		uint64		n = util_exec(agent_skills_plan, values, NULL, true, 0, SPI_OK_SELECT);
+
+		as->n = (int) n;
+		as->names = palloc(sizeof(char *) * (n + 1));
+		as->levels = palloc(sizeof(int32) * (n + 1));
+		for (uint64 i = 0; i < n; i++)
+		{
+			as->names[i] = util_col_text(i, 1);
+			as->levels[i] = util_col_int32(i, 2);
+		}
+		as->loaded = true;
+	}
+	for (int r = 0; r < req->n; r++)
+	{
+		int			k;
+
+		for (k = 0; k < as->n; k++)
+			if (strcmp(as->names[k], req->names[r]) == 0)
+				break;
+		if (k == as->n || as->levels[k] < req->levels[r])
+			return false;
+	}
+	return true;
+}
+
+static bool
+presence_allowed(WorkstreamConfig *ws, const char *presence)
+{
+	for (int i = 0; i < ws->npresences; i++)
+		if (strcmp(ws->presences[i], presence) == 0)
+			return true;
+	return false;
+}
+
+static bool
+declined_by(Datum arr, int64 agent_id)
+{
+	ArrayType  *a = DatumGetArrayTypeP(arr);
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	deconstruct_array(a, INT8OID, 8, true, TYPALIGN_DOUBLE, &elems, &nulls, &n);
+	for (int i = 0; i < n; i++)
+		if (!nulls[i] && DatumGetInt64(elems[i]) == agent_id)
+			return true;
+	return false;
+}
+
+typedef struct Taken
+{
+	int64		item;
+	int64		ws;
+	int64		queue;
+	bool		active;
+	TimestampTz expires;
+} Taken;
+
+/*
+ * Give agent_id the best open items they can take.  The caller is
+ * connected to SPI and privileged.  Returns how many items were taken.
+ */
+int
+serve_agent(int64 agent_id, TimestampTz now, EventBuf *events)
+{
+	Datum		values[6];
+	int32		free_units;
+	char	   *presence;
+	bool		isnull;
+	int64		limit = 32;
+	AgentSkills skills = {0};
+	HTAB	   *seen;
+	HASHCTL		ctl;
+	Taken	   *taken = NULL;
+	int			ntaken = 0;
+	int			cap = 0;
+	Datum	   *queues;
+
+	prepare_plans();
+	values[0] = Int64GetDatum(agent_id);
+	if (util_exec(lock_agent_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+		return 0;
+	free_units = util_col_int32(0, 1);
+	presence = util_col_text(0, 2);
+	if (DatumGetBool(util_col(0, 3, &isnull)))
+		return 0;				/* bots take work only as a workstream's bot */
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = sizeof(int64);
+	ctl.hcxt = CurrentMemoryContext;
+	seen = hash_create("omniroute served items", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+
+	for (;;)
+	{
+		uint64		n;
+		SPITupleTable *tt;
+		bool		more;
+		bool		fresh = false;
+
+		values[0] = Int64GetDatum(agent_id);
+		values[1] = Int64GetDatum(limit);
+		n = util_exec(open_items_plan, values, NULL, false, 0, SPI_OK_SELECT);
+		tt = SPI_tuptable;
+		more = n >= (uint64) limit;
+
+		for (uint64 i = 0; i < n; i++)
+		{
+			int64		item;
+			int64		ws_id;
+			int64		queue_id;
+			WorkstreamConfig *ws;
+			bool		found;
+			Datum		skills_datum;
+			Datum		declined;
+			StringInfoData diag;
+
+			SPI_tuptable = tt;
+			item = util_col_int64(i, 1);
+			hash_search(seen, &item, HASH_ENTER, &found);
+			if (found)
+				continue;
+			fresh = true;
+			ws_id = util_col_int64(i, 2);
+			skills_datum = util_col(i, 3, &isnull);
+			queue_id = util_col_int64(i, 4);
+			declined = util_col(i, 5, &isnull);
+
+			ws = catalog_workstream(ws_id);
+			if (ws == NULL || ws->pick_mode || ws->capacity_units > free_units ||
+				!presence_allowed(ws, presence) || declined_by(declined, agent_id))
+				continue;
+			if (ws->skill_matching == SKILLS_EXACT)
+			{
+				RequiredSkills rs;
+
+				parse_required_skills(DatumGetJsonbP(skills_datum), &rs);
+				if (rs.n > 0 && !has_skills(agent_id, &skills, &rs))
+					continue;
+				SPI_tuptable = tt;
+			}
+
+			initStringInfo(&diag);
+			appendStringInfo(&diag, "{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
+							 ", \"method\": \"served\", \"reason\": \"the agent freed capacity\"}",
+							 ws->auto_accept ? "active" : "offered", agent_id);
+			values[0] = Int64GetDatum(item);
+			values[1] = CStringGetTextDatum(ws->auto_accept ? "active" : "offered");
+			values[2] = Int64GetDatum(agent_id);
+			values[3] = Int32GetDatum(ws->capacity_units);
+			values[4] = TimestampTzGetDatum(now);
+			values[5] = util_jsonb(diag.data);
+			if (util_exec(take_item_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) == 0)
+			{
+				SPI_tuptable = tt;
+				continue;		/* another transaction holds it */
+			}
+			SPI_tuptable = tt;
+			free_units -= ws->capacity_units;
+			if (ntaken == cap)
+			{
+				cap = cap ? cap * 2 : 8;
+				taken = taken ? repalloc(taken, sizeof(Taken) * cap) : palloc(sizeof(Taken) * cap);
+			}
+			taken[ntaken].item = item;
+			taken[ntaken].ws = ws_id;
+			taken[ntaken].queue = queue_id;
+			taken[ntaken].active = ws->auto_accept;
+			taken[ntaken].expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+																			TimestampTzGetDatum(now),
+																			IntervalPGetDatum(&ws->offer_timeout)));
+			ntaken++;
+		}
+		if (!more || !fresh || free_units <= 0)
+			break;
+		limit *= 4;
+	}
+
+	if (ntaken == 0)
+		return 0;
+
+	{
+		int32		units = 0;
+		int32		free_after;
+
+		/* the units taken: what the items reserved */
+		for (int i = 0; i < ntaken; i++)
+			units += catalog_workstream(taken[i].ws)->capacity_units;
+		values[0] = Int64GetDatum(agent_id);
+		values[1] = Int32GetDatum(units);
+		values[2] = TimestampTzGetDatum(now);
+		util_exec(charge_agent_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING);
+		free_after = util_col_int32(0, 1);
+
+		queues = palloc(sizeof(Datum) * ntaken);
+		for (int i = 0; i < ntaken; i++)
+			queues[i] = Int64GetDatum(taken[i].queue);
+		values[1] = Int32GetDatum(free_after);
+		values[3] = PointerGetDatum(construct_array(queues, ntaken, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		util_exec(charge_members_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	}
+
+	for (int i = 0; i < ntaken; i++)
+	{
+		const char *ev = taken[i].active ? "assigned" : "offered";
+
+		events_add(events, taken[i].item, ev, agent_id, taken[i].queue,
+				   "{\"served\": true}");
+		notify_agent(agent_id, ev, taken[i].item, taken[i].ws, taken[i].queue,
+					 taken[i].active ? NULL : &taken[i].expires);
+	}
+	return ntaken;
+}

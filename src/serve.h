@@ -1,0 +1,15 @@
+/*
+ * serve.h — giving waiting work to an agent who freed capacity.
+ */
+#ifndef OMNIROUTE_SERVE_H
+#define OMNIROUTE_SERVE_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+#include "events.h"
+
+extern int	serve_agent(int64 agent_id, TimestampTz now, EventBuf *events);
+
+#endif							/* OMNIROUTE_SERVE_H */

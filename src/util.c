@@ -1,0 +1,78 @@
+/*-------------------------------------------------------------------------
+ *
+ * util.c
+ *	  SPI helpers: saved plans, execution that restores the caller's
+ *	  memory context, typed access to result columns.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+
+#include "util.h"
+
+SPIPlanPtr
+util_prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "omniroute: SPI_prepare failed for \"%s\": %s", sql,
+			 SPI_result_code_string(SPI_result));
+	SPI_keepplan(plan);
+	return plan;
+}
+
+uint64
+util_exec(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
+		  long count, int expected)
+{
+	MemoryContext caller = CurrentMemoryContext;
+	int			ret = SPI_execute_plan(plan, values, nulls, read_only, count);
+
+	MemoryContextSwitchTo(caller);
+	if (ret != expected)
+		elog(ERROR, "omniroute: query failed: %s", SPI_result_code_string(ret));
+	return SPI_processed;
+}
+
+Datum
+util_col(uint64 row, int col, bool *isnull)
+{
+	return SPI_getbinval(SPI_tuptable->vals[row], SPI_tuptable->tupdesc, col, isnull);
+}
+
+int64
+util_col_int64(uint64 row, int col)
+{
+	bool		isnull;
+	Datum		d = util_col(row, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
+int32
+util_col_int32(uint64 row, int col)
+{
+	bool		isnull;
+	Datum		d = util_col(row, col, &isnull);
+
+	return isnull ? 0 : DatumGetInt32(d);
+}
+
+char *
+util_col_text(uint64 row, int col)
+{
+	bool		isnull;
+	Datum		d = util_col(row, col, &isnull);
+
+	return isnull ? NULL : TextDatumGetCString(d);
+}
+
+Datum
+util_jsonb(const char *json)
+{
+	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+}
