@@ -70,6 +70,7 @@ static const char *const watched_names[NWATCHED] = {
 static void
 relcache_callback(Datum arg, Oid relid)
 {
+	(void) arg;
 	if (!OidIsValid(relid))
 	{
 		cache_valid = false;

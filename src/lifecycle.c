@@ -389,7 +389,7 @@ static SPIPlanPtr set_presence_plan;
 static SPIPlanPtr presence_exists_plan;
 
 static void
-set_presence(LifecycleCall *call, int64 agent, text *presence)
+set_presence(int64 agent, text *presence)
 {
 	Datum		values[2];
 
@@ -442,7 +442,7 @@ omniroute_set_presence(PG_FUNCTION_ARGS)
 
 	lifecycle_begin(&call);
 	priv_check_agent(&call.caller, agent, "set another agent's presence");
-	set_presence(&call, agent, PG_GETARG_TEXT_PP(1));
+	set_presence(agent, PG_GETARG_TEXT_PP(1));
 	lifecycle_end(&call, 0);
 	PG_RETURN_VOID();
 }
@@ -460,7 +460,7 @@ omniroute_set_my_presence(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("role \"%s\" is not an agent", GetUserNameFromId(call.caller.userid, false)),
 				 errhint("Map the role to an agent with omniroute.agent.login_role, or call set_presence(agent_id, presence).")));
-	set_presence(&call, call.caller.agent_id, PG_GETARG_TEXT_PP(0));
+	set_presence(call.caller.agent_id, PG_GETARG_TEXT_PP(0));
 	lifecycle_end(&call, 0);
 	PG_RETURN_VOID();
 }

@@ -344,7 +344,7 @@ next_token(Parser *p)
 			j++;
 		t->kind = TK_IDENT;
 		t->len = j - i;
-		for (int k = 0; k < lengthof(keywords); k++)
+		for (size_t k = 0; k < lengthof(keywords); k++)
 		{
 			if (pg_strncasecmp(keywords[k].word, s + i, t->len) == 0 &&
 				keywords[k].word[t->len] == '\0')

@@ -31,7 +31,7 @@
 #include "rules.h"
 
 static void
-check_one(int64 ws_id, const RuleVars *vars, bool classification,
+check_one(const RuleVars *vars, bool classification,
 		  const char *name, const char *condition, Jsonb *output)
 {
 	RuleErrorContext ectx;
@@ -101,7 +101,7 @@ omniroute_check_rule(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
 	vars = catalog_load_vars(ws_id);
-	check_one(ws_id, vars, classification, name, condition, output);
+	check_one(vars, classification, name, condition, output);
 	SPI_finish();
 	PG_RETURN_POINTER(tup);
 }
@@ -146,7 +146,7 @@ recheck_workstream(int64 ws_id)
 		char	   *condition = TextDatumGetCString(SPI_getbinval(tup, tt->tupdesc, 3, &isnull));
 		Datum		out = SPI_getbinval(tup, tt->tupdesc, 4, &isnull);
 
-		check_one(ws_id, vars, classification, name, condition,
+		check_one(vars, classification, name, condition,
 				  isnull ? NULL : DatumGetJsonbPCopy(out));
 	}
 }
@@ -156,6 +156,7 @@ static int64 recheck_ws_id;
 static void
 recheck_error_callback(void *arg)
 {
+	(void) arg;
 	errcontext("rechecking the rules of workstream " INT64_FORMAT
 			   " after a change to its context variables", recheck_ws_id);
 }
