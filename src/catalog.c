@@ -249,26 +249,21 @@ catalog_load_vars(int64 workstream_id)
 	return vars;
 }
 
-static bool
+/*
+ * A JSON number, or a string holding one, as a double: false if it is
+ * neither or does not fit.  Shared with the router (route.c).
+ */
+bool
 jsonb_value_is_number(JsonbValue *v, double *out)
 {
 	if (v->type == jbvNumeric)
 	{
-		*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+		*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 												  NumericGetDatum(v->val.numeric)));
-		return true;
+		return !isinf(*out) && !isnan(*out);
 	}
 	if (v->type == jbvString)
-	{
-		char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
-		char	   *end;
-
-		errno = 0;
-		*out = strtod(s, &end);
-		while (*end == ' ')
-			end++;
-		return s[0] != '\0' && *end == '\0' && errno == 0 && !isinf(*out) && !isnan(*out);
-	}
+		return rule_parse_number(v->val.string.val, v->val.string.len, out);
 	return false;
 }
 

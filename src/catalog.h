@@ -94,6 +94,7 @@ extern const char *skill_matching_name(SkillMatching m);
 
 /* used by the rule triggers and the cache loader alike */
 extern RuleVars *catalog_load_vars(int64 workstream_id);
+extern bool jsonb_value_is_number(JsonbValue *v, double *out);
 extern void compile_class_output(Jsonb *output, const RuleVars *vars,
 								 const RuleErrorContext *ectx, ClassOutput *out);
 

@@ -75,25 +75,8 @@ fill_slot(WorkstreamConfig *ws, const RuleVars *vars, int slot, JsonbValue *v, R
 	if (vars->types[slot] == RT_NUMBER)
 	{
 		double		d = 0;
-		bool		ok = false;
+		bool		ok = jsonb_value_is_number(v, &d);
 
-		if (v->type == jbvNumeric)
-		{
-			d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
-												   NumericGetDatum(v->val.numeric)));
-			ok = true;
-		}
-		else if (v->type == jbvString)
-		{
-			char	   *s = pnstrdup(v->val.string.val, v->val.string.len);
-			char	   *end;
-
-			errno = 0;
-			d = strtod(s, &end);
-			while (*end == ' ')
-				end++;
-			ok = s[0] != '\0' && *end == '\0' && errno == 0 && !isinf(d) && !isnan(d);
-		}
 		if (!ok)
 		{
 			char	   *shown;
@@ -102,11 +85,13 @@ fill_slot(WorkstreamConfig *ws, const RuleVars *vars, int slot, JsonbValue *v, R
 				shown = psprintf("\"%.*s\"", Min(v->val.string.len, 60), v->val.string.val);
 			else if (v->type == jbvBool)
 				shown = pstrdup(v->val.boolean ? "true" : "false");
+			else if (v->type == jbvNumeric)
+				shown = pstrdup("a number out of range");
 			else
 				shown = pstrdup("an object or array");
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("context variable \"%s\" of workstream \"%s\" is a number, not %s",
+					 errmsg("invalid value for number context variable \"%s\" of workstream \"%s\": %s",
 							name, ws->name, shown)));
 		}
 		rv->type = RT_NUMBER;

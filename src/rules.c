@@ -33,7 +33,10 @@
 
 #include <math.h>
 
+#include "catalog/namespace.h"
 #include "catalog/pg_collation.h"
+#include "nodes/pg_list.h"
+#include "nodes/value.h"
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
@@ -200,6 +203,63 @@ rule_vars_lookup(const RuleVars *vars, const char *name, int len)
  * Values
  * ----------------------------------------------------------------
  */
+
+/*
+ * Text comparisons ignore case whatever the database's locale: non-ASCII
+ * text is lower-cased with the ICU root collation when the server has ICU
+ * (Debian's has), so 'ÉCOLE' = 'école' holds in a C-locale database too.
+ */
+static Oid
+fold_collation(void)
+{
+	static Oid	coll = InvalidOid;
+
+	if (!OidIsValid(coll))
+	{
+		Oid			icu = get_collation_oid(list_make2(makeString("pg_catalog"),
+													   makeString("und-x-icu")), true);
+
+		coll = OidIsValid(icu) ? icu : DEFAULT_COLLATION_OID;
+	}
+	return coll;
+}
+
+/*
+ * A number written as text ("42", " -1.5e3 "): digits, sign, point and
+ * exponent only, surrounded by optional spaces -- no hex, no inf/nan, no
+ * empty or blank string.
+ */
+bool
+rule_parse_number(const char *s, int len, double *out)
+{
+	char	   *buf;
+	char	   *end;
+	int			start = 0;
+	bool		digit = false;
+
+	while (start < len && s[start] == ' ')
+		start++;
+	while (len > start && s[len - 1] == ' ')
+		len--;
+	if (start == len)
+		return false;
+	for (int i = start; i < len; i++)
+	{
+		char		c = s[i];
+
+		if (c >= '0' && c <= '9')
+			digit = true;
+		else if (c != '+' && c != '-' && c != '.' && c != 'e' && c != 'E')
+			return false;
+	}
+	if (!digit)
+		return false;
+	buf = pnstrdup(s + start, len - start);
+	errno = 0;
+	*out = strtod(buf, &end);
+	return *end == '\0' && errno == 0 && !isinf(*out) && !isnan(*out);
+}
+
 void
 rule_value_set_text(RuleValue *v, const char *s, int len)
 {
@@ -224,7 +284,7 @@ rule_value_set_text(RuleValue *v, const char *s, int len)
 	}
 	else
 	{
-		char	   *lower = str_tolower(s, len, DEFAULT_COLLATION_OID);
+		char	   *lower = str_tolower(s, len, fold_collation());
 
 		v->str = lower;
 		v->len = strlen(lower);

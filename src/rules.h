@@ -73,5 +73,6 @@ extern bool rule_eval(const RuleExpr *expr, const RuleValue *slots);
 /* lower-cases text for the evaluator; result palloc'd unless unchanged */
 extern void rule_value_set_text(RuleValue *v, const char *s, int len);
 extern const char *rule_type_name(RuleType t);
+extern bool rule_parse_number(const char *s, int len, double *out);
 
 #endif							/* OMNIROUTE_RULES_H */

@@ -292,6 +292,12 @@ SELECT pg_temp.err($$INSERT INTO omniroute.work_item (workstream_id, context) VA
 SELECT pg_temp.err($$INSERT INTO omniroute.work_item (workstream_id, context) VALUES (1101, '{"amount": "12 euros"}')$$);
 SELECT pg_temp.err($$INSERT INTO omniroute.work_item (workstream_id, context) VALUES (1101, '{"amount": "NaN"}')$$);
 SELECT pg_temp.err($$INSERT INTO omniroute.work_item (workstream_id, context) VALUES (1101, '{"amount": true}')$$);
+-- blank, hexadecimal and out-of-range numbers are not numbers either
+SELECT pg_temp.err($$INSERT INTO omniroute.work_item (workstream_id, context) VALUES (1101, '{"amount": "  "}')$$);
+SELECT pg_temp.err($$INSERT INTO omniroute.work_item (workstream_id, context) VALUES (1101, '{"amount": "0x10"}')$$);
+SELECT pg_temp.err($$INSERT INTO omniroute.work_item (workstream_id, context) VALUES (1101, '{"amount": 1e400}')$$);
+-- while a numeric string with spaces around it is a number
+SELECT omniroute.test_condition(1101, 'amount = 5', '{"amount": " 5 "}') AS padded_number_is_five;
 -- an object or an array in a declared variable, of either type
 SELECT pg_temp.err($$INSERT INTO omniroute.work_item (workstream_id, context) VALUES (1101, '{"amount": {"value": 1}}')$$);
 SELECT pg_temp.err($$INSERT INTO omniroute.work_item (workstream_id, context) VALUES (1101, '{"amount": [1]}')$$);
