@@ -2,8 +2,8 @@
 --   psql -v agents=1000 -f bench/config.sql
 -- 10 workstreams, 50 queues, :agents agents with skills and mixed presences,
 -- 5 context variables, 3 classification and 5 route rules per workstream.
--- Agents have room for far more items than a run inserts, so every routed
--- insert is a real assignment (the expensive path), not a cheap "stays open".
+-- :capacity sets each agent's units (items take 1 unit); with a large value
+-- every routed insert is a real assignment (the expensive path).
 \set ON_ERROR_STOP on
 \set QUIET on
 SELECT setseed(0.5);
@@ -51,7 +51,8 @@ SELECT w, r.pos, r.name, r.cond, r.out::jsonb
   FROM generate_series(1, 10) AS w,
        (VALUES (1, 'vip', 'amount >= 900', '{"segment": "vip", "priority": 5}'),
                (2, 'french', 'language IN (''fr'', ''fr-CA'') OR country = ''FR''', '{"priority": 2}'),
-               (3, 'refunds', 'topic CONTAINS ''refund'' AND NOT (segment = ''vip'')', '{"priority": 3}'))
+               (3, 'refunds', 'topic CONTAINS ''refund'' AND NOT (segment = ''vip'')',
+                '{"priority": 3, "skills": {"skill_1": 1}}'))
        AS r(pos, name, cond, out);
 
 INSERT INTO omniroute.route_rule (workstream_id, position, name, condition, queue_id)

@@ -59,7 +59,8 @@ CREATE TABLE omniroute.agent (
     used_units       int NOT NULL DEFAULT 0 CHECK (used_units >= 0),
     last_assigned_at timestamptz,
     last_released_at timestamptz
-);
+) WITH (fillfactor = 50);   -- routing state changes on every assignment: keep
+                            -- room on the page so those updates stay HOT
 
 CREATE TABLE omniroute.agent_skill (
     agent_id    bigint NOT NULL REFERENCES omniroute.agent (id) ON DELETE CASCADE,
@@ -100,21 +101,31 @@ CREATE TABLE omniroute.queue_member (
     joined_at              timestamptz NOT NULL DEFAULT now(),
     join_seq               bigint GENERATED ALWAYS AS IDENTITY,
     -- denormalised routing state
+    method                 text NOT NULL DEFAULT 'highest_capacity',
     presence               text NOT NULL DEFAULT 'offline',
     free_units             int NOT NULL DEFAULT 0,
     agent_last_assigned_at timestamptz,
     queue_last_assigned_at timestamptz,
     last_released_at       timestamptz,
-    PRIMARY KEY (queue_id, agent_id)
-);
+    -- agent first: every change to an agent updates all its memberships
+    PRIMARY KEY (agent_id, queue_id)
+) WITH (fillfactor = 50);
 
-CREATE INDEX queue_member_agent_idx ON omniroute.queue_member (agent_id);
+/*
+ * One index per assignment method, in that method's order, holding only the
+ * members of queues that use it: an assignment rewrites the agent's rows
+ * (free units change), and each row then costs two index entries (the key
+ * and its method's index) rather than one in every index.
+ */
 CREATE INDEX queue_member_highest_capacity_idx ON omniroute.queue_member
-    (queue_id, presence, free_units DESC, agent_last_assigned_at NULLS FIRST, agent_id);
+    (queue_id, presence, free_units DESC, agent_last_assigned_at NULLS FIRST, agent_id)
+    WHERE method = 'highest_capacity';
 CREATE INDEX queue_member_round_robin_idx ON omniroute.queue_member
-    (queue_id, presence, queue_last_assigned_at NULLS FIRST, join_seq);
+    (queue_id, presence, queue_last_assigned_at NULLS FIRST, join_seq)
+    WHERE method = 'round_robin';
 CREATE INDEX queue_member_least_active_idx ON omniroute.queue_member
-    (queue_id, presence, last_released_at NULLS FIRST, agent_last_assigned_at NULLS FIRST, agent_id);
+    (queue_id, presence, last_released_at NULLS FIRST, agent_last_assigned_at NULLS FIRST, agent_id)
+    WHERE method = 'least_active';
 
 -- ---------------------------------------------------------------------------
 -- Workstreams, context variables and rules
@@ -338,6 +349,8 @@ BEGIN
         NEW.presence := 'offline';
         NEW.free_units := 0;
     END IF;
+    SELECT q.assignment INTO NEW.method FROM omniroute.queue q WHERE q.id = NEW.queue_id;
+    NEW.method := coalesce(NEW.method, 'highest_capacity');
     IF TG_OP = 'INSERT' THEN
         NEW.queue_last_assigned_at := NULL;
     END IF;
@@ -345,8 +358,22 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER queue_member_init BEFORE INSERT OR UPDATE OF agent_id ON omniroute.queue_member
+CREATE TRIGGER queue_member_init BEFORE INSERT OR UPDATE OF agent_id, queue_id ON omniroute.queue_member
     FOR EACH ROW EXECUTE FUNCTION omniroute.queue_member_init();
+
+-- a queue's method is copied to its memberships
+CREATE FUNCTION omniroute.queue_sync_members() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE omniroute.queue_member SET method = NEW.assignment WHERE queue_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER queue_sync_members AFTER UPDATE OF assignment ON omniroute.queue
+    FOR EACH ROW WHEN (NEW.assignment IS DISTINCT FROM OLD.assignment)
+    EXECUTE FUNCTION omniroute.queue_sync_members();
 
 -- an admin's change of presence or capacity is copied to the memberships
 CREATE FUNCTION omniroute.agent_sync_members() RETURNS trigger

@@ -32,6 +32,7 @@
 #include "utils/timestamp.h"
 
 #include "assign.h"
+#include "util.h"
 
 typedef struct Candidate
 {
@@ -52,42 +53,29 @@ typedef struct Candidate
 static SPIPlanPtr candidate_plans[3];
 static SPIPlanPtr skills_plan;
 static SPIPlanPtr reserve_plan;
-static SPIPlanPtr members_plan;
+
+/*
+ * One range of the method's partial index per allowed presence, each in
+ * the method's order and LIMITed; merged and re-sorted in C.
+ */
+#define CANDIDATES(method, order) \
+	"SELECT c.agent_id, c.free_units, c.agent_last_assigned_at, c.queue_last_assigned_at," \
+	"       c.last_released_at, c.join_seq" \
+	"  FROM unnest($2::text[]) AS p(presence)" \
+	" CROSS JOIN LATERAL" \
+	"       (SELECT * FROM omniroute.queue_member m" \
+	"         WHERE m.queue_id = $1 AND m.method = '" method "'" \
+	"           AND m.presence = p.presence AND m.free_units >= $3" \
+	"         ORDER BY " order " LIMIT $4) c"
 
 static const char *const candidate_sql[3] = {
-	/* highest_capacity */
-	"SELECT agent_id, free_units, agent_last_assigned_at, queue_last_assigned_at,"
-	"       last_released_at, join_seq"
-	"  FROM omniroute.queue_member"
-	" WHERE queue_id = $1 AND presence = $2 AND free_units >= $3"
-	" ORDER BY free_units DESC, agent_last_assigned_at NULLS FIRST, agent_id"
-	" LIMIT $4",
-	/* round_robin */
-	"SELECT agent_id, free_units, agent_last_assigned_at, queue_last_assigned_at,"
-	"       last_released_at, join_seq"
-	"  FROM omniroute.queue_member"
-	" WHERE queue_id = $1 AND presence = $2 AND free_units >= $3"
-	" ORDER BY queue_last_assigned_at NULLS FIRST, join_seq"
-	" LIMIT $4",
-	/* least_active */
-	"SELECT agent_id, free_units, agent_last_assigned_at, queue_last_assigned_at,"
-	"       last_released_at, join_seq"
-	"  FROM omniroute.queue_member"
-	" WHERE queue_id = $1 AND presence = $2 AND free_units >= $3"
-	" ORDER BY last_released_at NULLS FIRST, agent_last_assigned_at NULLS FIRST, agent_id"
-	" LIMIT $4",
+	CANDIDATES("highest_capacity",
+			   "m.free_units DESC, m.agent_last_assigned_at NULLS FIRST, m.agent_id"),
+	CANDIDATES("round_robin",
+			   "m.queue_last_assigned_at NULLS FIRST, m.join_seq"),
+	CANDIDATES("least_active",
+			   "m.last_released_at NULLS FIRST, m.agent_last_assigned_at NULLS FIRST, m.agent_id"),
 };
-
-static SPIPlanPtr
-prepare(const char *sql, int nargs, Oid *argtypes)
-{
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-	if (plan == NULL)
-		elog(ERROR, "omniroute: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-	SPI_keepplan(plan);
-	return plan;
-}
 
 static void
 prepare_plans(void)
@@ -95,34 +83,37 @@ prepare_plans(void)
 	if (candidate_plans[0] != NULL)
 		return;
 	{
-		Oid			types[4] = {INT8OID, TEXTOID, INT4OID, INT8OID};
+		Oid			types[4] = {INT8OID, TEXTARRAYOID, INT4OID, INT8OID};
 
 		for (int i = 0; i < 3; i++)
-			candidate_plans[i] = prepare(candidate_sql[i], 4, types);
+			candidate_plans[i] = util_prepare(candidate_sql[i], 4, types);
 	}
 	{
 		Oid			types[2] = {INT8ARRAYOID, TEXTARRAYOID};
 
-		skills_plan = prepare("SELECT agent_id, skill, proficiency FROM omniroute.agent_skill"
-							  " WHERE agent_id = ANY ($1) AND skill = ANY ($2)", 2, types);
+		skills_plan = util_prepare("SELECT agent_id, skill, proficiency FROM omniroute.agent_skill"
+								   " WHERE agent_id = ANY ($1) AND skill = ANY ($2)", 2, types);
 	}
 	{
-		Oid			types[4] = {INT8OID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID};
+		Oid			types[5] = {INT8OID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT8OID};
 
-		reserve_plan = prepare("UPDATE omniroute.agent"
-							   "   SET used_units = used_units + $2, last_assigned_at = $3"
-							   " WHERE id = $1 AND capacity - used_units >= $2"
-							   "   AND presence = ANY ($4)"
-							   " RETURNING capacity - used_units", 4, types);
-	}
-	{
-		Oid			types[4] = {INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID};
-
-		members_plan = prepare("UPDATE omniroute.queue_member"
-							   "   SET free_units = $2, agent_last_assigned_at = $3,"
-							   "       queue_last_assigned_at = CASE WHEN queue_id = $4 THEN $3"
-							   "                                     ELSE queue_last_assigned_at END"
-							   " WHERE agent_id = $1", 4, types);
+		/*
+		 * The agent row, then its memberships, in one statement.  Under READ
+		 * COMMITTED a concurrent reservation blocks on the agent row and the
+		 * condition is re-checked against the committed row.
+		 */
+		reserve_plan = util_prepare("WITH a AS ("
+									"  UPDATE omniroute.agent"
+									"     SET used_units = used_units + $2, last_assigned_at = $3"
+									"   WHERE id = $1 AND capacity - used_units >= $2"
+									"     AND presence = ANY ($4)"
+									"  RETURNING id, capacity - used_units AS free)"
+									" UPDATE omniroute.queue_member m"
+									"    SET free_units = a.free, agent_last_assigned_at = $3,"
+									"        queue_last_assigned_at = CASE WHEN m.queue_id = $5 THEN $3"
+									"                                      ELSE m.queue_last_assigned_at END"
+									"   FROM a WHERE m.agent_id = a.id"
+									" RETURNING a.free", 5, types);
 	}
 }
 
@@ -205,51 +196,33 @@ fetch_candidates(const AssignRequest *req, int64 limit, Candidate **out, bool *m
 	SPIPlanPtr	plan = candidate_plans[req->queue->method];
 	Candidate  *cands = NULL;
 	int			n = 0;
-	int			cap = 0;
 
 	*more = false;
-	for (int p = 0; p < ws->npresences; p++)
 	{
 		Datum		values[4];
 		char		nulls[4] = {' ', ' ', ' ', limit > 0 ? ' ' : 'n'};
-		MemoryContext caller = CurrentMemoryContext;
-		int			ret;
+		uint64		got;
 
 		values[0] = Int64GetDatum(req->queue->id);
-		values[1] = CStringGetTextDatum(ws->presences[p]);
+		values[1] = ws->presence_array;
 		values[2] = Int32GetDatum(ws->capacity_units);
 		values[3] = Int64GetDatum(limit);
-		ret = SPI_execute_plan(plan, values, nulls, true, 0);
-		MemoryContextSwitchTo(caller);
-		if (ret != SPI_OK_SELECT)
-			elog(ERROR, "omniroute: candidate query failed: %s", SPI_result_code_string(ret));
-		if (limit > 0 && SPI_processed >= (uint64) limit)
+		got = util_exec(plan, values, nulls, true, 0, SPI_OK_SELECT);
+		/* some presence's range may hold more */
+		if (limit > 0 && got >= (uint64) limit)
 			*more = true;
-		if (SPI_processed == 0)
-			continue;
-		if (cands == NULL)
+		cands = palloc(sizeof(Candidate) * Max(got, 1));
+		for (uint64 i = 0; i < got; i++)
 		{
-			cap = (int) SPI_processed * ws->npresences;
-			cands = palloc(sizeof(Candidate) * cap);
-		}
-		else if (n + (int) SPI_processed > cap)
-		{
-			cap = n + (int) SPI_processed * 2;
-			cands = repalloc(cands, sizeof(Candidate) * cap);
-		}
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
 			Candidate  *c = &cands[n++];
 			bool		isnull;
 
-			c->agent_id = DatumGetInt64(SPI_getbinval(tup, desc, 1, &isnull));
-			c->free_units = DatumGetInt32(SPI_getbinval(tup, desc, 2, &isnull));
-			c->agent_last = DatumGetTimestampTz(SPI_getbinval(tup, desc, 3, &c->agent_last_null));
-			c->queue_last = DatumGetTimestampTz(SPI_getbinval(tup, desc, 4, &c->queue_last_null));
-			c->released = DatumGetTimestampTz(SPI_getbinval(tup, desc, 5, &c->released_null));
-			c->join_seq = DatumGetInt64(SPI_getbinval(tup, desc, 6, &isnull));
+			c->agent_id = util_col_int64(i, 1);
+			c->free_units = util_col_int32(i, 2);
+			c->agent_last = DatumGetTimestampTz(util_col(i, 3, &c->agent_last_null));
+			c->queue_last = DatumGetTimestampTz(util_col(i, 4, &c->queue_last_null));
+			c->released = DatumGetTimestampTz(util_col(i, 5, &c->released_null));
+			c->join_seq = DatumGetInt64(util_col(i, 6, &isnull));
 			c->meets = true;
 			c->distance = 0;
 		}
@@ -344,32 +317,14 @@ is_excluded(const AssignRequest *req, int64 agent_id)
 static bool
 reserve(const AssignRequest *req, const Candidate *c)
 {
-	Datum		values[4];
-	MemoryContext caller = CurrentMemoryContext;
-	int			ret;
-	int32		free_after;
-	bool		isnull;
+	Datum		values[5];
 
 	values[0] = Int64GetDatum(c->agent_id);
 	values[1] = Int32GetDatum(req->ws->capacity_units);
 	values[2] = TimestampTzGetDatum(req->now);
 	values[3] = req->ws->presence_array;
-	ret = SPI_execute_plan(reserve_plan, values, NULL, false, 0);
-	MemoryContextSwitchTo(caller);
-	if (ret != SPI_OK_UPDATE_RETURNING)
-		elog(ERROR, "omniroute: reservation failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
-		return false;
-	free_after = DatumGetInt32(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull));
-	SPI_freetuptable(SPI_tuptable);
-
-	values[1] = Int32GetDatum(free_after);
-	values[3] = Int64GetDatum(req->queue->id);
-	ret = SPI_execute_plan(members_plan, values, NULL, false, 0);
-	MemoryContextSwitchTo(caller);
-	if (ret != SPI_OK_UPDATE)
-		elog(ERROR, "omniroute: membership update failed: %s", SPI_result_code_string(ret));
-	return true;
+	values[4] = Int64GetDatum(req->queue->id);
+	return util_exec(reserve_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
 }
 
 /*

@@ -543,14 +543,21 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		escape_json(&detail, out.route_rule);
 	else
 		appendStringInfoString(&detail, "\"fallback\"");
-	appendStringInfo(&detail, ", \"priority\": %d}", out.priority);
-	events_add(&events, item_id, "queued", 0, out.queue->id, detail.data);
+	appendStringInfo(&detail, ", \"priority\": %d", out.priority);
+	/*
+	 * An item offered in the inserting transaction was never observably
+	 * open: one event, "offered" (or "assigned"), carries the route too.
+	 */
 	if (assigned)
 	{
-		resetStringInfo(&detail);
-		appendStringInfo(&detail, "{\"method\": \"%s\", \"candidates_examined\": %d}",
+		appendStringInfo(&detail, ", \"method\": \"%s\", \"candidates_examined\": %d}",
 						 method_name(out.queue->method), res.examined);
 		events_add(&events, item_id, event, res.agent_id, out.queue->id, detail.data);
+	}
+	else
+	{
+		appendStringInfoChar(&detail, '}');
+		events_add(&events, item_id, "queued", 0, out.queue->id, detail.data);
 	}
 	events_flush(&events, now);
 

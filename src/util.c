@@ -16,7 +16,12 @@
 SPIPlanPtr
 util_prepare(const char *sql, int nargs, Oid *argtypes)
 {
-	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+	/*
+	 * Generic plans: every query here is a keyed lookup or an index range
+	 * whose shape does not depend on the parameters, so replanning per call
+	 * (the plancache's custom plans) would only cost time.
+	 */
+	SPIPlanPtr	plan = SPI_prepare_cursor(sql, nargs, argtypes, CURSOR_OPT_GENERIC_PLAN);
 
 	if (plan == NULL)
 		elog(ERROR, "omniroute: SPI_prepare failed for \"%s\": %s", sql,

@@ -250,11 +250,13 @@ SELECT results_eq(
 SELECT is((SELECT jsonb_array_length(doc->'classification') FROM sim), 1,
           'simulate() reports the classification rule too');
 
--- events: queued, then offered
+-- events: an item offered on insert was never observably open: one event,
+-- "offered", whose detail carries the route
 SELECT results_eq(
-    'SELECT event, agent_id, queue_id FROM omniroute.work_item_event WHERE work_item_id = 5001 ORDER BY id',
-    $$VALUES ('queued'::text, NULL::bigint, 102::bigint), ('offered', 1002, 102)$$,
-    'work_item_event has queued then offered for a pushed item');
+    $$SELECT event, agent_id, queue_id, detail->>'method', detail ? 'route'
+        FROM omniroute.work_item_event WHERE work_item_id = 5001 ORDER BY id$$,
+    $$VALUES ('offered'::text, 1002::bigint, 102::bigint, 'highest_capacity'::text, true)$$,
+    'work_item_event has one offered event, with the route, for an item pushed on insert');
 
 -- state and times of an offer
 SELECT results_eq(
@@ -575,16 +577,16 @@ SELECT results_eq(
     'simulate() leaves work items, events and capacity as they were');
 
 -- ---------------------------------------------------------------------------
--- Every pushed item: queued then offered events; bookkeeping adds up
+-- Every pushed item: one offered event; bookkeeping adds up
 -- ---------------------------------------------------------------------------
 
 SELECT is(
     (SELECT count(*) FROM omniroute.work_item w
       WHERE w.state = 'offered'
         AND (SELECT array_agg(e.event ORDER BY e.id) FROM omniroute.work_item_event e
-              WHERE e.work_item_id = w.id) IS DISTINCT FROM ARRAY['queued', 'offered']),
+              WHERE e.work_item_id = w.id) IS DISTINCT FROM ARRAY['offered']),
     0::bigint,
-    'every offered item has exactly the events queued, offered');
+    'every item offered on insert has exactly one event, offered');
 SELECT is(
     (SELECT count(*) FROM omniroute.work_item w
       WHERE w.state = 'offered'

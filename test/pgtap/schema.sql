@@ -54,7 +54,7 @@ SELECT col_is_pk('omniroute', 'agent', 'id', 'agent: PK id');
 SELECT col_is_pk('omniroute', 'agent_skill', ARRAY['agent_id', 'skill'], 'agent_skill: PK (agent_id, skill)');
 SELECT col_is_pk('omniroute', 'agent_profile', ARRAY['agent_id', 'profile'], 'agent_profile: PK (agent_id, profile)');
 SELECT col_is_pk('omniroute', 'queue', 'id', 'queue: PK id');
-SELECT col_is_pk('omniroute', 'queue_member', ARRAY['queue_id', 'agent_id'], 'queue_member: PK (queue_id, agent_id)');
+SELECT col_is_pk('omniroute', 'queue_member', ARRAY['agent_id', 'queue_id'], 'queue_member: PK (agent_id, queue_id): one membership per agent and queue');
 SELECT col_is_pk('omniroute', 'workstream', 'id', 'workstream: PK id');
 SELECT col_is_pk('omniroute', 'context_variable', ARRAY['workstream_id', 'name'], 'context_variable: PK (workstream_id, name)');
 SELECT col_is_pk('omniroute', 'work_item', 'id', 'work_item: PK id');

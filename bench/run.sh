@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# bench/run.sh — what `make bench` runs: routing cost against a plain insert,
+# steady state, scaling with agents, backlog drain.  One line per figure.
+#
+#   bench/run.sh            full run: own throwaway cluster (synchronous_commit
+#                           off, the rest default), about 3 minutes on 2 cores
+#   bench/run.sh --smoke    tiny run against the cluster in PGHOST/PGPORT
+#                           (what `make test` runs via bench/smoke.sh): checks
+#                           every phase works and routes, measures nothing
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+smoke=0
+[ "${1:-}" = "--smoke" ] && smoke=1
+
+if [ "$smoke" -eq 1 ]; then
+	SECS=2; CLIENTS=2; AGENTS=(20 60); MAIN_AGENTS=20; DRAIN_ITEMS=400; DRAIN_AGENTS=20
+else
+	SECS=${BENCH_SECONDS:-15}; CLIENTS=2; AGENTS=(100 1000 10000); MAIN_AGENTS=1000
+	DRAIN_ITEMS=100000; DRAIN_AGENTS=1000
+	bash scripts/setup.sh
+	make -s >/dev/null
+	if [ "$(id -u)" -eq 0 ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi
+	dir=$(mktemp -d /tmp/omniroute-bench.XXXXXX)
+	trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
+	eval "$(OMNIROUTE_PGCONF="synchronous_commit = off" bash scripts/cluster.sh start "$dir")"
+	export PGHOST PGPORT PGUSER
+fi
+DB=omniroute_bench
+PGBENCH=$( (command -v pgbench || echo /usr/lib/postgresql/15/bin/pgbench) | head -1)
+
+psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
+
+# load AGENTS CAPACITY [PRESENCE]: a fresh database with the bench configuration
+load() {
+	dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+	createdb "$DB"
+	psql_db -c "CREATE EXTENSION omniroute" >/dev/null
+	psql_db -v agents="$1" -v capacity="$2" -f bench/config.sql >/dev/null
+	if [ -n "${3:-}" ]; then
+		psql_db -c "UPDATE omniroute.agent SET presence = '$3'" >/dev/null
+	fi
+	psql_db -c "VACUUM ANALYZE" >/dev/null
+}
+
+# tps SCRIPT [extra pgbench args]: transactions per second of SECS seconds
+tps() {
+	local script=$1
+	shift
+	"$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$script" "$@" "$DB" 2>&1 |
+		awk '/^tps = / { printf "%.0f\n", $3 } /aborted|error/ { print "pgbench: " $0 > "/dev/stderr" }'
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+routed_count() { psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE agent_id IS NOT NULL"; }
+
+# ---- insert: routed vs plain, in one run, same rows ----
+load "$MAIN_AGENTS" 100000000
+plain=$(tps bench/insert_plain.sql)
+routed=$(tps bench/insert_routed.sql)
+quiet=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
+assigned=$(routed_count)
+echo "insert: plain $plain rows/s, routed $routed rows/s, ratio $(ratio "$routed" "$plain") ($MAIN_AGENTS agents, $CLIENTS clients; $assigned items given an agent)"
+echo "insert without NOTIFY: routed $quiet rows/s, ratio $(ratio "$quiet" "$plain") (NOTIFY costs $(ratio $((quiet - routed)) "$quiet") of routed throughput)"
+
+# ---- steady state: insert + accept + close, agents keep freeing capacity ----
+load "$MAIN_AGENTS" 5
+before=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item_event WHERE event IN ('offered', 'assigned')")
+start=$(date +%s.%N)
+mixed=$(tps bench/steady.sql -D agents="$MAIN_AGENTS")
+end=$(date +%s.%N)
+after=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item_event WHERE event IN ('offered', 'assigned')")
+waiting=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'open'")
+echo "steady state: $(awk -v n=$((after - before)) -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / (e - s) }') items routed/s ($mixed insert+accept+close transactions/s, agents of 5 units, $waiting items waiting at the end)"
+
+# ---- scale: routed insert rate at each agent count, relative to the first ----
+base=
+line="scale:"
+for n in "${AGENTS[@]}"; do
+	load "$n" 100000000
+	r=$(tps bench/insert_routed.sql)
+	[ -n "$base" ] || base=$r
+	line="$line $n agents $r rows/s ($(ratio "$r" "$base"));"
+done
+echo "${line%;}"
+
+# ---- drain: a backlog waits, then agents come online one by one ----
+load "$DRAIN_AGENTS" $(((DRAIN_ITEMS + DRAIN_AGENTS - 1) / DRAIN_AGENTS * 2)) offline
+psql_db -c "CREATE SEQUENCE bench.next_agent" >/dev/null
+"$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -t $((DRAIN_ITEMS / CLIENTS)) -f bench/insert_routed.sql "$DB" >/dev/null 2>&1
+backlog=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'open'")
+psql_db -c "VACUUM ANALYZE" >/dev/null
+start=$(date +%s.%N)
+"$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -t $((DRAIN_AGENTS / CLIENTS)) -f bench/drain.sql "$DB" >/dev/null
+end=$(date +%s.%N)
+left=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'open'")
+drained=$((backlog - left))
+echo "drain: $drained of $backlog waiting items assigned in $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }') s: $(awk -v n="$drained" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / (e - s) }') items/s ($DRAIN_AGENTS agents coming online; $left left waiting)"
+
+if [ "$smoke" -eq 1 ]; then
+	# the smoke run fails if a phase routed nothing
+	[ "$assigned" -gt 0 ] && [ $((after - before)) -gt 0 ] && [ "$drained" -gt 0 ] || {
+		echo "bench smoke: a phase routed nothing (assigned=$assigned steady=$((after - before)) drained=$drained left=$left)"
+		exit 1
+	}
+	dropdb "$DB"
+	echo "bench smoke: ok"
+fi
