@@ -23,7 +23,7 @@ else
 	if [ "$(id -u)" -eq 0 ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi
 	dir=$(mktemp -d /tmp/omniroute-bench.XXXXXX)
 	trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
-	eval "$(OMNIROUTE_PGCONF="synchronous_commit = off" bash scripts/cluster.sh start "$dir")"
+	eval "$(OMNIROUTE_DURABLE=1 OMNIROUTE_PGCONF="synchronous_commit = off" bash scripts/cluster.sh start "$dir")"
 	export PGHOST PGPORT PGUSER
 fi
 DB=omniroute_bench

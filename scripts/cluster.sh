@@ -20,6 +20,8 @@
 #
 # Environment:
 #   OMNIROUTE_PRELOAD=0   do not set shared_preload_libraries = 'omniroute'
+#   OMNIROUTE_DURABLE     1: keep fsync and full_page_writes at their defaults
+#                         (the benchmark); default 0 turns them off for tests
 #   OMNIROUTE_PGCONF      extra postgresql.conf lines, appended last, separated
 #                         by newlines or a literal \n: "work_mem=64MB\nfoo.bar=1"
 #   OMNIROUTE_PORT        first port to try (default 55432)
@@ -127,9 +129,13 @@ omniroute_cluster_start() {
 		if [ "${OMNIROUTE_PRELOAD:-1}" != 0 ]; then
 			echo "shared_preload_libraries = 'omniroute'"
 		fi
-		echo "fsync = off"
-		echo "synchronous_commit = off"
-		echo "full_page_writes = off"
+		# tests trade durability for speed; OMNIROUTE_DURABLE=1 (the
+		# benchmark) keeps the server's defaults
+		if [ "${OMNIROUTE_DURABLE:-0}" != 1 ]; then
+			echo "fsync = off"
+			echo "synchronous_commit = off"
+			echo "full_page_writes = off"
+		fi
 		echo "timezone = 'UTC'"
 		echo "log_timezone = 'UTC'"
 		echo "log_line_prefix = '%m [%p] %q%u@%d '"

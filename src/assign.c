@@ -107,13 +107,13 @@ prepare_plans(void)
 									"     SET used_units = used_units + $2, last_assigned_at = $3"
 									"   WHERE id = $1 AND capacity - used_units >= $2"
 									"     AND presence = ANY ($4)"
-									"  RETURNING id, capacity - used_units AS free)"
+									"  RETURNING capacity - used_units AS free)"
 									" UPDATE omniroute.queue_member m"
-									"    SET free_units = a.free, agent_last_assigned_at = $3,"
+									"    SET free_units = (SELECT free FROM a), agent_last_assigned_at = $3,"
 									"        queue_last_assigned_at = CASE WHEN m.queue_id = $5 THEN $3"
 									"                                      ELSE m.queue_last_assigned_at END"
-									"   FROM a WHERE m.agent_id = a.id"
-									" RETURNING a.free", 5, types);
+									"  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)"
+									" RETURNING m.free_units", 5, types);
 	}
 }
 

@@ -65,6 +65,9 @@ priv_enter(Caller *caller)
 	caller->nestlevel = NewGUCNestLevel();
 	(void) set_config_option("search_path", "pg_catalog, pg_temp",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	/* as on route_work_item(): our statements are keyed lookups */
+	(void) set_config_option("enable_bitmapscan", "off",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller->userid, false)));
 	if (util_exec(agent_plan, values, NULL, true, 1, SPI_OK_SELECT) == 1)
