@@ -209,6 +209,8 @@ CREATE TABLE omniroute.work_item (
     diagnostics      jsonb,
     -- agents who rejected or missed the item: it never goes back to them
     declined_agents  bigint[] NOT NULL DEFAULT '{}',
+    -- wrap_up: when the agent's capacity is given back (NULL: at close)
+    wrap_up_until    timestamptz,
     CHECK (state <> 'open' OR agent_id IS NULL),
     CHECK (state NOT IN ('offered', 'active', 'waiting', 'wrap_up') OR agent_id IS NOT NULL),
     CHECK (state = 'closed' OR queue_id IS NOT NULL)
@@ -220,6 +222,17 @@ CREATE INDEX work_item_open_idx ON omniroute.work_item (queue_id, priority DESC,
 -- the live work of an agent
 CREATE INDEX work_item_agent_idx ON omniroute.work_item (agent_id)
     WHERE state IN ('offered', 'active', 'waiting', 'wrap_up');
+-- what tick() looks for: offers that may expire, idle waiting items,
+-- wrap-up blocks that end
+CREATE INDEX work_item_offered_idx ON omniroute.work_item (offered_at)
+    WHERE state = 'offered';
+CREATE INDEX work_item_waiting_idx ON omniroute.work_item (last_activity_at)
+    WHERE state = 'waiting';
+CREATE INDEX work_item_wrap_up_idx ON omniroute.work_item (wrap_up_until)
+    WHERE state = 'wrap_up' AND reserved_units > 0;
+-- affinity: who last handled this conversation in this workstream
+CREATE INDEX work_item_affinity_idx ON omniroute.work_item (workstream_id, external_id, id)
+    WHERE external_id IS NOT NULL AND agent_id IS NOT NULL;
 
 /*
  * The history is an audit log: it has no foreign key to work_item, so it
@@ -426,6 +439,20 @@ CREATE FUNCTION omniroute.set_presence(presence text) RETURNS void
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_set_my_presence';
 CREATE FUNCTION omniroute.serve_agent(agent_id bigint) RETURNS integer
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_serve_agent';
+CREATE FUNCTION omniroute.wait(work_item_id bigint) RETURNS omniroute.work_item
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_wait';
+CREATE FUNCTION omniroute.resume(work_item_id bigint) RETURNS omniroute.work_item
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_resume';
+CREATE FUNCTION omniroute.wrap_up(work_item_id bigint) RETURNS omniroute.work_item
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_wrap_up';
+CREATE FUNCTION omniroute.transfer(work_item_id bigint, queue_id bigint) RETURNS omniroute.work_item
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_transfer';
+CREATE FUNCTION omniroute.transfer_to_agent(work_item_id bigint, agent_id bigint) RETURNS omniroute.work_item
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_transfer_to_agent';
+CREATE FUNCTION omniroute.escalate(work_item_id bigint) RETURNS omniroute.work_item
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_escalate';
+CREATE FUNCTION omniroute.tick(at timestamptz DEFAULT now()) RETURNS integer
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_tick';
 
 -- joining a queue may let an agent take its waiting work
 CREATE FUNCTION omniroute.queue_member_joined() RETURNS trigger

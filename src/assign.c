@@ -53,6 +53,7 @@ typedef struct Candidate
 static SPIPlanPtr candidate_plans[3];
 static SPIPlanPtr skills_plan;
 static SPIPlanPtr reserve_plan;
+static SPIPlanPtr force_plan;
 
 /*
  * One range of the method's partial index per allowed presence, each in
@@ -93,6 +94,21 @@ prepare_plans(void)
 
 		skills_plan = util_prepare("SELECT agent_id, skill, proficiency FROM omniroute.agent_skill"
 								   " WHERE agent_id = ANY ($1) AND skill = ANY ($2)", 2, types);
+	}
+	{
+		Oid			types[4] = {INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID};
+
+		/* affinity, resume, transfer to a named agent: no capacity check */
+		force_plan = util_prepare("WITH a AS ("
+								  "  UPDATE omniroute.agent"
+								  "     SET used_units = used_units + $2, last_assigned_at = $3"
+								  "   WHERE id = $1"
+								  "  RETURNING capacity - used_units AS free)"
+								  " UPDATE omniroute.queue_member m"
+								  "    SET free_units = (SELECT free FROM a), agent_last_assigned_at = $3,"
+								  "        queue_last_assigned_at = CASE WHEN m.queue_id = $4 THEN $3"
+								  "                                      ELSE m.queue_last_assigned_at END"
+								  "  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)", 4, types);
 	}
 	{
 		Oid			types[5] = {INT8OID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT8OID};
@@ -325,6 +341,19 @@ reserve(const AssignRequest *req, const Candidate *c)
 	values[3] = req->ws->presence_array;
 	values[4] = Int64GetDatum(req->queue->id);
 	return util_exec(reserve_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
+}
+
+void
+assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
+{
+	Datum		values[4];
+
+	prepare_plans();
+	values[0] = Int64GetDatum(agent_id);
+	values[1] = Int32GetDatum(units);
+	values[2] = TimestampTzGetDatum(now);
+	values[3] = Int64GetDatum(queue_id);
+	util_exec(force_plan, values, NULL, false, 0, SPI_OK_UPDATE);
 }
 
 /*

@@ -44,6 +44,8 @@ typedef struct AssignResult
 } AssignResult;
 
 extern bool assign_choose(const AssignRequest *req, AssignResult *res);
+/* reserve units for a named agent whatever their capacity and presence */
+extern void assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now);
 extern bool assign_and_describe(const AssignRequest *req, AssignResult *res,
 								StringInfo diag);
 

@@ -38,6 +38,8 @@
 #include "serve.h"
 #include "util.h"
 
+static Datum append_declined(Datum arr, int64 agent_id);
+
 static SPIPlanPtr lock_item_plan;
 static SPIPlanPtr item_row_plan;
 static SPIPlanPtr release_agent_plan;
@@ -161,13 +163,13 @@ lifecycle_lock_item(int64 id, WorkItem *it)
 }
 
 void
-lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowed)
+lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowed,
+					  const char *done)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("cannot %s work item " INT64_FORMAT ": it is %s", action, it->id, it->state),
-			 errdetail("Only %s work items can be %s.", allowed,
-					   strcmp(action, "close") == 0 ? "closed" : psprintf("%sed", action))));
+			 errdetail("Only %s work items can be %s.", allowed, done)));
 }
 
 /* give back units the agent held for an item */
@@ -185,6 +187,12 @@ lifecycle_release(int64 agent_id, int32 units, TimestampTz now)
 		return;
 	values[1] = Int32GetDatum(util_col_int32(0, 1));
 	util_exec(release_members_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+}
+
+void
+lifecycle_add_declined(WorkItem *it, int64 agent_id)
+{
+	it->declined = append_declined(it->declined, agent_id);
 }
 
 static Datum
@@ -290,7 +298,7 @@ omniroute_accept(PG_FUNCTION_ARGS)
 	lifecycle_lock_item(id, &it);
 	priv_check_agent(&call.caller, it.agent_id, psprintf("accept work item " INT64_FORMAT, id));
 	if (strcmp(it.state, "offered") != 0)
-		lifecycle_wrong_state(&it, "accept", "offered");
+		lifecycle_wrong_state(&it, "accept", "offered", "accepted");
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(call.now);
 	util_exec(accept_plan, values, NULL, false, 0, SPI_OK_UPDATE);
@@ -312,7 +320,7 @@ omniroute_reject(PG_FUNCTION_ARGS)
 	lifecycle_lock_item(id, &it);
 	priv_check_agent(&call.caller, it.agent_id, psprintf("reject work item " INT64_FORMAT, id));
 	if (strcmp(it.state, "offered") != 0)
-		lifecycle_wrong_state(&it, "reject", "offered");
+		lifecycle_wrong_state(&it, "reject", "offered", "rejected");
 	agent = it.agent_id;
 	lifecycle_release(agent, it.reserved, call.now);
 	it.declined = append_declined(it.declined, agent);
@@ -338,7 +346,7 @@ omniroute_close(PG_FUNCTION_ARGS)
 	lifecycle_lock_item(id, &it);
 	priv_check_agent(&call.caller, it.agent_id, psprintf("close work item " INT64_FORMAT, id));
 	if (strcmp(it.state, "closed") == 0)
-		lifecycle_wrong_state(&it, "close", "unclosed");
+		lifecycle_wrong_state(&it, "close", "unclosed", "closed");
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(call.now);
 	values[2] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
@@ -463,4 +471,321 @@ omniroute_set_my_presence(PG_FUNCTION_ARGS)
 	set_presence(call.caller.agent_id, PG_GETARG_TEXT_PP(0));
 	lifecycle_end(&call, 0);
 	PG_RETURN_VOID();
+}
+
+/* ----------------------------------------------------------------
+ * wait, resume, wrap_up, transfer, transfer_to_agent, escalate
+ * ----------------------------------------------------------------
+ */
+static SPIPlanPtr state_plan;
+static SPIPlanPtr move_queue_plan;
+static SPIPlanPtr agent_exists_plan;
+
+static void
+prepare_more_plans(void)
+{
+	if (state_plan != NULL)
+		return;
+	{
+		Oid			t[5] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
+
+		state_plan = util_prepare("UPDATE omniroute.work_item"
+								  "   SET state = $2, reserved_units = $3, last_activity_at = $4,"
+								  "       wrap_up_until = $5"
+								  " WHERE id = $1", 5, t);
+	}
+	{
+		Oid			t[2] = {INT8OID, INT8OID};
+
+		move_queue_plan = util_prepare("UPDATE omniroute.work_item SET queue_id = $2,"
+									   "       agent_id = NULL, state = 'open', reserved_units = 0"
+									   " WHERE id = $1", 2, t);
+	}
+	{
+		Oid			t[1] = {INT8OID};
+
+		agent_exists_plan = util_prepare("SELECT is_bot FROM omniroute.agent WHERE id = $1", 1, t);
+	}
+}
+
+static void
+set_state(WorkItem *it, const char *state, int32 reserved, TimestampTz now,
+		  const TimestampTz *wrap_up_until)
+{
+	Datum		values[5];
+	char		nulls[5] = {' ', ' ', ' ', ' ', wrap_up_until ? ' ' : 'n'};
+
+	prepare_more_plans();
+	values[0] = Int64GetDatum(it->id);
+	values[1] = CStringGetTextDatum(state);
+	values[2] = Int32GetDatum(reserved);
+	values[3] = TimestampTzGetDatum(now);
+	values[4] = wrap_up_until ? TimestampTzGetDatum(*wrap_up_until) : (Datum) 0;
+	util_exec(state_plan, values, nulls, false, 0, SPI_OK_UPDATE);
+}
+
+/* an item given to a named agent: units reserved whatever their capacity */
+static void
+give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method,
+			  const char *why)
+{
+	WorkstreamConfig *ws = catalog_workstream(it->ws_id);
+	TimestampTz expires;
+	Datum		values[7];
+	const char *ev = ws->auto_accept ? "assigned" : "offered";
+
+	assign_force(agent, ws->capacity_units, it->queue_id, call->now);
+	values[0] = Int64GetDatum(it->id);
+	values[1] = CStringGetTextDatum(ws->auto_accept ? "active" : "offered");
+	values[2] = Int64GetDatum(agent);
+	values[3] = Int32GetDatum(ws->capacity_units);
+	values[4] = TimestampTzGetDatum(call->now);
+	values[5] = it->declined;
+	values[6] = util_jsonb(psprintf("{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
+									", \"method\": \"%s\"}",
+									ws->auto_accept ? "active" : "offered", agent, method));
+	util_exec(reoffer_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	events_add(&call->events, it->id, ev, agent, it->queue_id,
+			   psprintf("{\"after\": \"%s\", \"method\": \"%s\"}", why, method));
+	expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+													  TimestampTzGetDatum(call->now),
+													  IntervalPGetDatum(&ws->offer_timeout)));
+	notify_agent(agent, ev, it->id, it->ws_id, it->queue_id, ws->auto_accept ? NULL : &expires);
+}
+
+/* take an item away from its agent: units back, the agent told */
+static int64
+take_back(LifecycleCall *call, WorkItem *it)
+{
+	int64		agent = it->agent_id;
+
+	if (agent == 0)
+		return 0;
+	if (it->reserved > 0)
+		lifecycle_release(agent, it->reserved, call->now);
+	notify_agent(agent, "revoked", it->id, it->ws_id, it->queue_id, NULL);
+	it->agent_id = 0;
+	it->reserved = 0;
+	return agent;
+}
+
+PG_FUNCTION_INFO_V1(omniroute_wait);
+
+Datum
+omniroute_wait(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	LifecycleCall call;
+	WorkItem	it;
+
+	lifecycle_begin(&call);
+	lifecycle_lock_item(id, &it);
+	priv_check_agent(&call.caller, it.agent_id, psprintf("put work item " INT64_FORMAT " on hold", id));
+	if (strcmp(it.state, "active") != 0)
+		lifecycle_wrong_state(&it, "put on hold", "active", "put on hold");
+	/* the agent stays the owner; the capacity is theirs to use meanwhile */
+	set_state(&it, "waiting", 0, call.now, NULL);
+	events_add(&call.events, id, "waiting", it.agent_id, it.queue_id, NULL);
+	if (it.reserved > 0)
+	{
+		lifecycle_release(it.agent_id, it.reserved, call.now);
+		serve_agent(it.agent_id, call.now, &call.events);
+	}
+	PG_RETURN_DATUM(lifecycle_end(&call, id));
+}
+
+PG_FUNCTION_INFO_V1(omniroute_resume);
+
+Datum
+omniroute_resume(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	LifecycleCall call;
+	WorkItem	it;
+	WorkstreamConfig *ws;
+
+	lifecycle_begin(&call);
+	lifecycle_lock_item(id, &it);
+	priv_check_agent(&call.caller, it.agent_id, psprintf("resume work item " INT64_FORMAT, id));
+	if (strcmp(it.state, "waiting") != 0)
+		lifecycle_wrong_state(&it, "resume", "waiting", "resumed");
+	ws = catalog_workstream(it.ws_id);
+	if (ws->keep_same_agent && it.agent_id != 0)
+	{
+		/* the same agent, whatever their capacity and presence */
+		assign_force(it.agent_id, ws->capacity_units, it.queue_id, call.now);
+		set_state(&it, "active", ws->capacity_units, call.now, NULL);
+		events_add(&call.events, id, "resumed", it.agent_id, it.queue_id,
+				   "{\"method\": \"keep_same_agent\"}");
+		notify_agent(it.agent_id, "assigned", id, it.ws_id, it.queue_id, NULL);
+	}
+	else
+	{
+		events_add(&call.events, id, "resumed", it.agent_id, it.queue_id,
+				   "{\"method\": \"re-routed\"}");
+		it.agent_id = 0;
+		lifecycle_reroute(&call, &it, "resumed");
+	}
+	PG_RETURN_DATUM(lifecycle_end(&call, id));
+}
+
+PG_FUNCTION_INFO_V1(omniroute_wrap_up);
+
+Datum
+omniroute_wrap_up(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	LifecycleCall call;
+	WorkItem	it;
+	WorkstreamConfig *ws;
+	bool		release;
+	TimestampTz until = 0;
+
+	lifecycle_begin(&call);
+	lifecycle_lock_item(id, &it);
+	priv_check_agent(&call.caller, it.agent_id, psprintf("wrap up work item " INT64_FORMAT, id));
+	if (strcmp(it.state, "active") != 0)
+		lifecycle_wrong_state(&it, "wrap up", "active", "wrapped up");
+	ws = catalog_workstream(it.ws_id);
+
+	/*
+	 * wrap_up_block NULL: the capacity stays blocked until the item closes;
+	 * 0: released now; an interval: released by tick() when it has passed.
+	 */
+	release = ws->has_wrap_up_block &&
+		ws->wrap_up_block.time == 0 && ws->wrap_up_block.day == 0 && ws->wrap_up_block.month == 0;
+	if (ws->has_wrap_up_block && !release)
+		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+														TimestampTzGetDatum(call.now),
+														IntervalPGetDatum(&ws->wrap_up_block)));
+	set_state(&it, "wrap_up", release ? 0 : it.reserved, call.now,
+			  ws->has_wrap_up_block && !release ? &until : NULL);
+	events_add(&call.events, id, "wrap_up", it.agent_id, it.queue_id,
+			   release ? "{\"capacity\": \"released\"}" :
+			   ws->has_wrap_up_block ? "{\"capacity\": \"blocked for wrap_up_block\"}" :
+			   "{\"capacity\": \"blocked until close\"}");
+	if (release && it.reserved > 0)
+	{
+		lifecycle_release(it.agent_id, it.reserved, call.now);
+		serve_agent(it.agent_id, call.now, &call.events);
+	}
+	PG_RETURN_DATUM(lifecycle_end(&call, id));
+}
+
+static bool
+transferable(const WorkItem *it)
+{
+	return strcmp(it->state, "open") == 0 || strcmp(it->state, "offered") == 0 ||
+		strcmp(it->state, "active") == 0 || strcmp(it->state, "waiting") == 0;
+}
+
+PG_FUNCTION_INFO_V1(omniroute_transfer);
+
+Datum
+omniroute_transfer(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	int64		queue = PG_GETARG_INT64(1);
+	LifecycleCall call;
+	WorkItem	it;
+	int64		from_queue;
+	int64		old_agent;
+	Datum		values[2];
+
+	lifecycle_begin(&call);
+	lifecycle_lock_item(id, &it);
+	if (it.agent_id != 0 || !call.caller.is_admin)
+		priv_check_agent(&call.caller, it.agent_id, psprintf("transfer work item " INT64_FORMAT, id));
+	if (!transferable(&it))
+		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
+	if (catalog_queue(queue) == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("cannot transfer work item " INT64_FORMAT ": queue " INT64_FORMAT " does not exist",
+						id, queue)));
+	prepare_more_plans();
+	from_queue = it.queue_id;
+	old_agent = take_back(&call, &it);
+	values[0] = Int64GetDatum(id);
+	values[1] = Int64GetDatum(queue);
+	util_exec(move_queue_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	it.queue_id = queue;
+	events_add(&call.events, id, "transferred", old_agent, queue,
+			   psprintf("{\"from_queue\": " INT64_FORMAT ", \"to_queue\": " INT64_FORMAT "}",
+						from_queue, queue));
+	lifecycle_reroute(&call, &it, "transferred");
+	if (old_agent != 0)
+		serve_agent(old_agent, call.now, &call.events);
+	PG_RETURN_DATUM(lifecycle_end(&call, id));
+}
+
+PG_FUNCTION_INFO_V1(omniroute_transfer_to_agent);
+
+Datum
+omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	int64		target = PG_GETARG_INT64(1);
+	LifecycleCall call;
+	WorkItem	it;
+	int64		old_agent;
+	Datum		values[1];
+	bool		isnull;
+
+	lifecycle_begin(&call);
+	lifecycle_lock_item(id, &it);
+	if (it.agent_id != 0 || !call.caller.is_admin)
+		priv_check_agent(&call.caller, it.agent_id, psprintf("transfer work item " INT64_FORMAT, id));
+	if (!transferable(&it))
+		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
+	prepare_more_plans();
+	values[0] = Int64GetDatum(target);
+	if (util_exec(agent_exists_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("cannot transfer work item " INT64_FORMAT ": agent " INT64_FORMAT " does not exist",
+						id, target)));
+	if (DatumGetBool(util_col(0, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT ": it is a bot",
+						id, target)));
+	if (target == it.agent_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("work item " INT64_FORMAT " is already with agent " INT64_FORMAT, id, target)));
+	old_agent = take_back(&call, &it);
+	events_add(&call.events, id, "transferred", old_agent, it.queue_id,
+			   psprintf("{\"to_agent\": " INT64_FORMAT "}", target));
+	give_to_agent(&call, &it, target, "transfer", "transferred");
+	if (old_agent != 0)
+		serve_agent(old_agent, call.now, &call.events);
+	PG_RETURN_DATUM(lifecycle_end(&call, id));
+}
+
+PG_FUNCTION_INFO_V1(omniroute_escalate);
+
+Datum
+omniroute_escalate(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	LifecycleCall call;
+	WorkItem	it;
+	WorkstreamConfig *ws;
+
+	lifecycle_begin(&call);
+	lifecycle_lock_item(id, &it);
+	priv_check_agent(&call.caller, it.agent_id, psprintf("escalate work item " INT64_FORMAT, id));
+	ws = catalog_workstream(it.ws_id);
+	if (strcmp(it.state, "active") != 0 || ws->bot_agent_id == 0 || it.agent_id != ws->bot_agent_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("cannot escalate work item " INT64_FORMAT ": it is %s%s", id, it.state,
+						it.agent_id == ws->bot_agent_id ? "" : ", not with the workstream's bot"),
+				 errdetail("Only active work items held by the workstream's bot can be escalated.")));
+	events_add(&call.events, id, "escalated", it.agent_id, it.queue_id, NULL);
+	it.agent_id = 0;
+	it.reserved = 0;
+	lifecycle_reroute(&call, &it, "escalated");
+	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }

@@ -393,6 +393,31 @@ jsonb_from_cstring(const char *s)
 	return util_jsonb(s);
 }
 
+static SPIPlanPtr affinity_plan;
+
+/* the (human) agent who last handled this conversation in this workstream */
+static int64
+affinity_agent(int64 ws_id, const char *external_id)
+{
+	Datum		values[2];
+
+	if (affinity_plan == NULL)
+	{
+		Oid			t[2] = {INT8OID, TEXTOID};
+
+		affinity_plan = util_prepare("SELECT w.agent_id FROM omniroute.work_item w"
+									 "  JOIN omniroute.agent a ON a.id = w.agent_id AND NOT a.is_bot"
+									 " WHERE w.workstream_id = $1 AND w.external_id = $2"
+									 "   AND w.agent_id IS NOT NULL"
+									 " ORDER BY w.id DESC LIMIT 1", 2, t);
+	}
+	values[0] = Int64GetDatum(ws_id);
+	values[1] = CStringGetTextDatum(external_id);
+	if (util_exec(affinity_plan, values, NULL, true, 1, SPI_OK_SELECT) == 0)
+		return 0;
+	return util_col_int64(0, 1);
+}
+
 static char *
 datum_text_or_null(HeapTuple tup, TupleDesc desc, int attnum)
 {
@@ -430,6 +455,9 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	EventBuf	events;
 	StringInfoData detail;
 	MemoryContext caller_ctx;
+	bool		active;
+	int32		units;
+	const char *how;			/* how the agent was chosen */
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
@@ -501,9 +529,36 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	req.skills = &out.skills;
 	req.reserve = true;
 	req.now = now;
-	assigned = assign_and_describe(&req, &res, &diag);
+	memset(&res, 0, sizeof(res));
+	active = ws->auto_accept;
+	units = ws->capacity_units;
+	how = method_name(out.queue->method);
+	if (!ws->pick_mode && ws->bot_agent_id != 0)
+	{
+		/* 3. a bot takes the item first, without capacity */
+		res.agent_id = ws->bot_agent_id;
+		assigned = true;
+		active = true;
+		units = 0;
+		how = "bot";
+		appendStringInfo(&diag, "{\"outcome\": \"active\", \"agent_id\": " INT64_FORMAT
+						 ", \"method\": \"bot\"}", res.agent_id);
+	}
+	else if (!ws->pick_mode && ws->keep_same_agent && in.external_id != NULL &&
+			 (res.agent_id = affinity_agent(ws->id, in.external_id)) != 0)
+	{
+		/* 4. the agent who handled this conversation, whatever their capacity */
+		assign_force(res.agent_id, units, out.queue->id, now);
+		assigned = true;
+		how = "keep_same_agent";
+		appendStringInfo(&diag, "{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
+						 ", \"method\": \"keep_same_agent\"}",
+						 active ? "active" : "offered", res.agent_id);
+	}
+	else
+		assigned = assign_and_describe(&req, &res, &diag);
 	if (assigned)
-		event = ws->auto_accept ? "assigned" : "offered";
+		event = active ? "assigned" : "offered";
 	appendStringInfoChar(&diag, '}');
 
 	/* the new row */
@@ -522,11 +577,11 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	SET(A_DIAG, jsonb_from_cstring(diag.data), false);
 	if (assigned)
 	{
-		SET(A_STATE, CStringGetTextDatum(ws->auto_accept ? "active" : "offered"), false);
+		SET(A_STATE, CStringGetTextDatum(active ? "active" : "offered"), false);
 		SET(A_AGENT, Int64GetDatum(res.agent_id), false);
-		SET(A_RESERVED, Int32GetDatum(ws->capacity_units), false);
+		SET(A_RESERVED, Int32GetDatum(units), false);
 		SET(A_OFFERED, TimestampTzGetDatum(now), false);
-		if (ws->auto_accept)
+		if (active)
 			SET(A_ASSIGNED, TimestampTzGetDatum(now), false);
 	}
 	else
@@ -551,7 +606,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	if (assigned)
 	{
 		appendStringInfo(&detail, ", \"method\": \"%s\", \"candidates_examined\": %d}",
-						 method_name(out.queue->method), res.examined);
+						 how, res.examined);
 		events_add(&events, item_id, event, res.agent_id, out.queue->id, detail.data);
 	}
 	else
@@ -565,12 +620,12 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	{
 		TimestampTz expires = 0;
 
-		if (!ws->auto_accept)
+		if (!active)
 			expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 															  TimestampTzGetDatum(now),
 															  IntervalPGetDatum(&ws->offer_timeout)));
 		notify_agent(res.agent_id, event, item_id, ws->id, out.queue->id,
-					 ws->auto_accept ? NULL : &expires);
+					 active ? NULL : &expires);
 	}
 
 	/* the new row must outlive SPI's memory */

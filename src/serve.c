@@ -38,6 +38,7 @@
 #include "util.h"
 
 static SPIPlanPtr lock_agent_plan;
+static SPIPlanPtr try_lock_agent_plan;
 static SPIPlanPtr agent_skills_plan;
 static SPIPlanPtr open_items_plan;
 static SPIPlanPtr take_item_plan;
@@ -54,6 +55,9 @@ prepare_plans(void)
 
 		lock_agent_plan = util_prepare("SELECT capacity - used_units, presence, is_bot"
 									   "  FROM omniroute.agent WHERE id = $1 FOR UPDATE", 1, types);
+		try_lock_agent_plan = util_prepare("SELECT capacity - used_units, presence, is_bot"
+										   "  FROM omniroute.agent WHERE id = $1"
+										   "   FOR UPDATE SKIP LOCKED", 1, types);
 		agent_skills_plan = util_prepare("SELECT skill, proficiency FROM omniroute.agent_skill"
 										 " WHERE agent_id = $1", 1, types);
 	}
@@ -183,9 +187,11 @@ typedef struct Taken
 /*
  * Give agent_id the best open items they can take.  The caller is
  * connected to SPI and privileged.  Returns how many items were taken.
+ * With skip_locked, an agent row another transaction holds is left alone
+ * (tick() must never wait).
  */
 int
-serve_agent(int64 agent_id, TimestampTz now, EventBuf *events)
+serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locked)
 {
 	Datum		values[6];
 	int32		free_units;
@@ -202,7 +208,8 @@ serve_agent(int64 agent_id, TimestampTz now, EventBuf *events)
 
 	prepare_plans();
 	values[0] = Int64GetDatum(agent_id);
-	if (util_exec(lock_agent_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+	if (util_exec(skip_locked ? try_lock_agent_plan : lock_agent_plan,
+				  values, NULL, false, 0, SPI_OK_SELECT) == 0)
 		return 0;
 	free_units = util_col_int32(0, 1);
 	presence = util_col_text(0, 2);
@@ -334,4 +341,10 @@ serve_agent(int64 agent_id, TimestampTz now, EventBuf *events)
 					 taken[i].active ? NULL : &taken[i].expires);
 	}
 	return ntaken;
+}
+
+int
+serve_agent(int64 agent_id, TimestampTz now, EventBuf *events)
+{
+	return serve_agent_ext(agent_id, now, events, false);
 }

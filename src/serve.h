@@ -11,5 +11,7 @@
 #include "events.h"
 
 extern int	serve_agent(int64 agent_id, TimestampTz now, EventBuf *events);
+extern int	serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events,
+							bool skip_locked);
 
 #endif							/* OMNIROUTE_SERVE_H */

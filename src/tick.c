@@ -1,0 +1,203 @@
+/*-------------------------------------------------------------------------
+ *
+ * tick.c
+ *	  omniroute.tick(at): everything that happens because time passes.
+ *
+ *	  1. offers older than their workstream's offer_timeout are missed: the
+ *	     agent's units come back, the agent's presence becomes 'inactive',
+ *	     the item is re-routed as on reject and never returns to that agent;
+ *	  2. wrap-up blocks that have run their time release their capacity;
+ *	  3. waiting items idle longer than auto_close_after close with reason
+ *	     'inactivity';
+ *	  4. open items that an agent could take now are given to them (a
+ *	     safety net: serving normally happens when capacity frees).
+ *
+ *	  Every item is taken FOR UPDATE SKIP LOCKED and every agent row with
+ *	  SKIP LOCKED: a tick never waits for an agent acting on the same item
+ *	  (whoever locks it first wins, the other sees the new state), and two
+ *	  ticks at once never act twice on one item.  Running it again at the
+ *	  same time does nothing more: it is idempotent.  Tests pass 'at'
+ *	  explicitly; the background worker (worker.c) calls it with now().
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+#include "catalog.h"
+#include "lifecycle.h"
+#include "serve.h"
+#include "util.h"
+
+/* at most this many items per kind of work in one tick */
+#define TICK_BATCH 1000
+
+static SPIPlanPtr expired_plan;
+static SPIPlanPtr wrap_up_plan;
+static SPIPlanPtr idle_plan;
+static SPIPlanPtr unblock_plan;
+static SPIPlanPtr inactive_plan;
+static SPIPlanPtr close_idle_plan;
+static SPIPlanPtr servable_plan;
+
+static void
+prepare_plans(void)
+{
+	Oid			t1[1] = {TIMESTAMPTZOID};
+	Oid			ti[1] = {INT8OID};
+	Oid			t2[2] = {INT8OID, TIMESTAMPTZOID};
+
+	if (expired_plan != NULL)
+		return;
+	expired_plan = util_prepare("SELECT w.id FROM omniroute.work_item w"
+								"  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
+								" WHERE w.state = 'offered' AND w.offered_at + ws.offer_timeout <= $1"
+								" ORDER BY w.offered_at LIMIT 1000"
+								"   FOR UPDATE OF w SKIP LOCKED", 1, t1);
+	wrap_up_plan = util_prepare("SELECT id FROM omniroute.work_item"
+								" WHERE state = 'wrap_up' AND reserved_units > 0 AND wrap_up_until <= $1"
+								" ORDER BY wrap_up_until LIMIT 1000"
+								"   FOR UPDATE SKIP LOCKED", 1, t1);
+	idle_plan = util_prepare("SELECT w.id FROM omniroute.work_item w"
+							 "  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
+							 " WHERE w.state = 'waiting' AND ws.auto_close_after IS NOT NULL"
+							 "   AND w.last_activity_at + ws.auto_close_after <= $1"
+							 " ORDER BY w.last_activity_at LIMIT 1000"
+							 "   FOR UPDATE OF w SKIP LOCKED", 1, t1);
+	unblock_plan = util_prepare("UPDATE omniroute.work_item SET reserved_units = 0 WHERE id = $1", 1, ti);
+	inactive_plan = util_prepare("UPDATE omniroute.agent SET presence = 'inactive'"
+								 " WHERE id = $1 AND presence <> 'inactive'", 1, ti);
+	close_idle_plan = util_prepare("UPDATE omniroute.work_item"
+								   "   SET state = 'closed', closed_at = $2, close_reason = 'inactivity',"
+								   "       reserved_units = 0"
+								   " WHERE id = $1", 2, t2);
+	/* members with room in queues that have open work */
+	servable_plan = util_prepare("SELECT DISTINCT m.agent_id"
+								 "  FROM (SELECT DISTINCT queue_id FROM omniroute.work_item"
+								 "         WHERE state = 'open') q"
+								 "  JOIN omniroute.queue_member m ON m.queue_id = q.queue_id"
+								 " WHERE m.free_units > 0"
+								 " LIMIT 1000", 0, NULL);
+}
+
+/* the ids a query returned, copied out of SPI's result */
+static int64 *
+fetch_ids(SPIPlanPtr plan, TimestampTz at, int *n)
+{
+	Datum		values[1] = {TimestampTzGetDatum(at)};
+	uint64		got = util_exec(plan, values, NULL, false, 0, SPI_OK_SELECT);
+	int64	   *ids = palloc(sizeof(int64) * (got + 1));
+
+	for (uint64 i = 0; i < got; i++)
+		ids[i] = util_col_int64(i, 1);
+	*n = (int) got;
+	return ids;
+}
+
+static int
+expire_offers(LifecycleCall *call, TimestampTz at)
+{
+	int			n;
+	int64	   *ids = fetch_ids(expired_plan, at, &n);
+
+	for (int i = 0; i < n; i++)
+	{
+		WorkItem	it;
+		int64		agent;
+		Datum		values[1];
+
+		lifecycle_lock_item(ids[i], &it);	/* ours already */
+		agent = it.agent_id;
+		lifecycle_release(agent, it.reserved, at);
+		lifecycle_add_declined(&it, agent);
+		events_add(&call->events, it.id, "missed", agent, it.queue_id, NULL);
+		notify_agent(agent, "missed", it.id, it.ws_id, it.queue_id, NULL);
+		/* an agent who lets offers expire is not there: stop offering */
+		values[0] = Int64GetDatum(agent);
+		util_exec(inactive_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		lifecycle_reroute(call, &it, "missed");
+	}
+	return n;
+}
+
+static int
+release_wrap_ups(LifecycleCall *call, TimestampTz at)
+{
+	int			n;
+	int64	   *ids = fetch_ids(wrap_up_plan, at, &n);
+
+	for (int i = 0; i < n; i++)
+	{
+		WorkItem	it;
+		Datum		values[1] = {Int64GetDatum(ids[i])};
+
+		lifecycle_lock_item(ids[i], &it);
+		util_exec(unblock_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		lifecycle_release(it.agent_id, it.reserved, at);
+		events_add(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, NULL);
+		serve_agent_ext(it.agent_id, at, &call->events, true);
+	}
+	return n;
+}
+
+static int
+close_idle(LifecycleCall *call, TimestampTz at)
+{
+	int			n;
+	int64	   *ids = fetch_ids(idle_plan, at, &n);
+
+	for (int i = 0; i < n; i++)
+	{
+		WorkItem	it;
+		Datum		values[2] = {Int64GetDatum(ids[i]), TimestampTzGetDatum(at)};
+
+		lifecycle_lock_item(ids[i], &it);
+		util_exec(close_idle_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		events_add(&call->events, it.id, "closed", it.agent_id, it.queue_id,
+				   "{\"from\": \"waiting\", \"reason\": \"inactivity\"}");
+	}
+	return n;
+}
+
+static int
+serve_waiting(LifecycleCall *call, TimestampTz at)
+{
+	uint64		got = util_exec(servable_plan, NULL, NULL, false, 0, SPI_OK_SELECT);
+	int64	   *agents = palloc(sizeof(int64) * (got + 1));
+	int			served = 0;
+
+	for (uint64 i = 0; i < got; i++)
+		agents[i] = util_col_int64(i, 1);
+	for (uint64 i = 0; i < got; i++)
+		served += serve_agent_ext(agents[i], at, &call->events, true);
+	return served;
+}
+
+PG_FUNCTION_INFO_V1(omniroute_tick);
+
+Datum
+omniroute_tick(PG_FUNCTION_ARGS)
+{
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(0);
+	LifecycleCall call;
+	int			actions = 0;
+
+	lifecycle_begin(&call);
+	if (!call.caller.is_admin)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only an omniroute admin may run omniroute.tick()")));
+	call.now = at;
+	prepare_plans();
+	actions += expire_offers(&call, at);
+	actions += release_wrap_ups(&call, at);
+	actions += close_idle(&call, at);
+	actions += serve_waiting(&call, at);
+	lifecycle_end(&call, 0);
+	PG_RETURN_INT32(actions);
+}
