@@ -19,6 +19,10 @@ PG_CFLAGS  += -Wall -Wextra -Werror
 # inline functions): include them as system headers so the warnings that
 # remain are all ours.
 PG_CPPFLAGS += -isystem $(shell $(PG_CONFIG) --includedir-server 2>/dev/null)
+# bind the library's calls to its own functions: a backend has other
+# libraries loaded (libkrb5 exports profile_release(), for one), and without
+# this a same-named symbol there would be called instead of ours
+SHLIB_LINK += -Wl,-Bsymbolic
 PGXS       := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 
 ifneq ($(PGXS),)

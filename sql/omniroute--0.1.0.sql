@@ -70,9 +70,15 @@ CREATE TABLE omniroute.agent_skill (
 );
 
 CREATE TABLE omniroute.agent_profile (
-    agent_id  bigint NOT NULL REFERENCES omniroute.agent (id) ON DELETE CASCADE,
-    profile   text NOT NULL REFERENCES omniroute.capacity_profile (name) ON UPDATE CASCADE,
-    max_items int CHECK (max_items > 0),
+    agent_id     bigint NOT NULL REFERENCES omniroute.agent (id) ON DELETE CASCADE,
+    profile      text NOT NULL REFERENCES omniroute.capacity_profile (name) ON UPDATE CASCADE,
+    max_items    int CHECK (max_items > 0),
+    -- routing state, maintained by the extension:
+    -- reset 'never': items holding capacity under this profile now
+    active_items int NOT NULL DEFAULT 0 CHECK (active_items >= 0),
+    -- reset 'end_of_day': items assigned on local day 'day' (the agent's timezone)
+    day_items    int NOT NULL DEFAULT 0 CHECK (day_items >= 0),
+    day          date,
     PRIMARY KEY (agent_id, profile)
 );
 
@@ -211,6 +217,8 @@ CREATE TABLE omniroute.work_item (
     declined_agents  bigint[] NOT NULL DEFAULT '{}',
     -- wrap_up: when the agent's capacity is given back (NULL: at close)
     wrap_up_until    timestamptz,
+    -- the capacity profile this item holds a slot of, while it holds one
+    profile          text,
     CHECK (state <> 'open' OR agent_id IS NULL),
     CHECK (state NOT IN ('offered', 'active', 'waiting', 'wrap_up') OR agent_id IS NOT NULL),
     CHECK (state = 'closed' OR queue_id IS NOT NULL)
@@ -451,6 +459,10 @@ CREATE FUNCTION omniroute.transfer_to_agent(work_item_id bigint, agent_id bigint
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_transfer_to_agent';
 CREATE FUNCTION omniroute.escalate(work_item_id bigint) RETURNS omniroute.work_item
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_escalate';
+CREATE FUNCTION omniroute.pick(work_item_id bigint) RETURNS omniroute.work_item
+    LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_pick';
+CREATE FUNCTION omniroute.pick_next() RETURNS bigint
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_pick_next';
 CREATE FUNCTION omniroute.tick(at timestamptz DEFAULT now()) RETURNS integer
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_tick';
 

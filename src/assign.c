@@ -3,6 +3,10 @@
  * assign.c
  *	  Choose the agent for a work item and reserve their capacity.
  *
+ *	  Every query here runs non-read-only, so it sees what this statement
+ *	  did before (an INSERT of many rows routes each row knowing where the
+ *	  earlier ones went).
+ *
  *	  Candidates come from queue_member, which carries a copy of each
  *	  member's presence, free units and assignment times.  For each presence
  *	  the workstream allows we read one range of the index that matches the
@@ -48,12 +52,30 @@ typedef struct Candidate
 	/* skills */
 	bool		meets;
 	int32		distance;
+	/* a free slot of the workstream's capacity profile */
+	bool		profile_room;
 } Candidate;
 
 static SPIPlanPtr candidate_plans[3];
 static SPIPlanPtr skills_plan;
 static SPIPlanPtr reserve_plan;
 static SPIPlanPtr force_plan;
+static SPIPlanPtr room_plan;
+static SPIPlanPtr unreserve_plan;
+static SPIPlanPtr profile_room_plan;
+static SPIPlanPtr profile_charge_plan;
+static SPIPlanPtr profile_uncharge_plan;
+static SPIPlanPtr profile_release_plan;
+
+/* items counted against a profile now, for an agent in their timezone */
+#define PROFILE_USED \
+	"CASE WHEN cp.reset = 'never' THEN ap.active_items" \
+	"     WHEN ap.day = ($3 AT TIME ZONE a.timezone)::date THEN ap.day_items ELSE 0 END"
+#define PROFILE_LIMIT "coalesce(ap.max_items, cp.max_items)"
+#define PROFILE_FROM \
+	"  FROM omniroute.capacity_profile cp, omniroute.agent a" \
+	" WHERE ap.agent_id = $1 AND ap.profile = $2 AND cp.name = ap.profile AND a.id = ap.agent_id"
+
 
 /*
  * One range of the method's partial index per allowed presence, each in
@@ -78,10 +100,12 @@ static const char *const candidate_sql[3] = {
 			   "m.last_released_at NULLS FIRST, m.agent_last_assigned_at NULLS FIRST, m.agent_id"),
 };
 
+static bool plans_ready = false;
+
 static void
 prepare_plans(void)
 {
-	if (candidate_plans[0] != NULL)
+	if (plans_ready)
 		return;
 	{
 		Oid			types[4] = {INT8OID, TEXTARRAYOID, INT4OID, INT8OID};
@@ -96,8 +120,71 @@ prepare_plans(void)
 								   " WHERE agent_id = ANY ($1) AND skill = ANY ($2)", 2, types);
 	}
 	{
+		Oid			types[3] = {INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID};
+
+		profile_room_plan = util_prepare("SELECT ap.agent_id FROM omniroute.agent_profile ap"
+										 "  JOIN omniroute.capacity_profile cp ON cp.name = ap.profile"
+										 "  JOIN omniroute.agent a ON a.id = ap.agent_id"
+										 " WHERE ap.agent_id = ANY ($1) AND ap.profile = $2"
+										 "   AND " PROFILE_USED " < " PROFILE_LIMIT, 3, types);
+	}
+	{
+		Oid			types[4] = {INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
+
+		profile_charge_plan = util_prepare("UPDATE omniroute.agent_profile ap"
+										   "   SET active_items = ap.active_items"
+										   "         + CASE WHEN cp.reset = 'never' THEN 1 ELSE 0 END,"
+										   "       day_items = CASE WHEN cp.reset = 'end_of_day'"
+										   "                        THEN (" PROFILE_USED ") + 1 ELSE ap.day_items END,"
+										   "       day = CASE WHEN cp.reset = 'end_of_day'"
+										   "                  THEN ($3 AT TIME ZONE a.timezone)::date ELSE ap.day END"
+										   PROFILE_FROM
+										   "   AND ($4 OR " PROFILE_USED " < " PROFILE_LIMIT ")"
+										   " RETURNING 1", 4, types);
+	}
+	{
+		Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
+
+		profile_uncharge_plan = util_prepare("UPDATE omniroute.agent_profile ap"
+											 "   SET active_items = greatest(ap.active_items"
+											 "         - CASE WHEN cp.reset = 'never' THEN 1 ELSE 0 END, 0),"
+											 "       day_items = greatest(ap.day_items"
+											 "         - CASE WHEN cp.reset = 'end_of_day' THEN 1 ELSE 0 END, 0)"
+											 PROFILE_FROM, 3, types);
+	}
+	{
+		Oid			types[2] = {INT8OID, TEXTOID};
+
+		/* capacity released: a 'never' profile gives its slot back */
+		profile_release_plan = util_prepare("UPDATE omniroute.agent_profile ap"
+											"   SET active_items = greatest(ap.active_items - 1, 0)"
+											"  FROM omniroute.capacity_profile cp"
+											" WHERE ap.agent_id = $1 AND ap.profile = $2"
+											"   AND cp.name = ap.profile AND cp.reset = 'never'", 2, types);
+	}
+	{
+		Oid			types[2] = {INT8OID, INT4OID};
+
+		unreserve_plan = util_prepare("WITH a AS ("
+									  "  UPDATE omniroute.agent SET used_units = greatest(used_units - $2, 0)"
+									  "   WHERE id = $1 RETURNING capacity - used_units AS free)"
+									  " UPDATE omniroute.queue_member m SET free_units = (SELECT free FROM a)"
+									  "  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)", 2, types);
+	}
+	{
 		Oid			types[4] = {INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID};
 
+		/* picking: capacity checked, presence not (the agent is at work) */
+		room_plan = util_prepare("WITH a AS ("
+								 "  UPDATE omniroute.agent"
+								 "     SET used_units = used_units + $2, last_assigned_at = $3"
+								 "   WHERE id = $1 AND capacity - used_units >= $2"
+								 "  RETURNING capacity - used_units AS free)"
+								 " UPDATE omniroute.queue_member m"
+								 "    SET free_units = (SELECT free FROM a), agent_last_assigned_at = $3,"
+								 "        queue_last_assigned_at = CASE WHEN m.queue_id = $4 THEN $3"
+								 "                                      ELSE m.queue_last_assigned_at END"
+								 "  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)", 4, types);
 		/* affinity, resume, transfer to a named agent: no capacity check */
 		force_plan = util_prepare("WITH a AS ("
 								  "  UPDATE omniroute.agent"
@@ -131,6 +218,8 @@ prepare_plans(void)
 									"  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)"
 									" RETURNING m.free_units", 5, types);
 	}
+	/* only now: a failed prepare above is retried on the next call */
+	plans_ready = true;
 }
 
 /* ---------------------------------------------------------------- */
@@ -223,7 +312,7 @@ fetch_candidates(const AssignRequest *req, int64 limit, Candidate **out, bool *m
 		values[1] = ws->presence_array;
 		values[2] = Int32GetDatum(ws->capacity_units);
 		values[3] = Int64GetDatum(limit);
-		got = util_exec(plan, values, nulls, true, 0, SPI_OK_SELECT);
+		got = util_exec(plan, values, nulls, false, 0, SPI_OK_SELECT);
 		/* some presence's range may hold more */
 		if (limit > 0 && got >= (uint64) limit)
 			*more = true;
@@ -273,7 +362,7 @@ rate_skills(const AssignRequest *req, Candidate *cands, int n)
 		names[s] = CStringGetTextDatum(rs->names[s]);
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(names, rs->n, TEXTOID, -1, false, TYPALIGN_INT));
-	ret = SPI_execute_plan(skills_plan, values, NULL, true, 0);
+	ret = SPI_execute_plan(skills_plan, values, NULL, false, 0);
 	MemoryContextSwitchTo(caller);
 	if (ret != SPI_OK_SELECT)
 		elog(ERROR, "omniroute: skill query failed: %s", SPI_result_code_string(ret));
@@ -343,6 +432,106 @@ reserve(const AssignRequest *req, const Candidate *c)
 	return util_exec(reserve_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
 }
 
+/* ----------------------------------------------------------------
+ * Capacity profiles
+ *
+ * A workstream with a capacity profile counts items per agent: only agents
+ * with that profile are eligible, and only while their count is below the
+ * profile's max_items (or their own override).  'never' profiles count the
+ * items holding capacity now; 'end_of_day' ones count the items assigned
+ * since the agent's local midnight (the count restarts lazily on the first
+ * assignment of a new day, so no job has to reset it).  The slot is taken
+ * after the agent row is locked for the units, and re-checked then.
+ * ----------------------------------------------------------------
+ */
+bool
+assign_profile_charge(int64 agent_id, const char *profile, TimestampTz now, bool force)
+{
+	Datum		values[4];
+
+	prepare_plans();
+	values[0] = Int64GetDatum(agent_id);
+	values[1] = CStringGetTextDatum(profile);
+	values[2] = TimestampTzGetDatum(now);
+	values[3] = BoolGetDatum(force);
+	return util_exec(profile_charge_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
+}
+
+void
+assign_profile_uncharge(int64 agent_id, const char *profile, TimestampTz now)
+{
+	Datum		values[3];
+
+	prepare_plans();
+	values[0] = Int64GetDatum(agent_id);
+	values[1] = CStringGetTextDatum(profile);
+	values[2] = TimestampTzGetDatum(now);
+	util_exec(profile_uncharge_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+}
+
+void
+assign_profile_release(int64 agent_id, const char *profile)
+{
+	Datum		values[2];
+
+	prepare_plans();
+	values[0] = Int64GetDatum(agent_id);
+	values[1] = CStringGetTextDatum(profile);
+	util_exec(profile_release_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+}
+
+/* give back units reserved a moment ago (the profile refused the item) */
+void
+assign_unreserve(int64 agent_id, int32 units)
+{
+	Datum		values[2];
+
+	prepare_plans();
+	values[0] = Int64GetDatum(agent_id);
+	values[1] = Int32GetDatum(units);
+	util_exec(unreserve_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+}
+
+/* mark the candidates with no free slot of the workstream's profile */
+static void
+rate_profiles(const AssignRequest *req, Candidate *cands, int n)
+{
+	Datum	   *ids = palloc(sizeof(Datum) * n);
+	Datum		values[3];
+	uint64		got;
+
+	for (int i = 0; i < n; i++)
+	{
+		ids[i] = Int64GetDatum(cands[i].agent_id);
+		cands[i].profile_room = false;
+	}
+	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[1] = CStringGetTextDatum(req->ws->capacity_profile);
+	values[2] = TimestampTzGetDatum(req->now);
+	got = util_exec(profile_room_plan, values, NULL, false, 0, SPI_OK_SELECT);
+	for (uint64 r = 0; r < got; r++)
+	{
+		int64		agent = util_col_int64(r, 1);
+
+		for (int i = 0; i < n; i++)
+			if (cands[i].agent_id == agent)
+				cands[i].profile_room = true;
+	}
+}
+
+bool
+assign_if_room(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
+{
+	Datum		values[4];
+
+	prepare_plans();
+	values[0] = Int64GetDatum(agent_id);
+	values[1] = Int32GetDatum(units);
+	values[2] = TimestampTzGetDatum(now);
+	values[3] = Int64GetDatum(queue_id);
+	return util_exec(room_plan, values, NULL, false, 0, SPI_OK_UPDATE) > 0;
+}
+
 void
 assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 {
@@ -386,10 +575,13 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 			if (closest)
 				qsort(cands, n, sizeof(Candidate), cmp_closest_qsort);
 		}
+		if (n > 0 && req->ws->capacity_profile != NULL)
+			rate_profiles(req, cands, n);
 		res->examined = 0;
 		res->raced = 0;
 		res->lacking_skills = 0;
 		res->excluded = 0;
+		res->no_profile_slot = 0;
 		for (int i = 0; i < n; i++)
 		{
 			Candidate  *c = &cands[i];
@@ -405,8 +597,21 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 				res->excluded++;
 				continue;
 			}
+			if (req->ws->capacity_profile != NULL && !c->profile_room)
+			{
+				res->no_profile_slot++;
+				continue;
+			}
 			if (req->reserve && !reserve(req, c))
 			{
+				res->raced++;
+				continue;
+			}
+			if (req->reserve && req->ws->capacity_profile != NULL &&
+				!assign_profile_charge(c->agent_id, req->ws->capacity_profile, req->now, false))
+			{
+				/* the slot went between our look and our lock */
+				assign_unreserve(c->agent_id, req->ws->capacity_units);
 				res->raced++;
 				continue;
 			}
@@ -489,9 +694,13 @@ assign_none_json(StringInfo buf, const AssignRequest *req, const AssignResult *r
 	else if (res->lacking_skills == res->examined)
 		escape_json(buf, psprintf("%d member(s) with room, none with the required skills",
 								  res->examined));
+	else if (res->no_profile_slot == res->examined)
+		escape_json(buf, psprintf("%d member(s) with room, none with a free slot of capacity profile \"%s\"",
+								  res->examined, req->ws->capacity_profile));
 	else
-		escape_json(buf, psprintf("%d member(s) with room: %d without the skills, %d rejected or missed it before, %d taken by concurrent work",
-								  res->examined, res->lacking_skills, res->excluded, res->raced));
+		escape_json(buf, psprintf("%d member(s) with room: %d without the skills, %d without a capacity profile slot, %d rejected or missed it before, %d taken by concurrent work",
+								  res->examined, res->lacking_skills, res->no_profile_slot,
+								  res->excluded, res->raced));
 	appendStringInfoString(buf, ", \"method\": ");
 	escape_json(buf, method_name(req->queue->method));
 	appendStringInfo(buf, ", \"candidates_examined\": %d", res->examined);

@@ -41,10 +41,19 @@ typedef struct AssignResult
 	int			raced;			/* candidates lost to concurrent work */
 	int			lacking_skills; /* passed over for skills (exact) */
 	int			excluded;		/* passed over: rejected or missed before */
+	int			no_profile_slot;	/* passed over: capacity profile full or missing */
 } AssignResult;
 
 extern bool assign_choose(const AssignRequest *req, AssignResult *res);
 /* reserve units for a named agent whatever their capacity and presence */
+/* capacity profile slots (see assign.c) */
+extern bool assign_profile_charge(int64 agent_id, const char *profile, TimestampTz now, bool force);
+extern void assign_profile_uncharge(int64 agent_id, const char *profile, TimestampTz now);
+extern void assign_profile_release(int64 agent_id, const char *profile);
+extern void assign_unreserve(int64 agent_id, int32 units);
+
+/* reserve units for a named agent if they have room (picking) */
+extern bool assign_if_room(int64 agent_id, int32 units, int64 queue_id, TimestampTz now);
 extern void assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now);
 extern bool assign_and_describe(const AssignRequest *req, AssignResult *res,
 								StringInfo diag);

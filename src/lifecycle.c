@@ -42,6 +42,7 @@ static Datum append_declined(Datum arr, int64 agent_id);
 
 static SPIPlanPtr lock_item_plan;
 static SPIPlanPtr item_row_plan;
+static SPIPlanPtr clear_profile_plan;
 static SPIPlanPtr release_agent_plan;
 static SPIPlanPtr release_members_plan;
 static SPIPlanPtr accept_plan;
@@ -49,17 +50,20 @@ static SPIPlanPtr close_plan;
 static SPIPlanPtr reoffer_plan;
 static SPIPlanPtr requeue_plan;
 
+static bool plans_ready = false;
+
 static void
 prepare_plans(void)
 {
-	if (lock_item_plan != NULL)
+	if (plans_ready)
 		return;
 	{
 		Oid			t[1] = {INT8OID};
 
 		lock_item_plan = util_prepare("SELECT workstream_id, state, queue_id, agent_id, reserved_units,"
-									  "       declined_agents, required_skills"
+									  "       declined_agents, required_skills, profile"
 									  "  FROM omniroute.work_item WHERE id = $1 FOR UPDATE", 1, t);
+		clear_profile_plan = util_prepare("UPDATE omniroute.work_item SET profile = NULL WHERE id = $1", 1, t);
 		item_row_plan = util_prepare("SELECT * FROM omniroute.work_item WHERE id = $1", 1, t);
 	}
 	{
@@ -88,14 +92,14 @@ prepare_plans(void)
 								  " WHERE id = $1", 3, t);
 	}
 	{
-		Oid			t[7] = {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID};
+		Oid			t[8] = {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID, TEXTOID};
 
 		reoffer_plan = util_prepare("UPDATE omniroute.work_item"
 									"   SET state = $2, agent_id = $3, reserved_units = $4, offered_at = $5,"
 									"       assigned_at = CASE WHEN $2 = 'active' THEN $5 END,"
-									"       last_activity_at = $5, declined_agents = $6,"
+									"       last_activity_at = $5, declined_agents = $6, profile = $8,"
 									"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $7)"
-									" WHERE id = $1", 7, t);
+									" WHERE id = $1", 8, t);
 	}
 	{
 		Oid			t[4] = {INT8OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID};
@@ -107,6 +111,8 @@ prepare_plans(void)
 									"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $4)"
 									" WHERE id = $1", 4, t);
 	}
+	/* only now: a failed prepare above is retried on the next call */
+	plans_ready = true;
 }
 
 /* ----------------------------------------------------------------
@@ -160,6 +166,25 @@ lifecycle_lock_item(int64 id, WorkItem *it)
 	it->reserved = util_col_int32(0, 5);
 	it->declined = PointerGetDatum(DatumGetArrayTypePCopy(util_col(0, 6, &isnull)));
 	it->required_skills = DatumGetJsonbPCopy(util_col(0, 7, &isnull));
+	it->profile = util_col_text(0, 8);
+}
+
+void
+lifecycle_release_item(WorkItem *it, TimestampTz now)
+{
+	if (it->agent_id == 0)
+		return;
+	if (it->reserved > 0)
+		lifecycle_release(it->agent_id, it->reserved, now);
+	if (it->profile != NULL)
+	{
+		Datum		values[1] = {Int64GetDatum(it->id)};
+
+		assign_profile_release(it->agent_id, it->profile);
+		util_exec(clear_profile_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		it->profile = NULL;
+	}
+	it->reserved = 0;
 }
 
 void
@@ -225,15 +250,16 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	RequiredSkills rs;
 	StringInfoData diag;
 	Datum	   *elems;
-	bool	   *nulls;
+	bool	   *elem_nulls;
 	int			n;
 	int64	   *excluded;
-	Datum		values[7];
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ws && ws->capacity_profile ? ' ' : 'n'};
 
 	if (ws == NULL)
 		elog(ERROR, "omniroute: workstream " INT64_FORMAT " vanished", it->ws_id);
 	deconstruct_array(DatumGetArrayTypeP(it->declined), INT8OID, 8, true, TYPALIGN_DOUBLE,
-					  &elems, &nulls, &n);
+					  &elems, &elem_nulls, &n);
 	excluded = palloc(sizeof(int64) * (n + 1));
 	for (int i = 0; i < n; i++)
 		excluded[i] = DatumGetInt64(elems[i]);
@@ -262,7 +288,8 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		values[4] = TimestampTzGetDatum(call->now);
 		values[5] = it->declined;
 		values[6] = util_jsonb(diag.data);
-		util_exec(reoffer_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		values[7] = ws->capacity_profile ? CStringGetTextDatum(ws->capacity_profile) : (Datum) 0;
+		util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
 		events_add(&call->events, it->id, ev, res.agent_id, it->queue_id,
 				   psprintf("{\"after\": \"%s\"}", why));
 		notify_agent(res.agent_id, ev, it->id, it->ws_id, it->queue_id,
@@ -275,6 +302,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		values[2] = it->declined;
 		values[3] = util_jsonb(diag.data);
 		util_exec(requeue_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		/* (no slot was taken: the profile column stays as released) */
 		events_add(&call->events, it->id, "queued", 0, it->queue_id,
 				   psprintf("{\"after\": \"%s\"}", why));
 	}
@@ -322,7 +350,7 @@ omniroute_reject(PG_FUNCTION_ARGS)
 	if (strcmp(it.state, "offered") != 0)
 		lifecycle_wrong_state(&it, "reject", "offered", "rejected");
 	agent = it.agent_id;
-	lifecycle_release(agent, it.reserved, call.now);
+	lifecycle_release_item(&it, call.now);
 	it.declined = append_declined(it.declined, agent);
 	events_add(&call.events, id, "rejected", agent, it.queue_id, NULL);
 	notify_agent(agent, "revoked", id, it.ws_id, it.queue_id, NULL);
@@ -365,9 +393,9 @@ omniroute_close(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&d, '}');
 		events_add(&call.events, id, "closed", it.agent_id, it.queue_id, d.data);
 	}
-	if (it.agent_id != 0 && it.reserved > 0)
+	if (it.agent_id != 0 && (it.reserved > 0 || it.profile != NULL))
 	{
-		lifecycle_release(it.agent_id, it.reserved, call.now);
+		lifecycle_release_item(&it, call.now);
 		serve_agent(it.agent_id, call.now, &call.events);
 	}
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
@@ -405,12 +433,13 @@ set_presence(int64 agent, text *presence)
 	{
 		Oid			t[2] = {INT8OID, TEXTOID};
 
-		set_presence_plan = util_prepare("UPDATE omniroute.agent SET presence = $2"
-										 " WHERE id = $1 AND presence IS DISTINCT FROM $2"
-										 " RETURNING id", 2, t);
 		presence_exists_plan = util_prepare("SELECT 1 FROM omniroute.presence WHERE name = $2"
 											" UNION ALL SELECT 2 FROM omniroute.agent WHERE id = $1",
 											2, t);
+		/* the guard last: a failed prepare is retried */
+		set_presence_plan = util_prepare("UPDATE omniroute.agent SET presence = $2"
+										 " WHERE id = $1 AND presence IS DISTINCT FROM $2"
+										 " RETURNING id", 2, t);
 	}
 	values[0] = Int64GetDatum(agent);
 	values[1] = PointerGetDatum(presence);
@@ -478,13 +507,16 @@ omniroute_set_my_presence(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 static SPIPlanPtr state_plan;
+static SPIPlanPtr set_profile_plan;
 static SPIPlanPtr move_queue_plan;
 static SPIPlanPtr agent_exists_plan;
+
+static bool more_plans_ready = false;
 
 static void
 prepare_more_plans(void)
 {
-	if (state_plan != NULL)
+	if (more_plans_ready)
 		return;
 	{
 		Oid			t[5] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
@@ -506,6 +538,12 @@ prepare_more_plans(void)
 
 		agent_exists_plan = util_prepare("SELECT is_bot FROM omniroute.agent WHERE id = $1", 1, t);
 	}
+	{
+		Oid			t[2] = {INT8OID, TEXTOID};
+
+		set_profile_plan = util_prepare("UPDATE omniroute.work_item SET profile = $2 WHERE id = $1", 2, t);
+	}
+	more_plans_ready = true;
 }
 
 static void
@@ -531,10 +569,17 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 {
 	WorkstreamConfig *ws = catalog_workstream(it->ws_id);
 	TimestampTz expires;
-	Datum		values[7];
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
 	const char *ev = ws->auto_accept ? "assigned" : "offered";
 
 	assign_force(agent, ws->capacity_units, it->queue_id, call->now);
+	if (ws->capacity_profile != NULL &&
+		assign_profile_charge(agent, ws->capacity_profile, call->now, true))
+	{
+		values[7] = CStringGetTextDatum(ws->capacity_profile);
+		nulls[7] = ' ';
+	}
 	values[0] = Int64GetDatum(it->id);
 	values[1] = CStringGetTextDatum(ws->auto_accept ? "active" : "offered");
 	values[2] = Int64GetDatum(agent);
@@ -544,7 +589,7 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 	values[6] = util_jsonb(psprintf("{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
 									", \"method\": \"%s\"}",
 									ws->auto_accept ? "active" : "offered", agent, method));
-	util_exec(reoffer_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
 	events_add(&call->events, it->id, ev, agent, it->queue_id,
 			   psprintf("{\"after\": \"%s\", \"method\": \"%s\"}", why, method));
 	expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -561,8 +606,7 @@ take_back(LifecycleCall *call, WorkItem *it)
 
 	if (agent == 0)
 		return 0;
-	if (it->reserved > 0)
-		lifecycle_release(agent, it->reserved, call->now);
+	lifecycle_release_item(it, call->now);
 	notify_agent(agent, "revoked", it->id, it->ws_id, it->queue_id, NULL);
 	it->agent_id = 0;
 	it->reserved = 0;
@@ -586,9 +630,9 @@ omniroute_wait(PG_FUNCTION_ARGS)
 	/* the agent stays the owner; the capacity is theirs to use meanwhile */
 	set_state(&it, "waiting", 0, call.now, NULL);
 	events_add(&call.events, id, "waiting", it.agent_id, it.queue_id, NULL);
-	if (it.reserved > 0)
+	if (it.reserved > 0 || it.profile != NULL)
 	{
-		lifecycle_release(it.agent_id, it.reserved, call.now);
+		lifecycle_release_item(&it, call.now);
 		serve_agent(it.agent_id, call.now, &call.events);
 	}
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
@@ -615,6 +659,13 @@ omniroute_resume(PG_FUNCTION_ARGS)
 		/* the same agent, whatever their capacity and presence */
 		assign_force(it.agent_id, ws->capacity_units, it.queue_id, call.now);
 		set_state(&it, "active", ws->capacity_units, call.now, NULL);
+		if (ws->capacity_profile != NULL &&
+			assign_profile_charge(it.agent_id, ws->capacity_profile, call.now, true))
+		{
+			Datum		values[2] = {Int64GetDatum(id), CStringGetTextDatum(ws->capacity_profile)};
+
+			util_exec(set_profile_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		}
 		events_add(&call.events, id, "resumed", it.agent_id, it.queue_id,
 				   "{\"method\": \"keep_same_agent\"}");
 		notify_agent(it.agent_id, "assigned", id, it.ws_id, it.queue_id, NULL);
@@ -664,9 +715,9 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 			   release ? "{\"capacity\": \"released\"}" :
 			   ws->has_wrap_up_block ? "{\"capacity\": \"blocked for wrap_up_block\"}" :
 			   "{\"capacity\": \"blocked until close\"}");
-	if (release && it.reserved > 0)
+	if (release && (it.reserved > 0 || it.profile != NULL))
 	{
-		lifecycle_release(it.agent_id, it.reserved, call.now);
+		lifecycle_release_item(&it, call.now);
 		serve_agent(it.agent_id, call.now, &call.events);
 	}
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
@@ -788,4 +839,102 @@ omniroute_escalate(PG_FUNCTION_ARGS)
 	it.reserved = 0;
 	lifecycle_reroute(&call, &it, "escalated");
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
+}
+
+/* ----------------------------------------------------------------
+ * pick(id), pick_next()
+ * ----------------------------------------------------------------
+ */
+static SPIPlanPtr member_plan;
+
+static int64
+picking_agent(const LifecycleCall *call)
+{
+	if (call->caller.agent_id == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" is not an agent and cannot pick work items",
+						GetUserNameFromId(call->caller.userid, false)),
+				 errhint("Map the role to an agent with omniroute.agent.login_role.")));
+	return call->caller.agent_id;
+}
+
+PG_FUNCTION_INFO_V1(omniroute_pick);
+
+Datum
+omniroute_pick(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	LifecycleCall call;
+	WorkItem	it;
+	int64		agent;
+	WorkstreamConfig *ws;
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
+
+	lifecycle_begin(&call);
+	agent = picking_agent(&call);
+	/* a concurrent picker waits here, then finds the item taken */
+	lifecycle_lock_item(id, &it);
+	if (strcmp(it.state, "open") != 0)
+		lifecycle_wrong_state(&it, "pick", "open", "picked");
+	if (member_plan == NULL)
+	{
+		Oid			t[2] = {INT8OID, INT8OID};
+
+		member_plan = util_prepare("SELECT 1 FROM omniroute.queue_member"
+								   " WHERE agent_id = $1 AND queue_id = $2", 2, t);
+	}
+	values[0] = Int64GetDatum(agent);
+	values[1] = Int64GetDatum(it.queue_id);
+	if (util_exec(member_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
+						": not a member of its queue " INT64_FORMAT, agent, id, it.queue_id)));
+	ws = catalog_workstream(it.ws_id);
+	if (!assign_if_room(agent, ws->capacity_units, it.queue_id, call.now))
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
+						": it needs %d free unit(s)", agent, id, ws->capacity_units)));
+	if (ws->capacity_profile != NULL)
+	{
+		if (!assign_profile_charge(agent, ws->capacity_profile, call.now, false))
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
+							": no free slot of capacity profile \"%s\"",
+							agent, id, ws->capacity_profile)));
+		values[7] = CStringGetTextDatum(ws->capacity_profile);
+		nulls[7] = ' ';
+	}
+	values[0] = Int64GetDatum(id);
+	values[1] = CStringGetTextDatum("active");
+	values[2] = Int64GetDatum(agent);
+	values[3] = Int32GetDatum(ws->capacity_units);
+	values[4] = TimestampTzGetDatum(call.now);
+	values[5] = it.declined;
+	values[6] = util_jsonb(psprintf("{\"outcome\": \"active\", \"agent_id\": " INT64_FORMAT
+									", \"method\": \"picked\"}", agent));
+	util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
+	events_add(&call.events, id, "picked", agent, it.queue_id, NULL);
+	notify_agent(agent, "assigned", id, it.ws_id, it.queue_id, NULL);
+	PG_RETURN_DATUM(lifecycle_end(&call, id));
+}
+
+PG_FUNCTION_INFO_V1(omniroute_pick_next);
+
+Datum
+omniroute_pick_next(PG_FUNCTION_ARGS)
+{
+	LifecycleCall call;
+	int64		item;
+
+	lifecycle_begin(&call);
+	item = pick_next_for(picking_agent(&call), call.now, &call.events);
+	lifecycle_end(&call, 0);
+	if (item == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_INT64(item);
 }

@@ -30,6 +30,7 @@ typedef struct WorkItem
 	int32		reserved;
 	Datum		declined;		/* int8[] of agents who rejected or missed it */
 	Jsonb	   *required_skills;
+	char	   *profile;		/* capacity profile slot held, or NULL */
 } WorkItem;
 
 extern void lifecycle_begin(LifecycleCall *call);
@@ -39,6 +40,8 @@ extern void lifecycle_lock_item(int64 id, WorkItem *it);
 extern void lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowed,
 								  const char *done);
 extern void lifecycle_release(int64 agent_id, int32 units, TimestampTz now);
+/* give back what an item holds of its agent: units and profile slot */
+extern void lifecycle_release_item(WorkItem *it, TimestampTz now);
 extern void lifecycle_add_declined(WorkItem *it, int64 agent_id);
 extern void lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why);
 

@@ -14,10 +14,12 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "utils/guc.h"
 
 #include "catalog.h"
 #include "omniroute.h"
+#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -57,4 +59,8 @@ _PG_init(void)
 	MarkGUCPrefixReserved("omniroute");
 
 	catalog_init();
+
+	/* the tick worker (worker.c) exists only when we are preloaded */
+	if (process_shared_preload_libraries_in_progress)
+		worker_register();
 }

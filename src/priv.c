@@ -43,12 +43,13 @@ priv_enter(Caller *caller)
 	memset(caller, 0, sizeof(Caller));
 	caller->userid = GetUserId();
 
-	if (owner_plan == NULL)
+	if (agent_plan == NULL)
 	{
 		Oid			types[1] = {NAMEOID};
 
 		owner_plan = util_prepare("SELECT extowner FROM pg_catalog.pg_extension"
 								  " WHERE extname OPERATOR(pg_catalog.=) 'omniroute'", 0, NULL);
+		/* the guard last: a failed prepare is retried */
 		agent_plan = util_prepare("SELECT id FROM omniroute.agent"
 								  " WHERE login_role OPERATOR(pg_catalog.=) $1", 1, types);
 	}

@@ -361,13 +361,13 @@ enum
 {
 	A_ID, A_WORKSTREAM, A_EXTERNAL, A_CUSTOMER, A_CONTEXT, A_PRIORITY,
 	A_SKILLS, A_STATE, A_QUEUE, A_AGENT, A_RESERVED, A_OFFERED, A_ASSIGNED,
-	A_ACTIVITY, A_DIAG, A_COUNT
+	A_ACTIVITY, A_DIAG, A_PROFILE, A_COUNT
 };
 
 static const char *const att_names[A_COUNT] = {
 	"id", "workstream_id", "external_id", "customer_id", "context", "priority",
 	"required_skills", "state", "queue_id", "agent_id", "reserved_units",
-	"offered_at", "assigned_at", "last_activity_at", "diagnostics"
+	"offered_at", "assigned_at", "last_activity_at", "diagnostics", "profile"
 };
 
 static Oid	att_relid = InvalidOid;
@@ -413,7 +413,7 @@ affinity_agent(int64 ws_id, const char *external_id)
 	}
 	values[0] = Int64GetDatum(ws_id);
 	values[1] = CStringGetTextDatum(external_id);
-	if (util_exec(affinity_plan, values, NULL, true, 1, SPI_OK_SELECT) == 0)
+	if (util_exec(affinity_plan, values, NULL, false, 1, SPI_OK_SELECT) == 0)
 		return 0;
 	return util_col_int64(0, 1);
 }
@@ -458,6 +458,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	bool		active;
 	int32		units;
 	const char *how;			/* how the agent was chosen */
+	bool		profile_charged = false;
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
@@ -549,6 +550,8 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	{
 		/* 4. the agent who handled this conversation, whatever their capacity */
 		assign_force(res.agent_id, units, out.queue->id, now);
+		if (ws->capacity_profile != NULL)
+			profile_charged = assign_profile_charge(res.agent_id, ws->capacity_profile, now, true);
 		assigned = true;
 		how = "keep_same_agent";
 		appendStringInfo(&diag, "{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
@@ -556,7 +559,10 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 						 active ? "active" : "offered", res.agent_id);
 	}
 	else
+	{
 		assigned = assign_and_describe(&req, &res, &diag);
+		profile_charged = assigned && ws->capacity_profile != NULL;
+	}
 	if (assigned)
 		event = active ? "assigned" : "offered";
 	appendStringInfoChar(&diag, '}');
@@ -583,6 +589,8 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		SET(A_OFFERED, TimestampTzGetDatum(now), false);
 		if (active)
 			SET(A_ASSIGNED, TimestampTzGetDatum(now), false);
+		if (profile_charged)
+			SET(A_PROFILE, CStringGetTextDatum(ws->capacity_profile), false);
 	}
 	else
 		SET(A_STATE, CStringGetTextDatum("open"), false);

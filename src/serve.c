@@ -31,11 +31,15 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "assign.h"
 #include "catalog.h"
 #include "events.h"
 #include "route.h"
 #include "serve.h"
 #include "util.h"
+
+static int	serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events,
+						  bool skip_locked, bool pick, int64 *picked);
 
 static SPIPlanPtr lock_agent_plan;
 static SPIPlanPtr try_lock_agent_plan;
@@ -45,10 +49,12 @@ static SPIPlanPtr take_item_plan;
 static SPIPlanPtr charge_agent_plan;
 static SPIPlanPtr charge_members_plan;
 
+static bool plans_ready = false;
+
 static void
 prepare_plans(void)
 {
-	if (lock_agent_plan != NULL)
+	if (plans_ready)
 		return;
 	{
 		Oid			types[1] = {INT8OID};
@@ -80,19 +86,19 @@ prepare_plans(void)
 									   2, types);
 	}
 	{
-		Oid			types[6] = {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, JSONBOID};
+		Oid			types[7] = {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, JSONBOID, TEXTOID};
 
 		take_item_plan = util_prepare(
 									  "UPDATE omniroute.work_item"
 									  "   SET state = $2, agent_id = $3, reserved_units = $4, offered_at = $5,"
 									  "       assigned_at = CASE WHEN $2 = 'active' THEN $5 END,"
-									  "       last_activity_at = $5,"
+									  "       last_activity_at = $5, profile = $7,"
 									  "       diagnostics = coalesce(diagnostics, '{}')"
 									  "                     || jsonb_build_object('assignment', $6)"
 									  " WHERE id = (SELECT id FROM omniroute.work_item"
 									  "              WHERE id = $1 AND state = 'open'"
 									  "              FOR UPDATE SKIP LOCKED)"
-									  " RETURNING id", 6, types);
+									  " RETURNING id", 7, types);
 	}
 	{
 		Oid			types[3] = {INT8OID, INT4OID, TIMESTAMPTZOID};
@@ -110,6 +116,8 @@ prepare_plans(void)
 										   "                                     ELSE queue_last_assigned_at END"
 										   " WHERE agent_id = $1", 4, types);
 	}
+	/* only now: a failed prepare above is retried on the next call */
+	plans_ready = true;
 }
 
 typedef struct AgentSkills
@@ -126,7 +134,7 @@ has_skills(int64 agent_id, AgentSkills *as, const RequiredSkills *req)
 	if (!as->loaded)
 	{
 		Datum		values[1] = {Int64GetDatum(agent_id)};
-		uint64		n = util_exec(agent_skills_plan, values, NULL, true, 0, SPI_OK_SELECT);
+		uint64		n = util_exec(agent_skills_plan, values, NULL, false, 0, SPI_OK_SELECT);
 
 		as->n = (int) n;
 		as->names = palloc(sizeof(char *) * (n + 1));
@@ -193,7 +201,34 @@ typedef struct Taken
 int
 serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locked)
 {
-	Datum		values[6];
+	return serve_or_pick(agent_id, now, events, skip_locked, false, NULL);
+}
+
+/*
+ * The agent takes the best open item of their queues they may have
+ * (pick_next): any mode, whatever their presence; it becomes active.
+ * Returns the item's id, or 0.
+ */
+int64
+pick_next_for(int64 agent_id, TimestampTz now, EventBuf *events)
+{
+	int64		item = 0;
+
+	serve_or_pick(agent_id, now, events, false, true, &item);
+	return item;
+}
+
+/*
+ * Serving (push: items of push workstreams whose allowed presences include
+ * the agent's, as many as fit) and picking (one item, any workstream, the
+ * agent asked for it) share the search.
+ */
+static int
+serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locked,
+			  bool pick, int64 *picked)
+{
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int32		free_units;
 	char	   *presence;
 	bool		isnull;
@@ -258,8 +293,9 @@ serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_loc
 			declined = util_col(i, 5, &isnull);
 
 			ws = catalog_workstream(ws_id);
-			if (ws == NULL || ws->pick_mode || ws->capacity_units > free_units ||
-				!presence_allowed(ws, presence) || declined_by(declined, agent_id))
+			if (ws == NULL || ws->capacity_units > free_units || declined_by(declined, agent_id))
+				continue;
+			if (!pick && (ws->pick_mode || !presence_allowed(ws, presence)))
 				continue;
 			if (ws->skill_matching == SKILLS_EXACT)
 			{
@@ -272,17 +308,35 @@ serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_loc
 			}
 
 			initStringInfo(&diag);
-			appendStringInfo(&diag, "{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
-							 ", \"method\": \"served\", \"reason\": \"the agent freed capacity\"}",
-							 ws->auto_accept ? "active" : "offered", agent_id);
+			if (pick)
+				appendStringInfo(&diag, "{\"outcome\": \"active\", \"agent_id\": " INT64_FORMAT
+								 ", \"method\": \"picked\"}", agent_id);
+			else
+				appendStringInfo(&diag, "{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
+								 ", \"method\": \"served\", \"reason\": \"the agent freed capacity\"}",
+								 ws->auto_accept ? "active" : "offered", agent_id);
 			values[0] = Int64GetDatum(item);
-			values[1] = CStringGetTextDatum(ws->auto_accept ? "active" : "offered");
+			values[1] = CStringGetTextDatum(pick || ws->auto_accept ? "active" : "offered");
 			values[2] = Int64GetDatum(agent_id);
 			values[3] = Int32GetDatum(ws->capacity_units);
 			values[4] = TimestampTzGetDatum(now);
 			values[5] = util_jsonb(diag.data);
-			if (util_exec(take_item_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) == 0)
+			nulls[6] = 'n';
+			if (ws->capacity_profile != NULL)
 			{
+				/* the agent row is ours: the slot check cannot race */
+				if (!assign_profile_charge(agent_id, ws->capacity_profile, now, false))
+				{
+					SPI_tuptable = tt;
+					continue;
+				}
+				values[6] = CStringGetTextDatum(ws->capacity_profile);
+				nulls[6] = ' ';
+			}
+			if (util_exec(take_item_plan, values, nulls, false, 0, SPI_OK_UPDATE_RETURNING) == 0)
+			{
+				if (ws->capacity_profile != NULL)
+					assign_profile_uncharge(agent_id, ws->capacity_profile, now);
 				SPI_tuptable = tt;
 				continue;		/* another transaction holds it */
 			}
@@ -296,12 +350,19 @@ serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_loc
 			taken[ntaken].item = item;
 			taken[ntaken].ws = ws_id;
 			taken[ntaken].queue = queue_id;
-			taken[ntaken].active = ws->auto_accept;
+			taken[ntaken].active = pick || ws->auto_accept;
 			taken[ntaken].expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 																			TimestampTzGetDatum(now),
 																			IntervalPGetDatum(&ws->offer_timeout)));
 			ntaken++;
+			if (pick)
+			{
+				*picked = item;
+				break;
+			}
 		}
+		if (pick && ntaken > 0)
+			break;
 		if (!more || !fresh || free_units <= 0)
 			break;
 		limit *= 4;
@@ -333,11 +394,11 @@ serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_loc
 
 	for (int i = 0; i < ntaken; i++)
 	{
-		const char *ev = taken[i].active ? "assigned" : "offered";
+		const char *ev = pick ? "picked" : taken[i].active ? "assigned" : "offered";
 
 		events_add(events, taken[i].item, ev, agent_id, taken[i].queue,
-				   "{\"served\": true}");
-		notify_agent(agent_id, ev, taken[i].item, taken[i].ws, taken[i].queue,
+				   pick ? NULL : "{\"served\": true}");
+		notify_agent(agent_id, pick ? "assigned" : ev, taken[i].item, taken[i].ws, taken[i].queue,
 					 taken[i].active ? NULL : &taken[i].expires);
 	}
 	return ntaken;

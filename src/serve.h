@@ -13,5 +13,6 @@
 extern int	serve_agent(int64 agent_id, TimestampTz now, EventBuf *events);
 extern int	serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events,
 							bool skip_locked);
+extern int64 pick_next_for(int64 agent_id, TimestampTz now, EventBuf *events);
 
 #endif							/* OMNIROUTE_SERVE_H */

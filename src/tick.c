@@ -45,6 +45,8 @@ static SPIPlanPtr inactive_plan;
 static SPIPlanPtr close_idle_plan;
 static SPIPlanPtr servable_plan;
 
+static bool plans_ready = false;
+
 static void
 prepare_plans(void)
 {
@@ -52,7 +54,7 @@ prepare_plans(void)
 	Oid			ti[1] = {INT8OID};
 	Oid			t2[2] = {INT8OID, TIMESTAMPTZOID};
 
-	if (expired_plan != NULL)
+	if (plans_ready)
 		return;
 	expired_plan = util_prepare("SELECT w.id FROM omniroute.work_item w"
 								"  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
@@ -83,6 +85,8 @@ prepare_plans(void)
 								 "  JOIN omniroute.queue_member m ON m.queue_id = q.queue_id"
 								 " WHERE m.free_units > 0"
 								 " LIMIT 1000", 0, NULL);
+	/* only now: a failed prepare above is retried on the next call */
+	plans_ready = true;
 }
 
 /* the ids a query returned, copied out of SPI's result */
@@ -113,7 +117,7 @@ expire_offers(LifecycleCall *call, TimestampTz at)
 
 		lifecycle_lock_item(ids[i], &it);	/* ours already */
 		agent = it.agent_id;
-		lifecycle_release(agent, it.reserved, at);
+		lifecycle_release_item(&it, at);
 		lifecycle_add_declined(&it, agent);
 		events_add(&call->events, it.id, "missed", agent, it.queue_id, NULL);
 		notify_agent(agent, "missed", it.id, it.ws_id, it.queue_id, NULL);
@@ -138,7 +142,7 @@ release_wrap_ups(LifecycleCall *call, TimestampTz at)
 
 		lifecycle_lock_item(ids[i], &it);
 		util_exec(unblock_plan, values, NULL, false, 0, SPI_OK_UPDATE);
-		lifecycle_release(it.agent_id, it.reserved, at);
+		lifecycle_release_item(&it, at);
 		events_add(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, NULL);
 		serve_agent_ext(it.agent_id, at, &call->events, true);
 	}

@@ -514,7 +514,6 @@ SELECT results_eq(
 -- ---------------------------------------------------------------------------
 
 -- 1851: no profile, 100 units; 1852: profile (max 1), 10 units; 1853: profile, max 2, 5 units
-SELECT todo('capacity profiles are not applied by assign.c yet (no code reads capacity_profile / agent_profile)', 4);
 INSERT INTO omniroute.work_item (id, workstream_id) VALUES (5851, 285);
 INSERT INTO omniroute.work_item (id, workstream_id) VALUES (5852, 285);
 INSERT INTO omniroute.work_item (id, workstream_id) VALUES (5853, 285);

@@ -1,0 +1,324 @@
+/*-------------------------------------------------------------------------
+ *
+ * worker.c
+ *	  The tick worker: a background worker that calls omniroute.tick() in
+ *	  database omniroute.database every omniroute.tick_interval
+ *	  milliseconds, so that timed behaviour (offer timeouts, wrap-up
+ *	  release, auto-close, end-of-day resets) happens without anyone
+ *	  calling tick() by hand.
+ *
+ *	  The worker is registered from _PG_init only when the library is in
+ *	  shared_preload_libraries; routing on INSERT never needs it.  It shows
+ *	  in pg_stat_activity with backend_type "omniroute tick".
+ *
+ *	  Each tick is one transaction of its own: a fresh snapshot, the
+ *	  extension looked up in pg_extension (a database without omniroute is
+ *	  quietly skipped, so the worker can wait for CREATE EXTENSION), then
+ *	  SELECT omniroute.tick() through SPI.  tick() does its own locking and
+ *	  is safe to run concurrently with a manual call, so the worker takes no
+ *	  locks of its own.
+ *
+ *	  Errors: an ERROR in a tick is caught, reported to the server log,
+ *	  the transaction aborted and the error state flushed; the worker then
+ *	  waits for the next tick and tries again.  A FATAL (SIGTERM goes through
+ *	  die() and CHECK_FOR_INTERRUPTS) is never caught: it ends the process,
+ *	  so a shutdown or pg_terminate_backend() is always obeyed.  Anything that
+ *	  does end the process (a failed connection because the database does
+ *	  not exist yet, a crash) is followed by a restart from the postmaster
+ *	  after WORKER_RESTART_SECONDS.
+ *
+ *	  Timing: ticks start every tick_interval milliseconds, measured from
+ *	  the start of the previous tick; a tick that overruns the interval is
+ *	  followed by the next one at once.  A latch wake-up (SIGHUP, SIGTERM)
+ *	  does not bring the next tick forward.
+ *
+ *	  Stepping aside: a connected worker would make DROP DATABASE, ALTER
+ *	  DATABASE RENAME / SET TABLESPACE and CREATE DATABASE ... TEMPLATE on
+ *	  its database fail with "being accessed by other users" (they wait
+ *	  only five seconds, and only autovacuum is asked to leave).  Those
+ *	  commands lock the database object in a mode that conflicts with the
+ *	  RowExclusiveLock every new connection takes on it, so the worker
+ *	  probes that lock, without waiting, at least every WORKER_PROBE_MS and
+ *	  exits when it is taken; the postmaster starts it again after its
+ *	  restart interval, when the command is done (or fails to connect, and
+ *	  retries, if the database is gone).  Between ticks the worker holds no
+ *	  locks at all.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "access/xlog.h"
+#include "catalog/pg_database.h"
+#include "commands/extension.h"
+#include "executor/spi.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lock.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/timeout.h"
+#include "utils/timestamp.h"
+
+#include "omniroute.h"
+#include "worker.h"
+
+/*
+ * Seconds the postmaster waits before restarting a worker that exited with
+ * a non-zero code.  Short, because the first connection attempt usually
+ * fails when omniroute.database is created after the server starts.
+ */
+#define WORKER_RESTART_SECONDS	5
+
+/* How often, at least, the worker checks whether it must leave its database. */
+#define WORKER_PROBE_MS			1000
+
+#define TICK_QUERY				"SELECT omniroute.tick()"
+
+/* The database this process is connected to, for good. */
+static char *worker_database = NULL;
+
+/* Whether the last tick found the extension: -1 unknown, 0 no, 1 yes. */
+static int	extension_seen = -1;
+
+/* Per-iteration allocations of the main loop; reset every iteration. */
+static MemoryContext loop_context;
+
+void
+worker_register(void)
+{
+	BackgroundWorker worker;
+
+	memset(&worker, 0, sizeof(worker));
+	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	worker.bgw_restart_time = WORKER_RESTART_SECONDS;
+	strlcpy(worker.bgw_library_name, "omniroute", BGW_MAXLEN);
+	strlcpy(worker.bgw_function_name, "omniroute_worker_main", BGW_MAXLEN);
+	strlcpy(worker.bgw_name, "omniroute tick worker", BGW_MAXLEN);
+	strlcpy(worker.bgw_type, "omniroute tick", BGW_MAXLEN);
+	worker.bgw_main_arg = (Datum) 0;
+	worker.bgw_notify_pid = 0;
+
+	RegisterBackgroundWorker(&worker);
+}
+
+/*
+ * Log, once per change, whether the extension is installed in our database,
+ * so that a worker pointed at the wrong database says so without repeating
+ * itself every tick.
+ */
+static void
+note_extension(bool installed)
+{
+	if (extension_seen == (int) installed)
+		return;
+	extension_seen = installed ? 1 : 0;
+	if (installed)
+		ereport(LOG,
+				(errmsg("omniroute tick worker: ticking in database \"%s\" every %d ms",
+						worker_database, omniroute_tick_interval)));
+	else
+		ereport(LOG,
+				(errmsg("omniroute tick worker: extension omniroute is not installed in database \"%s\"; waiting for it",
+						worker_database)));
+}
+
+/*
+ * One tick, in a transaction of its own.  Errors propagate to the caller.
+ */
+static void
+tick_once(void)
+{
+	bool		installed;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute tick worker: SPI_connect failed");
+	PushActiveSnapshot(GetTransactionSnapshot());
+
+	installed = OidIsValid(get_extension_oid("omniroute", true));
+	note_extension(installed);
+
+	if (installed)
+	{
+		int			ret;
+
+		pgstat_report_activity(STATE_RUNNING, TICK_QUERY);
+
+		ret = SPI_execute(TICK_QUERY, false, 0);
+		if (ret != SPI_OK_SELECT || SPI_processed != 1)
+			elog(ERROR, "omniroute tick worker: %s returned %s with " UINT64_FORMAT " rows",
+				 TICK_QUERY, SPI_result_code_string(ret), SPI_processed);
+		ereport(DEBUG1,
+				(errmsg_internal("omniroute tick worker: tick took %s actions",
+								 SPI_getvalue(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 1))));
+	}
+
+	SPI_finish();
+	PopActiveSnapshot();
+	CommitTransactionCommand();
+	pgstat_report_stat(false);
+	pgstat_report_activity(STATE_IDLE, NULL);
+}
+
+/*
+ * Run one tick and survive an ERROR in it.
+ *
+ * The catch block does what PostgresMain's error recovery does for a plain
+ * backend: report the error, abort the transaction (which releases locks,
+ * buffer pins, SPI and snapshots, and frees the transaction's memory), and
+ * flush the error state.  errfinish() has already reset
+ * InterruptHoldoffCount before the longjmp; a pending SIGTERM is acted on at
+ * the next CHECK_FOR_INTERRUPTS in the main loop.
+ */
+static void
+run_tick(void)
+{
+	PG_TRY();
+	{
+		tick_once();
+	}
+	PG_CATCH();
+	{
+		HOLD_INTERRUPTS();
+
+		/* the error, with its SQLSTATE, detail and context, at level ERROR */
+		EmitErrorReport();
+
+		disable_all_timeouts(false);
+		QueryCancelPending = false;
+		AbortCurrentTransaction();
+		MemoryContextSwitchTo(loop_context);
+		FlushErrorState();
+		pgstat_report_activity(STATE_IDLE, NULL);
+
+		RESUME_INTERRUPTS();
+
+		ereport(LOG,
+				(errmsg("omniroute tick worker: tick failed; retrying in %d ms",
+						omniroute_tick_interval)));
+	}
+	PG_END_TRY();
+
+	/* commit and abort both leave us in TopMemoryContext */
+	MemoryContextSwitchTo(loop_context);
+}
+
+/*
+ * Whether a command that needs the database to itself (see "Stepping aside"
+ * above) holds or awaits a lock on it: probe, without waiting, the lock a
+ * new connection would take, and let it go at once.
+ */
+static bool
+database_wanted_exclusively(void)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, MyDatabaseId, 0);
+	if (LockAcquire(&tag, RowExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, RowExclusiveLock, true);
+	return false;
+}
+
+void
+omniroute_worker_main(Datum main_arg)
+{
+	TimestampTz last_tick = 0;
+	bool		ticked = false;
+
+	(void) main_arg;
+
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+
+	/*
+	 * The database is fixed for the life of the process.  If it does not
+	 * exist (yet), this raises FATAL and the postmaster starts us again
+	 * after WORKER_RESTART_SECONDS.
+	 */
+	worker_database = MemoryContextStrdup(TopMemoryContext, omniroute_database);
+	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
+
+	ereport(LOG,
+			(errmsg("omniroute tick worker started in database \"%s\"", worker_database)));
+
+	loop_context = AllocSetContextCreate(TopMemoryContext,
+										 "omniroute tick worker",
+										 ALLOCSET_DEFAULT_SIZES);
+	MemoryContextSwitchTo(loop_context);
+
+	for (;;)
+	{
+		TimestampTz now;
+		long		timeout;
+
+		MemoryContextReset(loop_context);
+		CHECK_FOR_INTERRUPTS();
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+
+			/*
+			 * omniroute.database is PGC_SIGHUP, but a background worker
+			 * cannot leave the database it connected to.  Exit with a
+			 * non-zero code instead: the postmaster restarts the worker
+			 * after its restart interval, and the new process connects to
+			 * the new database.  omniroute.tick_interval needs nothing: it
+			 * applies from the next wait on.
+			 */
+			if (strcmp(worker_database, omniroute_database) != 0)
+			{
+				ereport(LOG,
+						(errmsg("omniroute tick worker: omniroute.database changed from \"%s\" to \"%s\"; restarting in %d s",
+								worker_database, omniroute_database, WORKER_RESTART_SECONDS)));
+				proc_exit(1);
+			}
+		}
+
+		if (database_wanted_exclusively())
+		{
+			ereport(LOG,
+					(errmsg("omniroute tick worker: database \"%s\" is being dropped, renamed, moved or copied; leaving it, restarting in %d s",
+							worker_database, WORKER_RESTART_SECONDS)));
+			proc_exit(1);
+		}
+
+		now = GetCurrentTimestamp();
+		if (!ticked ||
+			TimestampDifferenceExceeds(last_tick, now, omniroute_tick_interval))
+		{
+			last_tick = now;
+			ticked = true;
+
+			/* a standby cannot write: nothing to do until promotion */
+			if (!RecoveryInProgress())
+				run_tick();
+			now = GetCurrentTimestamp();
+		}
+
+		timeout = TimestampDifferenceMilliseconds(now,
+												  TimestampTzPlusMilliseconds(last_tick,
+																			  omniroute_tick_interval));
+		timeout = Min(timeout, WORKER_PROBE_MS);
+
+		(void) WaitLatch(MyLatch,
+						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout,
+						 PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+	}
+}
