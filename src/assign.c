@@ -59,6 +59,7 @@ typedef struct Candidate
 static SPIPlanPtr candidate_plans[3];
 static SPIPlanPtr skills_plan;
 static SPIPlanPtr reserve_plan;
+static SPIPlanPtr try_reserve_plan;
 static SPIPlanPtr force_plan;
 static SPIPlanPtr room_plan;
 static SPIPlanPtr unreserve_plan;
@@ -205,6 +206,27 @@ prepare_plans(void)
 		 * COMMITTED a concurrent reservation blocks on the agent row and the
 		 * condition is re-checked against the committed row.
 		 */
+		/*
+		 * The same, for a transaction that already holds another agent (a
+		 * re-route after reject, missed offer or transfer): waiting for this
+		 * agent could deadlock with a re-route going the other way, so an
+		 * agent another transaction holds counts as taken.
+		 */
+		try_reserve_plan = util_prepare("WITH l AS ("
+										"  SELECT id FROM omniroute.agent WHERE id = $1"
+										"     FOR UPDATE SKIP LOCKED),"
+										" a AS ("
+										"  UPDATE omniroute.agent"
+										"     SET used_units = used_units + $2, last_assigned_at = $3"
+										"   WHERE id = (SELECT id FROM l) AND capacity - used_units >= $2"
+										"     AND presence = ANY ($4)"
+										"  RETURNING capacity - used_units AS free)"
+										" UPDATE omniroute.queue_member m"
+										"    SET free_units = (SELECT free FROM a), agent_last_assigned_at = $3,"
+										"        queue_last_assigned_at = CASE WHEN m.queue_id = $5 THEN $3"
+										"                                      ELSE m.queue_last_assigned_at END"
+										"  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)"
+										" RETURNING m.free_units", 5, types);
 		reserve_plan = util_prepare("WITH a AS ("
 									"  UPDATE omniroute.agent"
 									"     SET used_units = used_units + $2, last_assigned_at = $3"
@@ -429,7 +451,8 @@ reserve(const AssignRequest *req, const Candidate *c)
 	values[2] = TimestampTzGetDatum(req->now);
 	values[3] = req->ws->presence_array;
 	values[4] = Int64GetDatum(req->queue->id);
-	return util_exec(reserve_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
+	return util_exec(req->skip_locked ? try_reserve_plan : reserve_plan,
+					 values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
 }
 
 /* ----------------------------------------------------------------

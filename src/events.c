@@ -22,6 +22,7 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/datetime.h"
 #include "utils/timestamp.h"
 
 #include "events.h"
@@ -120,8 +121,15 @@ notify_agent(int64 agent, const char *event, int64 item, int64 workstream, int64
 					 event, item, workstream, queue);
 	if (expires != NULL)
 	{
-		appendStringInfoString(&payload, ", \"expires_at\": ");
-		escape_json(&payload, timestamptz_to_str(*expires));
+		struct pg_tm tm;
+		fsec_t		fsec;
+
+		/* RFC 3339 in UTC: the same text whatever the session's time zone */
+		if (timestamp2tm(*expires, NULL, &tm, &fsec, NULL, NULL) != 0)
+			elog(ERROR, "omniroute: offer expiry out of range");
+		appendStringInfo(&payload, ", \"expires_at\": \"%04d-%02d-%02dT%02d:%02d:%02d.%06dZ\"",
+						 tm.tm_year, tm.tm_mon, tm.tm_mday, tm.tm_hour, tm.tm_min,
+						 tm.tm_sec, (int) fsec);
 	}
 	appendStringInfoChar(&payload, '}');
 	Async_Notify(channel, payload.data);

@@ -61,7 +61,7 @@ prepare_plans(void)
 		Oid			t[1] = {INT8OID};
 
 		lock_item_plan = util_prepare("SELECT workstream_id, state, queue_id, agent_id, reserved_units,"
-									  "       declined_agents, required_skills, profile"
+									  "       declined_agents, required_skills, profile, external_id"
 									  "  FROM omniroute.work_item WHERE id = $1 FOR UPDATE", 1, t);
 		clear_profile_plan = util_prepare("UPDATE omniroute.work_item SET profile = NULL WHERE id = $1", 1, t);
 		item_row_plan = util_prepare("SELECT * FROM omniroute.work_item WHERE id = $1", 1, t);
@@ -167,6 +167,7 @@ lifecycle_lock_item(int64 id, WorkItem *it)
 	it->declined = PointerGetDatum(DatumGetArrayTypePCopy(util_col(0, 6, &isnull)));
 	it->required_skills = DatumGetJsonbPCopy(util_col(0, 7, &isnull));
 	it->profile = util_col_text(0, 8);
+	it->external_id = util_col_text(0, 9);
 }
 
 void
@@ -272,6 +273,8 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	req.excluded = excluded;
 	req.nexcluded = n;
 	req.reserve = true;
+	/* we may hold the agent the item left: never wait for another one */
+	req.skip_locked = true;
 	req.now = call->now;
 	initStringInfo(&diag);
 	if (assign_and_describe(&req, &res, &diag))
@@ -510,6 +513,7 @@ static SPIPlanPtr state_plan;
 static SPIPlanPtr set_profile_plan;
 static SPIPlanPtr move_queue_plan;
 static SPIPlanPtr agent_exists_plan;
+static SPIPlanPtr lock_agents_plan;
 
 static bool more_plans_ready = false;
 
@@ -542,6 +546,12 @@ prepare_more_plans(void)
 		Oid			t[2] = {INT8OID, TEXTOID};
 
 		set_profile_plan = util_prepare("UPDATE omniroute.work_item SET profile = $2 WHERE id = $1", 2, t);
+	}
+	{
+		Oid			t[2] = {INT8OID, INT8OID};
+
+		lock_agents_plan = util_prepare("SELECT id FROM omniroute.agent WHERE id IN ($1, $2)"
+										" ORDER BY id FOR UPDATE", 2, t);
 	}
 	more_plans_ready = true;
 }
@@ -805,6 +815,12 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("work item " INT64_FORMAT " is already with agent " INT64_FORMAT, id, target)));
+	/* both agents, in id order, so two transfers in opposite directions cannot deadlock */
+	{
+		Datum		v[2] = {Int64GetDatum(it.agent_id), Int64GetDatum(target)};
+
+		util_exec(lock_agents_plan, v, NULL, false, 0, SPI_OK_SELECT);
+	}
 	old_agent = take_back(&call, &it);
 	events_add(&call.events, id, "transferred", old_agent, it.queue_id,
 			   psprintf("{\"to_agent\": " INT64_FORMAT "}", target));
@@ -837,7 +853,16 @@ omniroute_escalate(PG_FUNCTION_ARGS)
 	events_add(&call.events, id, "escalated", it.agent_id, it.queue_id, NULL);
 	it.agent_id = 0;
 	it.reserved = 0;
-	lifecycle_reroute(&call, &it, "escalated");
+	/* routed as a new item would be after the bot: affinity first (step 4) */
+	{
+		int64		human = ws->keep_same_agent && it.external_id != NULL ?
+			route_affinity_agent(it.ws_id, it.external_id) : 0;
+
+		if (human != 0)
+			give_to_agent(&call, &it, human, "keep_same_agent", "escalated");
+		else
+			lifecycle_reroute(&call, &it, "escalated");
+	}
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 

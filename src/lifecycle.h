@@ -31,6 +31,7 @@ typedef struct WorkItem
 	Datum		declined;		/* int8[] of agents who rejected or missed it */
 	Jsonb	   *required_skills;
 	char	   *profile;		/* capacity profile slot held, or NULL */
+	char	   *external_id;	/* the conversation or record, or NULL */
 } WorkItem;
 
 extern void lifecycle_begin(LifecycleCall *call);

@@ -396,8 +396,8 @@ jsonb_from_cstring(const char *s)
 static SPIPlanPtr affinity_plan;
 
 /* the (human) agent who last handled this conversation in this workstream */
-static int64
-affinity_agent(int64 ws_id, const char *external_id)
+int64
+route_affinity_agent(int64 ws_id, const char *external_id)
 {
 	Datum		values[2];
 
@@ -546,7 +546,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 						 ", \"method\": \"bot\"}", res.agent_id);
 	}
 	else if (!ws->pick_mode && ws->keep_same_agent && in.external_id != NULL &&
-			 (res.agent_id = affinity_agent(ws->id, in.external_id)) != 0)
+			 (res.agent_id = route_affinity_agent(ws->id, in.external_id)) != 0)
 	{
 		/* 4. the agent who handled this conversation, whatever their capacity */
 		assign_force(res.agent_id, units, out.queue->id, now);

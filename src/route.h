@@ -44,5 +44,6 @@ extern void route_classify(WorkstreamConfig *ws, const ItemInput *in,
 						   RouteOutcome *out, StringInfo diag);
 extern Jsonb *skills_to_jsonb(const RequiredSkills *rs);
 extern void parse_required_skills(Jsonb *js, RequiredSkills *rs);
+extern int64 route_affinity_agent(int64 ws_id, const char *external_id);
 
 #endif							/* OMNIROUTE_ROUTE_H */

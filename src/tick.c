@@ -13,7 +13,8 @@
  *	     safety net: serving normally happens when capacity frees).
  *
  *	  Every item is taken FOR UPDATE SKIP LOCKED and every agent row with
- *	  SKIP LOCKED: a tick never waits for an agent acting on the same item
+ *	  SKIP LOCKED (an item whose agent is busy in another transaction is
+ *	  left for the next tick): a tick never waits for an agent acting on the same item
  *	  (whoever locks it first wins, the other sees the new state), and two
  *	  ticks at once never act twice on one item.  Running it again at the
  *	  same time does nothing more: it is idempotent.  Tests pass 'at'
@@ -44,6 +45,7 @@ static SPIPlanPtr unblock_plan;
 static SPIPlanPtr inactive_plan;
 static SPIPlanPtr close_idle_plan;
 static SPIPlanPtr servable_plan;
+static SPIPlanPtr try_lock_agent_plan;
 
 static bool plans_ready = false;
 
@@ -78,12 +80,19 @@ prepare_plans(void)
 								   "   SET state = 'closed', closed_at = $2, close_reason = 'inactivity',"
 								   "       reserved_units = 0"
 								   " WHERE id = $1", 2, t2);
-	/* members with room in queues that have open work */
+	/* an agent busy in another transaction is left for the next tick */
+	try_lock_agent_plan = util_prepare("SELECT 1 FROM omniroute.agent WHERE id = ("
+									   " SELECT agent_id FROM omniroute.work_item WHERE id = $1)"
+									   " FOR UPDATE SKIP LOCKED", 1, ti);
+	/* members with room for some open push item of their queues */
 	servable_plan = util_prepare("SELECT DISTINCT m.agent_id"
-								 "  FROM (SELECT DISTINCT queue_id FROM omniroute.work_item"
-								 "         WHERE state = 'open') q"
+								 "  FROM (SELECT w.queue_id, min(ws.capacity_units) AS units"
+								 "          FROM omniroute.work_item w"
+								 "          JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
+								 "         WHERE w.state = 'open' AND ws.mode = 'push'"
+								 "         GROUP BY w.queue_id) q"
 								 "  JOIN omniroute.queue_member m ON m.queue_id = q.queue_id"
-								 " WHERE m.free_units > 0"
+								 " WHERE m.free_units >= q.units"
 								 " LIMIT 1000", 0, NULL);
 	/* only now: a failed prepare above is retried on the next call */
 	plans_ready = true;
@@ -103,11 +112,21 @@ fetch_ids(SPIPlanPtr plan, TimestampTz at, int *n)
 	return ids;
 }
 
+/* the item's agent, if no other transaction holds them */
+static bool
+try_lock_agent_of(int64 item)
+{
+	Datum		values[1] = {Int64GetDatum(item)};
+
+	return util_exec(try_lock_agent_plan, values, NULL, false, 0, SPI_OK_SELECT) > 0;
+}
+
 static int
 expire_offers(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
 	int64	   *ids = fetch_ids(expired_plan, at, &n);
+	int			done = 0;
 
 	for (int i = 0; i < n; i++)
 	{
@@ -115,6 +134,9 @@ expire_offers(LifecycleCall *call, TimestampTz at)
 		int64		agent;
 		Datum		values[1];
 
+		if (!try_lock_agent_of(ids[i]))
+			continue;
+		done++;
 		lifecycle_lock_item(ids[i], &it);	/* ours already */
 		agent = it.agent_id;
 		lifecycle_release_item(&it, at);
@@ -126,7 +148,7 @@ expire_offers(LifecycleCall *call, TimestampTz at)
 		util_exec(inactive_plan, values, NULL, false, 0, SPI_OK_UPDATE);
 		lifecycle_reroute(call, &it, "missed");
 	}
-	return n;
+	return done;
 }
 
 static int
@@ -135,18 +157,23 @@ release_wrap_ups(LifecycleCall *call, TimestampTz at)
 	int			n;
 	int64	   *ids = fetch_ids(wrap_up_plan, at, &n);
 
+	int			done = 0;
+
 	for (int i = 0; i < n; i++)
 	{
 		WorkItem	it;
 		Datum		values[1] = {Int64GetDatum(ids[i])};
 
+		if (!try_lock_agent_of(ids[i]))
+			continue;
+		done++;
 		lifecycle_lock_item(ids[i], &it);
 		util_exec(unblock_plan, values, NULL, false, 0, SPI_OK_UPDATE);
 		lifecycle_release_item(&it, at);
 		events_add(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, NULL);
 		serve_agent_ext(it.agent_id, at, &call->events, true);
 	}
-	return n;
+	return done;
 }
 
 static int
