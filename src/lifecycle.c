@@ -221,6 +221,18 @@ lifecycle_add_declined(WorkItem *it, int64 agent_id)
 	it->declined = append_declined(it->declined, agent_id);
 }
 
+/* the item gives back what it holds, and its agent takes waiting work */
+static void
+release_and_serve(LifecycleCall *call, WorkItem *it)
+{
+	int64		agent = it->agent_id;
+
+	if (agent == 0 || (it->reserved == 0 && it->profile == NULL))
+		return;
+	lifecycle_release_item(it, call->now);
+	serve_agent(agent, call->now, &call->events);
+}
+
 static Datum
 append_declined(Datum arr, int64 agent_id)
 {
@@ -396,11 +408,7 @@ omniroute_close(PG_FUNCTION_ARGS)
 		appendStringInfoChar(&d, '}');
 		events_add(&call.events, id, "closed", it.agent_id, it.queue_id, d.data);
 	}
-	if (it.agent_id != 0 && (it.reserved > 0 || it.profile != NULL))
-	{
-		lifecycle_release_item(&it, call.now);
-		serve_agent(it.agent_id, call.now, &call.events);
-	}
+	release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 
@@ -640,11 +648,7 @@ omniroute_wait(PG_FUNCTION_ARGS)
 	/* the agent stays the owner; the capacity is theirs to use meanwhile */
 	set_state(&it, "waiting", 0, call.now, NULL);
 	events_add(&call.events, id, "waiting", it.agent_id, it.queue_id, NULL);
-	if (it.reserved > 0 || it.profile != NULL)
-	{
-		lifecycle_release_item(&it, call.now);
-		serve_agent(it.agent_id, call.now, &call.events);
-	}
+	release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 
@@ -725,11 +729,8 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 			   release ? "{\"capacity\": \"released\"}" :
 			   ws->has_wrap_up_block ? "{\"capacity\": \"blocked for wrap_up_block\"}" :
 			   "{\"capacity\": \"blocked until close\"}");
-	if (release && (it.reserved > 0 || it.profile != NULL))
-	{
-		lifecycle_release_item(&it, call.now);
-		serve_agent(it.agent_id, call.now, &call.events);
-	}
+	if (release)
+		release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 

@@ -643,6 +643,41 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(tup);
 }
 
+/*
+ * For simulate() and test_condition(): check the context, connect to SPI,
+ * find the workstream, and read the built-ins a caller may put in the
+ * context to try rules on them.
+ */
+static WorkstreamConfig *
+begin_trial(const char *fn, int64 ws_id, Jsonb *context, ItemInput *in)
+{
+	WorkstreamConfig *ws;
+	JsonbValue	jv;
+
+	if (!JB_ROOT_IS_OBJECT(context) || JB_ROOT_IS_SCALAR(context))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s(): context must be a JSON object", fn)));
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+	ws = catalog_workstream(ws_id);
+	if (ws == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
+	memset(in, 0, sizeof(ItemInput));
+	in->context = context;
+	in->required_skills = DatumGetJsonbP(jsonb_from_cstring("{}"));
+	if (context_get(context, "customer_id", &jv) && jv.type == jbvString)
+		in->customer_id = pnstrdup(jv.val.string.val, jv.val.string.len);
+	if (context_get(context, "external_id", &jv) && jv.type == jbvString)
+		in->external_id = pnstrdup(jv.val.string.val, jv.val.string.len);
+	if (context_get(context, "priority", &jv) && jv.type == jbvNumeric)
+		in->priority = DatumGetInt32(DirectFunctionCall1(numeric_int4,
+														 NumericGetDatum(jv.val.numeric)));
+	return ws;
+}
+
 /* ----------------------------------------------------------------
  * simulate(workstream_id, context)
  * ----------------------------------------------------------------
@@ -661,33 +696,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	Datum		result;
 	MemoryContext caller_ctx = CurrentMemoryContext;
 
-	if (!JB_ROOT_IS_OBJECT(context) || JB_ROOT_IS_SCALAR(context))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("simulate(): context must be a JSON object")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "omniroute: SPI_connect failed");
-	ws = catalog_workstream(ws_id);
-	if (ws == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
-
-	memset(&in, 0, sizeof(in));
-	in.context = context;
-	in.required_skills = DatumGetJsonbP(jsonb_from_cstring("{}"));
-	{
-		JsonbValue	jv;
-
-		/* built-ins may be given in the context to try rules on them */
-		if (context_get(context, "customer_id", &jv) && jv.type == jbvString)
-			in.customer_id = pnstrdup(jv.val.string.val, jv.val.string.len);
-		if (context_get(context, "external_id", &jv) && jv.type == jbvString)
-			in.external_id = pnstrdup(jv.val.string.val, jv.val.string.len);
-		if (context_get(context, "priority", &jv) && jv.type == jbvNumeric)
-			in.priority = DatumGetInt32(DirectFunctionCall1(numeric_int4,
-															NumericGetDatum(jv.val.numeric)));
-	}
+	ws = begin_trial("simulate", ws_id, context, &in);
 
 	initStringInfo(&diag);
 	appendStringInfoString(&diag, "{\"simulated\": true, ");
@@ -740,29 +749,9 @@ omniroute_test_condition(PG_FUNCTION_ARGS)
 	ItemInput	in;
 	RuleValue  *slots;
 	bool		result;
-	JsonbValue	jv;
 
-	if (!JB_ROOT_IS_OBJECT(context) || JB_ROOT_IS_SCALAR(context))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("test_condition(): context must be a JSON object")));
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "omniroute: SPI_connect failed");
-	ws = catalog_workstream(ws_id);
-	if (ws == NULL)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
+	ws = begin_trial("test_condition", ws_id, context, &in);
 	vars = catalog_load_vars(ws_id);
-	memset(&in, 0, sizeof(in));
-	in.context = context;
-	if (context_get(context, "customer_id", &jv) && jv.type == jbvString)
-		in.customer_id = pnstrdup(jv.val.string.val, jv.val.string.len);
-	if (context_get(context, "external_id", &jv) && jv.type == jbvString)
-		in.external_id = pnstrdup(jv.val.string.val, jv.val.string.len);
-	if (context_get(context, "priority", &jv) && jv.type == jbvNumeric)
-		in.priority = DatumGetInt32(DirectFunctionCall1(numeric_int4,
-														NumericGetDatum(jv.val.numeric)));
 	slots = fill_slots(ws, vars, &in);
 	result = rule_eval(rule_compile(condition, vars, &ectx), slots);
 	SPI_finish();
