@@ -559,3 +559,87 @@ BEGIN
         'members', members);
 END
 $$;
+
+-- ---------------------------------------------------------------------------
+-- Security (SPEC §7)
+-- ---------------------------------------------------------------------------
+
+-- Roles live outside the extension: created only if missing (the one
+-- exception to "no IF NOT EXISTS" in this script), never dropped with it.
+DO $roles$
+DECLARE
+    r text;
+BEGIN
+    FOREACH r IN ARRAY ARRAY['omniroute_admin', 'omniroute_app', 'omniroute_agent', 'omniroute_reporter'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
+            EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+        END IF;
+    END LOOP;
+END
+$roles$;
+
+REVOKE ALL ON ALL TABLES IN SCHEMA omniroute FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA omniroute FROM PUBLIC;
+GRANT USAGE ON SCHEMA omniroute TO omniroute_admin, omniroute_app, omniroute_agent, omniroute_reporter;
+
+-- admin: configure everything, act on any item
+GRANT ALL ON ALL TABLES IN SCHEMA omniroute TO omniroute_admin;
+GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA omniroute TO omniroute_admin;
+
+-- app: insert and read work items; try routing
+GRANT SELECT, INSERT ON omniroute.work_item TO omniroute_app;
+GRANT EXECUTE ON FUNCTION omniroute.simulate(bigint, jsonb) TO omniroute_app;
+
+-- agent: read own and pickable items, act through the lifecycle functions
+-- (which check that the item is theirs), set their own presence
+GRANT SELECT ON omniroute.work_item, omniroute.work_item_event TO omniroute_agent;
+GRANT SELECT ON omniroute.agent, omniroute.presence, omniroute.queue, omniroute.queue_member,
+                omniroute.workstream, omniroute.skill TO omniroute_agent;
+GRANT EXECUTE ON FUNCTION
+    omniroute.accept(bigint), omniroute.reject(bigint), omniroute.close(bigint, text),
+    omniroute.wait(bigint), omniroute.resume(bigint), omniroute.wrap_up(bigint),
+    omniroute.transfer(bigint, bigint), omniroute.transfer_to_agent(bigint, bigint),
+    omniroute.escalate(bigint), omniroute.pick(bigint), omniroute.pick_next(),
+    omniroute.set_presence(bigint, text), omniroute.set_presence(text)
+    TO omniroute_agent;
+
+-- reporter: events (and the reporting views, granted where they are made)
+GRANT SELECT ON omniroute.work_item_event TO omniroute_reporter;
+
+/*
+ * Row-level security, ENABLEd and FORCEd.  The extension's own functions run
+ * as the extension owner, a superuser, which bypasses it: routing and the
+ * lifecycle functions see every row, callers see theirs.
+ */
+ALTER TABLE omniroute.work_item ENABLE ROW LEVEL SECURITY;
+ALTER TABLE omniroute.work_item FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY admin_all ON omniroute.work_item TO omniroute_admin
+    USING (true) WITH CHECK (true);
+CREATE POLICY app_insert ON omniroute.work_item FOR INSERT TO omniroute_app
+    WITH CHECK (true);
+CREATE POLICY app_read ON omniroute.work_item FOR SELECT TO omniroute_app
+    USING (true);
+-- an agent: their own items, and the open items of their pick-mode queues
+CREATE POLICY agent_read ON omniroute.work_item FOR SELECT TO omniroute_agent
+    USING (agent_id = (SELECT a.id FROM omniroute.agent a WHERE a.login_role = current_user)
+           OR (state = 'open'
+               AND EXISTS (SELECT 1
+                             FROM omniroute.queue_member m
+                             JOIN omniroute.agent a ON a.id = m.agent_id
+                             JOIN omniroute.workstream ws ON ws.id = work_item.workstream_id
+                            WHERE a.login_role = current_user
+                              AND m.queue_id = work_item.queue_id
+                              AND ws.mode = 'pick')));
+
+ALTER TABLE omniroute.work_item_event ENABLE ROW LEVEL SECURITY;
+ALTER TABLE omniroute.work_item_event FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY admin_all ON omniroute.work_item_event TO omniroute_admin
+    USING (true) WITH CHECK (true);
+CREATE POLICY reporter_read ON omniroute.work_item_event FOR SELECT TO omniroute_reporter
+    USING (true);
+-- an agent: the events of the items they hold
+CREATE POLICY agent_read ON omniroute.work_item_event FOR SELECT TO omniroute_agent
+    USING (EXISTS (SELECT 1 FROM omniroute.work_item w
+                    WHERE w.id = work_item_event.work_item_id));
