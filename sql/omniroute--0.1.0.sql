@@ -399,6 +399,22 @@ CREATE TRIGGER queue_sync_members AFTER UPDATE OF assignment ON omniroute.queue
     FOR EACH ROW WHEN (NEW.assignment IS DISTINCT FROM OLD.assignment)
     EXECUTE FUNCTION omniroute.queue_sync_members();
 
+-- an agent's time zone must be one PostgreSQL knows: end_of_day profiles and
+-- agent_stats count from the agent's local midnight
+CREATE FUNCTION omniroute.agent_check_timezone() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- raises 22023 'time zone "..." not recognized' naming the value; the
+    -- server caches zones, so this costs little per row
+    PERFORM pg_catalog.timezone(NEW.timezone, pg_catalog.now());
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER agent_check_timezone BEFORE INSERT OR UPDATE OF timezone ON omniroute.agent
+    FOR EACH ROW EXECUTE FUNCTION omniroute.agent_check_timezone();
+
 -- an admin's change of presence or capacity is copied to the memberships
 CREATE FUNCTION omniroute.agent_sync_members() RETURNS trigger
     LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
@@ -643,3 +659,316 @@ CREATE POLICY reporter_read ON omniroute.work_item_event FOR SELECT TO omniroute
 CREATE POLICY agent_read ON omniroute.work_item_event FOR SELECT TO omniroute_agent
     USING (EXISTS (SELECT 1 FROM omniroute.work_item w
                     WHERE w.id = work_item_event.work_item_id));
+
+-- ---------------------------------------------------------------------------
+-- Reporting (SPEC §6) and admin helpers (SPEC §2)
+-- ---------------------------------------------------------------------------
+
+/*
+ * Three views for supervisors, in plain SQL.  They run with the rights of
+ * their owner (the default, security_invoker off): the extension owner, a
+ * superuser, whom row-level security does not restrict.  So
+ * omniroute_reporter needs SELECT on the views only, not on work items or
+ * agents, and sees whole counts; the views are granted to no other role.
+ *
+ * Costs, so that a supervisor's screen does not scan history:
+ *   queue_stats      live items only, through the partial indexes
+ *                    work_item_open_idx and work_item_agent_idx (their
+ *                    predicates are repeated verbatim so the planner can
+ *                    use them); membership from queue_member.
+ *   agent_stats      per agent: live items through work_item_agent_idx,
+ *                    today's items through work_item_event_agent_idx below.
+ *   workstream_stats a history report: one pass over work_item (each item
+ *                    counted on the day it was created, got an agent and
+ *                    closed); filter it by workstream_id to narrow the pass.
+ */
+
+/*
+ * Today's events of an agent, for agent_stats: only the events that view
+ * counts, so the index costs one entry per offer/assignment/pick/close and
+ * nothing for the others.
+ */
+CREATE INDEX work_item_event_agent_idx ON omniroute.work_item_event (agent_id, at)
+    WHERE event IN ('offered', 'assigned', 'picked', 'closed');
+
+/*
+ * queue_stats — one row per queue.
+ *
+ *   open, offered, active, waiting, wrap_up
+ *                       work items now in the queue in that state
+ *   longest_wait        now() - created_at of the oldest open item of the
+ *                       queue; NULL when none is open
+ *   eligible_agents_now members of the queue who could be given one of its
+ *                       items right now, as the router sees them (SPEC §4
+ *                       step 5): not bots, and, for at least one workstream
+ *                       that routes to the queue (its fallback queue, or the
+ *                       queue of one of its route rules), the member's
+ *                       presence (by name or by base) is in the workstream's
+ *                       allowed_presences and the member's free units are at
+ *                       least its capacity_units.  A queue no workstream
+ *                       routes to (reached only by transfer) counts members
+ *                       with a free unit whose presence base is 'available'.
+ *                       Item-specific limits (skills, capacity profiles,
+ *                       agents who declined the item) are not counted.
+ */
+CREATE VIEW omniroute.queue_stats AS
+WITH live AS (
+    -- the two partial indexes, each by its own predicate
+    SELECT o.queue_id, o.state, o.created_at
+      FROM omniroute.work_item o
+     WHERE o.state = 'open'
+    UNION ALL
+    SELECT a.queue_id, a.state, NULL
+      FROM omniroute.work_item a
+     WHERE a.state IN ('offered', 'active', 'waiting', 'wrap_up')
+), routes AS (
+    -- which workstreams send work to which queue
+    SELECT ws.fallback_queue_id AS queue_id, ws.id AS workstream_id
+      FROM omniroute.workstream ws
+    UNION
+    SELECT r.queue_id, r.workstream_id
+      FROM omniroute.route_rule r
+)
+SELECT q.id AS queue_id,
+       q.name AS queue,
+       q.assignment,
+       q.priority,
+       coalesce(l.open, 0) AS open,
+       coalesce(l.offered, 0) AS offered,
+       coalesce(l.active, 0) AS active,
+       coalesce(l.waiting, 0) AS waiting,
+       coalesce(l.wrap_up, 0) AS wrap_up,
+       now() - l.oldest_open AS longest_wait,
+       coalesce(e.eligible, 0) AS eligible_agents_now
+  FROM omniroute.queue q
+  LEFT JOIN (
+        SELECT w.queue_id,
+               count(*) FILTER (WHERE w.state = 'open') AS open,
+               count(*) FILTER (WHERE w.state = 'offered') AS offered,
+               count(*) FILTER (WHERE w.state = 'active') AS active,
+               count(*) FILTER (WHERE w.state = 'waiting') AS waiting,
+               count(*) FILTER (WHERE w.state = 'wrap_up') AS wrap_up,
+               min(w.created_at) AS oldest_open
+          FROM live w
+         GROUP BY w.queue_id
+       ) l ON l.queue_id = q.id
+  LEFT JOIN (
+        SELECT m.queue_id, count(*) AS eligible
+          FROM omniroute.queue_member m
+          JOIN omniroute.agent a ON a.id = m.agent_id AND NOT a.is_bot
+          JOIN omniroute.presence p ON p.name = m.presence
+         WHERE CASE
+                   WHEN EXISTS (SELECT 1 FROM routes rt WHERE rt.queue_id = m.queue_id)
+                   THEN EXISTS (SELECT 1
+                                  FROM routes rt
+                                  JOIN omniroute.workstream ws ON ws.id = rt.workstream_id
+                                 WHERE rt.queue_id = m.queue_id
+                                   AND (p.name = ANY (ws.allowed_presences)
+                                        OR p.base = ANY (ws.allowed_presences))
+                                   AND m.free_units >= ws.capacity_units)
+                   ELSE p.base = 'available' AND m.free_units > 0
+               END
+         GROUP BY m.queue_id
+       ) e ON e.queue_id = q.id;
+
+COMMENT ON VIEW omniroute.queue_stats IS
+    'Per queue: live work items by state, the longest current wait of an open item, '
+    'and the members who could be given its work right now (presence allowed and '
+    'enough free units for a workstream routing to the queue).';
+
+/*
+ * agent_stats — one row per agent.
+ *
+ *   presence, presence_base    the agent's presence and its base
+ *   capacity, used_units       as in agent
+ *   free_units                 capacity - used_units, never below 0 (an
+ *                              admin may lower capacity under what is held)
+ *   offered, active, waiting, wrap_up
+ *                              the agent's work items now in that state
+ *   items_today                distinct work items given to the agent since
+ *                              local midnight in agent.timezone: an 'offered',
+ *                              'assigned' (auto-accept, affinity) or 'picked'
+ *                              event for the agent.  An offer later rejected
+ *                              or missed counts: it was work put to the agent.
+ *   closed_today               distinct work items closed while the agent
+ *                              held them, since local midnight ('closed'
+ *                              events naming the agent).
+ */
+CREATE VIEW omniroute.agent_stats AS
+SELECT a.id AS agent_id,
+       a.name AS agent,
+       a.presence,
+       p.base AS presence_base,
+       a.capacity,
+       a.used_units,
+       greatest(a.capacity - a.used_units, 0) AS free_units,
+       l.offered,
+       l.active,
+       l.waiting,
+       l.wrap_up,
+       t.items_today,
+       t.closed_today
+  FROM omniroute.agent a
+  JOIN omniroute.presence p ON p.name = a.presence
+ CROSS JOIN LATERAL (
+        SELECT count(*) FILTER (WHERE w.state = 'offered') AS offered,
+               count(*) FILTER (WHERE w.state = 'active') AS active,
+               count(*) FILTER (WHERE w.state = 'waiting') AS waiting,
+               count(*) FILTER (WHERE w.state = 'wrap_up') AS wrap_up
+          FROM omniroute.work_item w
+         WHERE w.agent_id = a.id
+           AND w.state IN ('offered', 'active', 'waiting', 'wrap_up')
+       ) l
+ CROSS JOIN LATERAL (
+        SELECT count(DISTINCT e.work_item_id)
+                   FILTER (WHERE e.event IN ('offered', 'assigned', 'picked')) AS items_today,
+               count(DISTINCT e.work_item_id)
+                   FILTER (WHERE e.event = 'closed') AS closed_today
+          FROM omniroute.work_item_event e
+         WHERE e.agent_id = a.id
+           AND e.event IN ('offered', 'assigned', 'picked', 'closed')
+           AND e.at >= date_trunc('day', now(), a.timezone)
+           -- redundant (the local day began less than two days ago in any
+           -- zone), but a bound the planner can estimate from statistics:
+           -- without it it guesses a third of the agent's whole history,
+           -- and the inflated cost can make the view pay for JIT compilation
+           AND e.at > now() - interval '2 days'
+       ) t;
+
+COMMENT ON VIEW omniroute.agent_stats IS
+    'Per agent: presence, capacity, used and free units, live work items by state, '
+    'and the items given to and closed by the agent since local midnight (agent.timezone).';
+
+/*
+ * workstream_stats — one row per workstream and UTC day on which one of its
+ * items was created, got an agent or was closed.
+ *
+ *   day          a date in UTC
+ *   created      items created that day
+ *   assigned     items that got an agent that day: coalesce(offered_at,
+ *                assigned_at) on that day (offered_at is the time of the last
+ *                offer, so an item re-routed and given again counts once, on
+ *                the day of its last offer)
+ *   closed       items closed that day
+ *   avg_wait     over the items created that day that have got an agent:
+ *                the average of coalesce(offered_at, assigned_at) - created_at
+ *   avg_handle   over the items closed that day that were accepted (have an
+ *                assigned_at): the average of closed_at - assigned_at
+ */
+CREATE VIEW omniroute.workstream_stats AS
+SELECT ws.id AS workstream_id,
+       ws.name AS workstream,
+       f.day,
+       count(*) FILTER (WHERE f.fact = 'created') AS created,
+       count(*) FILTER (WHERE f.fact = 'assigned') AS assigned,
+       count(*) FILTER (WHERE f.fact = 'closed') AS closed,
+       avg(f.span) FILTER (WHERE f.fact = 'created') AS avg_wait,
+       avg(f.span) FILTER (WHERE f.fact = 'closed') AS avg_handle
+  FROM omniroute.work_item w
+ CROSS JOIN LATERAL (
+        VALUES ((w.created_at AT TIME ZONE 'UTC')::date, 'created',
+                coalesce(w.offered_at, w.assigned_at) - w.created_at),
+               ((coalesce(w.offered_at, w.assigned_at) AT TIME ZONE 'UTC')::date, 'assigned',
+                NULL::interval),
+               ((w.closed_at AT TIME ZONE 'UTC')::date, 'closed',
+                w.closed_at - w.assigned_at)
+       ) AS f (day, fact, span)
+  JOIN omniroute.workstream ws ON ws.id = w.workstream_id
+ WHERE f.day IS NOT NULL
+ GROUP BY ws.id, ws.name, f.day;
+
+COMMENT ON VIEW omniroute.workstream_stats IS
+    'Per workstream and UTC day: items created, given an agent and closed, the average '
+    'wait for an agent of the items created that day and the average handle time of '
+    'the items closed that day.';
+
+-- ---------------------------------------------------------------------------
+-- copy_workstream
+-- ---------------------------------------------------------------------------
+
+/*
+ * Copy a workstream under the name 'Copy of <name>' — or 'Copy of <name> (2)',
+ * (3)... when that is taken — with its context variables, classification
+ * rules and route rules (same positions, names, conditions, outputs and
+ * queues).  Every column of the workstream but id and name is copied,
+ * including columns added later.  The rules are re-checked by the check_rule
+ * trigger against the copied variables, as any insert is.
+ *
+ * Not SECURITY DEFINER: the caller needs the privileges of doing the copy by
+ * hand (omniroute_admin has them); EXECUTE is granted to omniroute_admin.
+ */
+CREATE FUNCTION omniroute.copy_workstream(workstream_id bigint) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src      omniroute.workstream;
+    copy     omniroute.workstream;
+    n        int := 1;
+    violated text;
+BEGIN
+    IF copy_workstream.workstream_id IS NULL THEN
+        RAISE EXCEPTION 'workstream id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO src FROM omniroute.workstream w WHERE w.id = copy_workstream.workstream_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workstream % does not exist', copy_workstream.workstream_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+
+    copy := src;
+    LOOP
+        copy.name := 'Copy of ' || src.name || CASE WHEN n > 1 THEN ' (' || n || ')' ELSE '' END;
+        IF NOT EXISTS (SELECT 1 FROM omniroute.workstream w WHERE w.name = copy.name) THEN
+            BEGIN
+                -- the whole row, whatever its columns; OVERRIDING USER VALUE
+                -- drops the copied id for a new one from the identity
+                INSERT INTO omniroute.workstream OVERRIDING USER VALUE
+                SELECT (copy).*
+                RETURNING id INTO copy.id;
+                EXIT;
+            EXCEPTION WHEN unique_violation THEN
+                -- a concurrent copy took the name first: try the next one
+                GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+                IF violated IS DISTINCT FROM 'workstream_name_key' THEN
+                    RAISE;
+                END IF;
+            END;
+        END IF;
+        n := n + 1;
+    END LOOP;
+
+    INSERT INTO omniroute.context_variable (workstream_id, name, type)
+    SELECT copy.id, v.name, v.type
+      FROM omniroute.context_variable v
+     WHERE v.workstream_id = src.id
+     ORDER BY v.name;
+
+    INSERT INTO omniroute.classification_rule (workstream_id, position, name, condition, output)
+    SELECT copy.id, c.position, c.name, c.condition, c.output
+      FROM omniroute.classification_rule c
+     WHERE c.workstream_id = src.id
+     ORDER BY c.position;
+
+    INSERT INTO omniroute.route_rule (workstream_id, position, name, condition, queue_id)
+    SELECT copy.id, r.position, r.name, r.condition, r.queue_id
+      FROM omniroute.route_rule r
+     WHERE r.workstream_id = src.id
+     ORDER BY r.position;
+
+    RETURN copy.id;
+END
+$$;
+
+COMMENT ON FUNCTION omniroute.copy_workstream(bigint) IS
+    'Copy a workstream with its context variables and rules under the name '
+    '''Copy of <name>'' (or ''Copy of <name> (2)'', ...); returns the new id.';
+
+-- ---------------------------------------------------------------------------
+-- Privileges of the objects above (the roles are made in the security section)
+-- ---------------------------------------------------------------------------
+
+GRANT SELECT ON omniroute.queue_stats, omniroute.agent_stats, omniroute.workstream_stats
+    TO omniroute_admin, omniroute_reporter;
+REVOKE EXECUTE ON FUNCTION omniroute.copy_workstream(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.copy_workstream(bigint) TO omniroute_admin;

@@ -1,6 +1,6 @@
 -- Capacity profile resets (never / end_of_day) and pick mode's checks.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 INSERT INTO omniroute.capacity_profile VALUES ('pp_never', 1, 'never'), ('pp_daily', 2, 'end_of_day');
 INSERT INTO omniroute.queue (id, name) VALUES (8901, 'pp: push'), (8902, 'pp: daily'), (8903, 'pp: pick'), (8904, 'pp: other');
@@ -44,6 +44,10 @@ SELECT results_eq('SELECT state, agent_id FROM omniroute.work_item WHERE id = 89
                   'end_of_day: on a new local day the count starts again');
 SELECT is((SELECT day_items FROM omniroute.agent_profile WHERE agent_id = 8902), 1,
           'end_of_day: the new day counts one item');
+
+-- the agent's time zone is checked: local midnight depends on it
+SELECT throws_ok($$INSERT INTO omniroute.agent (name, timezone) VALUES ('pp mars', 'Mars/Olympus')$$,
+                 '22023', NULL, 'an unknown agent time zone is refused');
 
 -- pick mode: caller must be an agent, a member of the queue, with room
 INSERT INTO omniroute.agent (id, name, capacity, presence, login_role) VALUES
