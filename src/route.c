@@ -36,6 +36,7 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
@@ -82,7 +83,9 @@ fill_slot(WorkstreamConfig *ws, const RuleVars *vars, int slot, JsonbValue *v, R
 			char	   *shown;
 
 			if (v->type == jbvString)
-				shown = psprintf("\"%.*s\"", Min(v->val.string.len, 60), v->val.string.val);
+				shown = psprintf("\"%.*s\"",
+								 pg_mbcliplen(v->val.string.val, v->val.string.len, 60),
+								 v->val.string.val);
 			else if (v->type == jbvBool)
 				shown = pstrdup(v->val.boolean ? "true" : "false");
 			else if (v->type == jbvNumeric)

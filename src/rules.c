@@ -336,7 +336,9 @@ token_text(Parser *p, const Token *t)
 {
 	if (t->kind == TK_EOF)
 		return "end of rule";
-	return psprintf("\"%.*s\"", Min(t->len, 40), p->text + t->start);
+	/* at most 40 bytes, never cutting a character in two */
+	return psprintf("\"%.*s\"", pg_mbcliplen(p->text + t->start, t->len, 40),
+					p->text + t->start);
 }
 
 /* ----------------------------------------------------------------
@@ -484,7 +486,7 @@ next_token(Parser *p)
 		}
 		if (j < n && is_ident_char(s[j]))
 			RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, i, "invalid number \"%.*s\"",
-					   Min(j - i + 1, 40), s + i);
+					   pg_mbcliplen(s + i, n - i, Min(j - i + 1, 40)), s + i);
 		num = pnstrdup(s + i, j - i);
 		errno = 0;
 		t->nval = strtod(num, &end);
@@ -960,6 +962,9 @@ text_contains(const RuleValue *h, const RuleValue *n)
 		return true;
 	for (int i = 0; i + n->len <= h->len; i++)
 	{
+		/* a hostile pattern against a huge value must stay cancellable */
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 		if (h->str[i] == n->str[0] && memcmp(h->str + i, n->str, n->len) == 0)
 			return true;
 	}
