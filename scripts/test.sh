@@ -11,6 +11,8 @@
 #        pgTAP                 test/pgtap/*.sql   pg_prove, one file at a time, each
 #                              in a freshly created database with pgtap + omniroute
 #        smoke                 bench/smoke.sh, if present, with PGHOST/PGPORT/PGUSER set
+#        stress                test/stress/run.sh, if present: pgbench traffic, then
+#                              invariant checks (STRESS_SECONDS, default 20)
 #   5. the server log is checked for crashes (signal, PANIC, failed assertion)
 #
 # The last line printed is always `N passed, N failed` (N counts test files;
@@ -41,7 +43,9 @@ spec_files=(test/specs/*.spec)
 tap_files=(test/pgtap/*.sql)
 smoke_files=()
 [ -f bench/smoke.sh ] && smoke_files=(bench/smoke.sh)
-total=$((${#regress_files[@]} + ${#spec_files[@]} + ${#tap_files[@]} + ${#smoke_files[@]}))
+stress_files=()
+[ -f test/stress/run.sh ] && stress_files=(test/stress/run.sh)
+total=$((${#regress_files[@]} + ${#spec_files[@]} + ${#tap_files[@]} + ${#smoke_files[@]} + ${#stress_files[@]}))
 
 passed=0
 failed=0
@@ -245,6 +249,22 @@ else
 		echo "test.sh: bench/smoke.sh exited $rc"
 		record "smoke" 0 1
 		failures+=("smoke: bench/smoke.sh (exit $rc)")
+	fi
+fi
+
+section "stress (${#stress_files[@]})"
+if [ ${#stress_files[@]} -eq 0 ]; then
+	echo "(no test/stress/run.sh)"
+	record "stress" 0 0
+else
+	rc=0
+	timeout --foreground --kill-after=10 "$SUITE_TIMEOUT" bash test/stress/run.sh || rc=$?
+	if [ "$rc" -eq 0 ]; then
+		record "stress" 1 0
+	else
+		echo "test.sh: test/stress/run.sh exited $rc"
+		record "stress" 0 1
+		failures+=("stress: test/stress/run.sh (exit $rc)")
 	fi
 fi
 

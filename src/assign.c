@@ -16,13 +16,13 @@
  *	  in one query.  Only "closest" skill matching must see every eligible
  *	  member, since its ranking cuts across the method's order.
  *
- *	  Reservation is one conditional UPDATE of the agent row:
+ *	  Reservation is one conditional UPDATE of the agent row, taken with
+ *	  SKIP LOCKED:
  *		  used_units + units <= capacity AND presence allowed
- *	  Under READ COMMITTED a concurrent reservation for the same agent
- *	  blocks on the row lock and then re-evaluates that condition against
- *	  the committed row, so two transactions can never both take the last
- *	  unit: the loser's UPDATE finds no row and we move on to the next
- *	  candidate.  Lock order is always agent row, then its queue_member rows.
+ *	  The condition is checked with the row locked, so two transactions can
+ *	  never both take the last unit; an agent another transaction holds is
+ *	  passed over (never waited for: see prepare_plans), and we move on to
+ *	  the next candidate.  Lock order is agent row, then its queue_member rows.
  *
  *-------------------------------------------------------------------------
  */
@@ -59,7 +59,6 @@ typedef struct Candidate
 static SPIPlanPtr candidate_plans[3];
 static SPIPlanPtr skills_plan;
 static SPIPlanPtr reserve_plan;
-static SPIPlanPtr try_reserve_plan;
 static SPIPlanPtr force_plan;
 static SPIPlanPtr room_plan;
 static SPIPlanPtr unreserve_plan;
@@ -207,12 +206,17 @@ prepare_plans(void)
 		 * condition is re-checked against the committed row.
 		 */
 		/*
-		 * The same, for a transaction that already holds another agent (a
-		 * re-route after reject, missed offer or transfer): waiting for this
-		 * agent could deadlock with a re-route going the other way, so an
-		 * agent another transaction holds counts as taken.
+		 * The agent row, then its memberships, in one statement, never
+		 * waiting: an agent another transaction holds (being given other
+		 * work, changing presence) counts as taken and the next candidate is
+		 * tried.  Waiting would deadlock: a conditional UPDATE that waits and
+		 * then fails its re-check still holds the row (EvalPlanQual locks
+		 * it), so two routings could each hold the agent the other wants.
+		 * Capacity is still never over-committed: the row is locked, and the
+		 * condition checked, when the units are taken.  What the skip hides
+		 * (the other transaction rolls back) is served by the next tick.
 		 */
-		try_reserve_plan = util_prepare("WITH l AS ("
+		reserve_plan = util_prepare("WITH l AS ("
 										"  SELECT id FROM omniroute.agent WHERE id = $1"
 										"     FOR UPDATE SKIP LOCKED),"
 										" a AS ("
@@ -227,18 +231,7 @@ prepare_plans(void)
 										"                                      ELSE m.queue_last_assigned_at END"
 										"  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)"
 										" RETURNING m.free_units", 5, types);
-		reserve_plan = util_prepare("WITH a AS ("
-									"  UPDATE omniroute.agent"
-									"     SET used_units = used_units + $2, last_assigned_at = $3"
-									"   WHERE id = $1 AND capacity - used_units >= $2"
-									"     AND presence = ANY ($4)"
-									"  RETURNING capacity - used_units AS free)"
-									" UPDATE omniroute.queue_member m"
-									"    SET free_units = (SELECT free FROM a), agent_last_assigned_at = $3,"
-									"        queue_last_assigned_at = CASE WHEN m.queue_id = $5 THEN $3"
-									"                                      ELSE m.queue_last_assigned_at END"
-									"  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)"
-									" RETURNING m.free_units", 5, types);
+
 	}
 	/* only now: a failed prepare above is retried on the next call */
 	plans_ready = true;
@@ -451,8 +444,7 @@ reserve(const AssignRequest *req, const Candidate *c)
 	values[2] = TimestampTzGetDatum(req->now);
 	values[3] = req->ws->presence_array;
 	values[4] = Int64GetDatum(req->queue->id);
-	return util_exec(req->skip_locked ? try_reserve_plan : reserve_plan,
-					 values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
+	return util_exec(reserve_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
 }
 
 /* ----------------------------------------------------------------

@@ -26,7 +26,6 @@ typedef struct AssignRequest
 	const int64 *excluded;		/* agents never to offer this item to */
 	int			nexcluded;
 	bool		reserve;		/* false: only choose (simulate) */
-	bool		skip_locked;	/* pass over agents another transaction holds */
 	TimestampTz now;
 } AssignRequest;
 

@@ -285,8 +285,6 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	req.excluded = excluded;
 	req.nexcluded = n;
 	req.reserve = true;
-	/* we may hold the agent the item left: never wait for another one */
-	req.skip_locked = true;
 	req.now = call->now;
 	initStringInfo(&diag);
 	if (assign_and_describe(&req, &res, &diag))
