@@ -11,8 +11,11 @@
 #        pgTAP                 test/pgtap/*.sql   pg_prove, one file at a time, each
 #                              in a freshly created database with pgtap + omniroute
 #        smoke                 bench/smoke.sh, if present, with PGHOST/PGPORT/PGUSER set
-#        stress                test/stress/run.sh, if present: pgbench traffic, then
-#                              invariant checks (STRESS_SECONDS, default 20)
+#        scripts               standalone test scripts, each one test:
+#                              test/stress/run.sh (pgbench traffic, then invariant
+#                              checks; STRESS_SECONDS, default 20) and
+#                              test/nopreload/run.sh (routing without preloading,
+#                              on a second throwaway cluster of its own)
 #   5. the server log is checked for crashes (signal, PANIC, failed assertion)
 #
 # The last line printed is always `N passed, N failed` (N counts test files;
@@ -43,9 +46,11 @@ spec_files=(test/specs/*.spec)
 tap_files=(test/pgtap/*.sql)
 smoke_files=()
 [ -f bench/smoke.sh ] && smoke_files=(bench/smoke.sh)
-stress_files=()
-[ -f test/stress/run.sh ] && stress_files=(test/stress/run.sh)
-total=$((${#regress_files[@]} + ${#spec_files[@]} + ${#tap_files[@]} + ${#smoke_files[@]} + ${#stress_files[@]}))
+script_files=()
+for f in test/stress/run.sh test/nopreload/run.sh; do
+	[ -f "$f" ] && script_files+=("$f")
+done
+total=$((${#regress_files[@]} + ${#spec_files[@]} + ${#tap_files[@]} + ${#smoke_files[@]} + ${#script_files[@]}))
 
 passed=0
 failed=0
@@ -252,21 +257,23 @@ else
 	fi
 fi
 
-section "stress (${#stress_files[@]})"
-if [ ${#stress_files[@]} -eq 0 ]; then
-	echo "(no test/stress/run.sh)"
-	record "stress" 0 0
-else
+section "scripts (${#script_files[@]})"
+script_passed=0
+script_failed=0
+for f in "${script_files[@]}"; do
+	echo "--- $f"
 	rc=0
-	timeout --foreground --kill-after=10 "$SUITE_TIMEOUT" bash test/stress/run.sh || rc=$?
+	timeout --foreground --kill-after=10 "$SUITE_TIMEOUT" bash "$f" || rc=$?
 	if [ "$rc" -eq 0 ]; then
-		record "stress" 1 0
+		script_passed=$((script_passed + 1))
 	else
-		echo "test.sh: test/stress/run.sh exited $rc"
-		record "stress" 0 1
-		failures+=("stress: test/stress/run.sh (exit $rc)")
+		echo "test.sh: $f exited $rc"
+		script_failed=$((script_failed + 1))
+		failures+=("scripts: $f (exit $rc)")
 	fi
-fi
+done
+[ ${#script_files[@]} -gt 0 ] || echo "(no test scripts)"
+record "scripts" "$script_passed" "$script_failed"
 
 section "server log"
 # A backend or worker that died on a signal, a PANIC or a failed Assert is a
