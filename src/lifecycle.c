@@ -148,6 +148,20 @@ lifecycle_end(LifecycleCall *call, int64 item_id)
 	return result;
 }
 
+/*
+ * The start of every transition on an item: privileged mode, the item
+ * locked, and the caller allowed to act on it (an admin, or the agent who
+ * holds it: 42501 otherwise).
+ */
+void
+lifecycle_open(LifecycleCall *call, int64 id, WorkItem *it, const char *verb)
+{
+	lifecycle_begin(call);
+	lifecycle_lock_item(id, it);
+	priv_check_agent(&call->caller, it->agent_id,
+					 psprintf("%s work item " INT64_FORMAT, verb, id));
+}
+
 void
 lifecycle_lock_item(int64 id, WorkItem *it)
 {
@@ -335,9 +349,7 @@ omniroute_accept(PG_FUNCTION_ARGS)
 	WorkItem		it;
 	Datum		values[2];
 
-	lifecycle_begin(&call);
-	lifecycle_lock_item(id, &it);
-	priv_check_agent(&call.caller, it.agent_id, psprintf("accept work item " INT64_FORMAT, id));
+	lifecycle_open(&call, id, &it, "accept");
 	if (strcmp(it.state, "offered") != 0)
 		lifecycle_wrong_state(&it, "accept", "offered", "accepted");
 	values[0] = Int64GetDatum(id);
@@ -357,9 +369,7 @@ omniroute_reject(PG_FUNCTION_ARGS)
 	WorkItem		it;
 	int64		agent;
 
-	lifecycle_begin(&call);
-	lifecycle_lock_item(id, &it);
-	priv_check_agent(&call.caller, it.agent_id, psprintf("reject work item " INT64_FORMAT, id));
+	lifecycle_open(&call, id, &it, "reject");
 	if (strcmp(it.state, "offered") != 0)
 		lifecycle_wrong_state(&it, "reject", "offered", "rejected");
 	agent = it.agent_id;
@@ -383,9 +393,7 @@ omniroute_close(PG_FUNCTION_ARGS)
 	Datum		values[3];
 	char		nulls[3] = {' ', ' ', PG_ARGISNULL(1) ? 'n' : ' '};
 
-	lifecycle_begin(&call);
-	lifecycle_lock_item(id, &it);
-	priv_check_agent(&call.caller, it.agent_id, psprintf("close work item " INT64_FORMAT, id));
+	lifecycle_open(&call, id, &it, "close");
 	if (strcmp(it.state, "closed") == 0)
 		lifecycle_wrong_state(&it, "close", "unclosed", "closed");
 	values[0] = Int64GetDatum(id);
@@ -660,9 +668,7 @@ omniroute_resume(PG_FUNCTION_ARGS)
 	WorkItem	it;
 	WorkstreamConfig *ws;
 
-	lifecycle_begin(&call);
-	lifecycle_lock_item(id, &it);
-	priv_check_agent(&call.caller, it.agent_id, psprintf("resume work item " INT64_FORMAT, id));
+	lifecycle_open(&call, id, &it, "resume");
 	if (strcmp(it.state, "waiting") != 0)
 		lifecycle_wrong_state(&it, "resume", "waiting", "resumed");
 	ws = catalog_workstream(it.ws_id);
@@ -704,9 +710,7 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 	bool		release;
 	TimestampTz until = 0;
 
-	lifecycle_begin(&call);
-	lifecycle_lock_item(id, &it);
-	priv_check_agent(&call.caller, it.agent_id, psprintf("wrap up work item " INT64_FORMAT, id));
+	lifecycle_open(&call, id, &it, "wrap up");
 	if (strcmp(it.state, "active") != 0)
 		lifecycle_wrong_state(&it, "wrap up", "active", "wrapped up");
 	ws = catalog_workstream(it.ws_id);
@@ -752,10 +756,7 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	int64		old_agent;
 	Datum		values[2];
 
-	lifecycle_begin(&call);
-	lifecycle_lock_item(id, &it);
-	if (it.agent_id != 0 || !call.caller.is_admin)
-		priv_check_agent(&call.caller, it.agent_id, psprintf("transfer work item " INT64_FORMAT, id));
+	lifecycle_open(&call, id, &it, "transfer");
 	if (!transferable(&it))
 		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
 	if (catalog_queue(queue) == NULL)
@@ -792,10 +793,7 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	bool		isnull;
 
-	lifecycle_begin(&call);
-	lifecycle_lock_item(id, &it);
-	if (it.agent_id != 0 || !call.caller.is_admin)
-		priv_check_agent(&call.caller, it.agent_id, psprintf("transfer work item " INT64_FORMAT, id));
+	lifecycle_open(&call, id, &it, "transfer");
 	if (!transferable(&it))
 		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
 	prepare_more_plans();
@@ -839,9 +837,7 @@ omniroute_escalate(PG_FUNCTION_ARGS)
 	WorkItem	it;
 	WorkstreamConfig *ws;
 
-	lifecycle_begin(&call);
-	lifecycle_lock_item(id, &it);
-	priv_check_agent(&call.caller, it.agent_id, psprintf("escalate work item " INT64_FORMAT, id));
+	lifecycle_open(&call, id, &it, "escalate");
 	ws = catalog_workstream(it.ws_id);
 	if (strcmp(it.state, "active") != 0 || ws->bot_agent_id == 0 || it.agent_id != ws->bot_agent_id)
 		ereport(ERROR,

@@ -38,6 +38,7 @@ extern void lifecycle_begin(LifecycleCall *call);
 /* flush events, leave privileged mode; returns the item's row if item_id */
 extern Datum lifecycle_end(LifecycleCall *call, int64 item_id);
 extern void lifecycle_lock_item(int64 id, WorkItem *it);
+extern void lifecycle_open(LifecycleCall *call, int64 id, WorkItem *it, const char *verb);
 extern void lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowed,
 								  const char *done);
 extern void lifecycle_release(int64 agent_id, int32 units, TimestampTz now);
