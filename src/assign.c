@@ -366,8 +366,7 @@ rate_skills(const AssignRequest *req, Candidate *cands, int n)
 	Datum	   *names;
 	Datum		values[2];
 	int32	   *have;
-	MemoryContext caller = CurrentMemoryContext;
-	int			ret;
+	uint64		got;
 
 	ids = palloc(sizeof(Datum) * n);
 	for (int i = 0; i < n; i++)
@@ -377,14 +376,11 @@ rate_skills(const AssignRequest *req, Candidate *cands, int n)
 		names[s] = CStringGetTextDatum(rs->names[s]);
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(names, rs->n, TEXTOID, -1, false, TYPALIGN_INT));
-	ret = SPI_execute_plan(skills_plan, values, NULL, false, 0);
-	MemoryContextSwitchTo(caller);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "omniroute: skill query failed: %s", SPI_result_code_string(ret));
+	got = util_exec(skills_plan, values, NULL, false, 0, SPI_OK_SELECT);
 
 	/* have[i * rs->n + s]: proficiency of candidate i in skill s, 0 if none */
 	have = palloc0(sizeof(int32) * n * rs->n);
-	for (uint64 r = 0; r < SPI_processed; r++)
+	for (uint64 r = 0; r < got; r++)
 	{
 		HeapTuple	tup = SPI_tuptable->vals[r];
 		TupleDesc	desc = SPI_tuptable->tupdesc;

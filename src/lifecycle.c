@@ -39,6 +39,7 @@
 #include "util.h"
 
 static Datum append_declined(Datum arr, int64 agent_id);
+static void lifecycle_release(int64 agent_id, int32 units, TimestampTz now);
 
 static SPIPlanPtr lock_item_plan;
 static SPIPlanPtr item_row_plan;
@@ -213,7 +214,7 @@ lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowe
 }
 
 /* give back units the agent held for an item */
-void
+static void
 lifecycle_release(int64 agent_id, int32 units, TimestampTz now)
 {
 	Datum		values[3];

@@ -41,7 +41,6 @@ extern void lifecycle_lock_item(int64 id, WorkItem *it);
 extern void lifecycle_open(LifecycleCall *call, int64 id, WorkItem *it, const char *verb);
 extern void lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowed,
 								  const char *done);
-extern void lifecycle_release(int64 agent_id, int32 units, TimestampTz now);
 /* give back what an item holds of its agent: units and profile slot */
 extern void lifecycle_release_item(WorkItem *it, TimestampTz now);
 extern void lifecycle_add_declined(WorkItem *it, int64 agent_id);

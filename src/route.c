@@ -32,7 +32,6 @@
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
@@ -390,12 +389,6 @@ lookup_attnums(Relation rel)
 	att_relid = RelationGetRelid(rel);
 }
 
-static Datum
-jsonb_from_cstring(const char *s)
-{
-	return util_jsonb(s);
-}
-
 static SPIPlanPtr affinity_plan;
 
 /* the (human) agent who last handled this conversation in this workstream */
@@ -506,13 +499,13 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	{
 		Datum		d = heap_getattr(tup, att_num[A_CONTEXT], desc, &isnull);
 
-		in.context = isnull ? DatumGetJsonbP(jsonb_from_cstring("{}")) : DatumGetJsonbP(d);
+		in.context = isnull ? DatumGetJsonbP(util_jsonb("{}")) : DatumGetJsonbP(d);
 		if (!JB_ROOT_IS_OBJECT(in.context) || JB_ROOT_IS_SCALAR(in.context))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("work item context must be a JSON object")));
 		d = heap_getattr(tup, att_num[A_SKILLS], desc, &isnull);
-		in.required_skills = isnull ? DatumGetJsonbP(jsonb_from_cstring("{}")) : DatumGetJsonbP(d);
+		in.required_skills = isnull ? DatumGetJsonbP(util_jsonb("{}")) : DatumGetJsonbP(d);
 		d = heap_getattr(tup, att_num[A_PRIORITY], desc, &isnull);
 		in.priority = isnull ? 0 : DatumGetInt32(d);
 		d = heap_getattr(tup, att_num[A_QUEUE], desc, &isnull);
@@ -583,7 +576,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		SET(A_SKILLS, JsonbPGetDatum(skills_to_jsonb(&out.skills)), false);
 	SET(A_QUEUE, Int64GetDatum(out.queue->id), false);
 	SET(A_ACTIVITY, TimestampTzGetDatum(now), false);
-	SET(A_DIAG, jsonb_from_cstring(diag.data), false);
+	SET(A_DIAG, util_jsonb(diag.data), false);
 	if (assigned)
 	{
 		SET(A_STATE, CStringGetTextDatum(active ? "active" : "offered"), false);
@@ -670,7 +663,7 @@ begin_trial(const char *fn, int64 ws_id, Jsonb *context, ItemInput *in)
 				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
 	memset(in, 0, sizeof(ItemInput));
 	in->context = context;
-	in->required_skills = DatumGetJsonbP(jsonb_from_cstring("{}"));
+	in->required_skills = DatumGetJsonbP(util_jsonb("{}"));
 	if (context_get(context, "customer_id", &jv) && jv.type == jbvString)
 		in->customer_id = pnstrdup(jv.val.string.val, jv.val.string.len);
 	if (context_get(context, "external_id", &jv) && jv.type == jbvString)
@@ -723,7 +716,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	}
 	appendStringInfoChar(&diag, '}');
 	MemoryContextSwitchTo(caller_ctx);
-	result = jsonb_from_cstring(diag.data);
+	result = util_jsonb(diag.data);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }
