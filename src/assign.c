@@ -36,32 +36,10 @@
 #include "utils/timestamp.h"
 
 #include "assign.h"
+#include "direct.h"
 #include "util.h"
 
-typedef struct Candidate
-{
-	int64		agent_id;
-	int32		free_units;
-	TimestampTz agent_last;
-	bool		agent_last_null;
-	TimestampTz queue_last;
-	bool		queue_last_null;
-	TimestampTz released;
-	bool		released_null;
-	int64		join_seq;
-	/* skills */
-	bool		meets;
-	int32		distance;
-	/* a free slot of the workstream's capacity profile */
-	bool		profile_room;
-} Candidate;
-
-static SPIPlanPtr candidate_plans[3];
 static SPIPlanPtr skills_plan;
-static SPIPlanPtr reserve_plan;
-static SPIPlanPtr force_plan;
-static SPIPlanPtr room_plan;
-static SPIPlanPtr unreserve_plan;
 static SPIPlanPtr profile_room_plan;
 static SPIPlanPtr profile_charge_plan;
 static SPIPlanPtr profile_uncharge_plan;
@@ -77,29 +55,6 @@ static SPIPlanPtr profile_release_plan;
 	" WHERE ap.agent_id = $1 AND ap.profile = $2 AND cp.name = ap.profile AND a.id = ap.agent_id"
 
 
-/*
- * One range of the method's partial index per allowed presence, each in
- * the method's order and LIMITed; merged and re-sorted in C.
- */
-#define CANDIDATES(method, order) \
-	"SELECT c.agent_id, c.free_units, c.agent_last_assigned_at, c.queue_last_assigned_at," \
-	"       c.last_released_at, c.join_seq" \
-	"  FROM unnest($2::text[]) AS p(presence)" \
-	" CROSS JOIN LATERAL" \
-	"       (SELECT * FROM omniroute.queue_member m" \
-	"         WHERE m.queue_id = $1 AND m.method = '" method "'" \
-	"           AND m.presence = p.presence AND m.free_units >= $3" \
-	"         ORDER BY " order " LIMIT $4) c"
-
-static const char *const candidate_sql[3] = {
-	CANDIDATES("highest_capacity",
-			   "m.free_units DESC, m.agent_last_assigned_at NULLS FIRST, m.agent_id"),
-	CANDIDATES("round_robin",
-			   "m.queue_last_assigned_at NULLS FIRST, m.join_seq"),
-	CANDIDATES("least_active",
-			   "m.last_released_at NULLS FIRST, m.agent_last_assigned_at NULLS FIRST, m.agent_id"),
-};
-
 static bool plans_ready = false;
 
 static void
@@ -107,12 +62,6 @@ prepare_plans(void)
 {
 	if (plans_ready)
 		return;
-	{
-		Oid			types[4] = {INT8OID, TEXTARRAYOID, INT4OID, INT8OID};
-
-		for (int i = 0; i < 3; i++)
-			candidate_plans[i] = util_prepare(candidate_sql[i], 4, types);
-	}
 	{
 		Oid			types[2] = {INT8ARRAYOID, TEXTARRAYOID};
 
@@ -161,77 +110,6 @@ prepare_plans(void)
 											"  FROM omniroute.capacity_profile cp"
 											" WHERE ap.agent_id = $1 AND ap.profile = $2"
 											"   AND cp.name = ap.profile AND cp.reset = 'never'", 2, types);
-	}
-	{
-		Oid			types[2] = {INT8OID, INT4OID};
-
-		unreserve_plan = util_prepare("WITH a AS ("
-									  "  UPDATE omniroute.agent SET used_units = greatest(used_units - $2, 0)"
-									  "   WHERE id = $1 RETURNING capacity - used_units AS free)"
-									  " UPDATE omniroute.queue_member m SET free_units = (SELECT free FROM a)"
-									  "  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)", 2, types);
-	}
-	{
-		Oid			types[4] = {INT8OID, INT4OID, TIMESTAMPTZOID, INT8OID};
-
-		/* picking: capacity checked, presence not (the agent is at work) */
-		room_plan = util_prepare("WITH a AS ("
-								 "  UPDATE omniroute.agent"
-								 "     SET used_units = used_units + $2, last_assigned_at = $3"
-								 "   WHERE id = $1 AND capacity - used_units >= $2"
-								 "  RETURNING capacity - used_units AS free)"
-								 " UPDATE omniroute.queue_member m"
-								 "    SET free_units = (SELECT free FROM a), agent_last_assigned_at = $3,"
-								 "        queue_last_assigned_at = CASE WHEN m.queue_id = $4 THEN $3"
-								 "                                      ELSE m.queue_last_assigned_at END"
-								 "  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)", 4, types);
-		/* affinity, resume, transfer to a named agent: no capacity check */
-		force_plan = util_prepare("WITH a AS ("
-								  "  UPDATE omniroute.agent"
-								  "     SET used_units = used_units + $2, last_assigned_at = $3"
-								  "   WHERE id = $1"
-								  "  RETURNING capacity - used_units AS free)"
-								  " UPDATE omniroute.queue_member m"
-								  "    SET free_units = (SELECT free FROM a), agent_last_assigned_at = $3,"
-								  "        queue_last_assigned_at = CASE WHEN m.queue_id = $4 THEN $3"
-								  "                                      ELSE m.queue_last_assigned_at END"
-								  "  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)", 4, types);
-	}
-	{
-		Oid			types[5] = {INT8OID, INT4OID, TIMESTAMPTZOID, TEXTARRAYOID, INT8OID};
-
-		/*
-		 * The agent row, then its memberships, in one statement.  Under READ
-		 * COMMITTED a concurrent reservation blocks on the agent row and the
-		 * condition is re-checked against the committed row.
-		 */
-		/*
-		 * The agent row, then its memberships, in one statement, never
-		 * waiting: an agent another transaction holds (being given other
-		 * work, changing presence) counts as taken and the next candidate is
-		 * tried.  Waiting would deadlock: a conditional UPDATE that waits and
-		 * then fails its re-check still holds the row (EvalPlanQual locks
-		 * it), so two routings could each hold the agent the other wants.
-		 * Capacity is still never over-committed: the row is locked, and the
-		 * condition checked, when the units are taken.  What the skip hides
-		 * (the other transaction rolls back) is served by the next tick.
-		 */
-		reserve_plan = util_prepare("WITH l AS ("
-										"  SELECT id FROM omniroute.agent WHERE id = $1"
-										"     FOR UPDATE SKIP LOCKED),"
-										" a AS ("
-										"  UPDATE omniroute.agent"
-										"     SET used_units = used_units + $2, last_assigned_at = $3"
-										"   WHERE id = (SELECT id FROM l) AND capacity - used_units >= $2"
-										"     AND presence = ANY ($4)"
-										"  RETURNING capacity - used_units AS free)"
-										" UPDATE omniroute.queue_member m"
-										"    SET free_units = (SELECT free FROM a), agent_last_assigned_at = $3,"
-										"        queue_last_assigned_at = CASE WHEN m.queue_id = $5 THEN $3"
-										"                                      ELSE m.queue_last_assigned_at END"
-										"  WHERE m.agent_id = $1 AND EXISTS (SELECT FROM a)"
-										" RETURNING m.free_units", 5, types);
-
 	}
 	/* only now: a failed prepare above is retried on the next call */
 	plans_ready = true;
@@ -312,42 +190,10 @@ cmp_closest_qsort(const void *pa, const void *pb)
 static int
 fetch_candidates(const AssignRequest *req, int64 limit, Candidate **out, bool *more)
 {
-	WorkstreamConfig *ws = req->ws;
-	SPIPlanPtr	plan = candidate_plans[req->queue->method];
-	Candidate  *cands = NULL;
-	int			n = 0;
+	Candidate  *cands;
+	int			n = direct_candidates(req->queue->method, req->queue->id, req->ws->presence_array,
+									  req->ws->capacity_units, limit, &cands, more);
 
-	*more = false;
-	{
-		Datum		values[4];
-		char		nulls[4] = {' ', ' ', ' ', limit > 0 ? ' ' : 'n'};
-		uint64		got;
-
-		values[0] = Int64GetDatum(req->queue->id);
-		values[1] = ws->presence_array;
-		values[2] = Int32GetDatum(ws->capacity_units);
-		values[3] = Int64GetDatum(limit);
-		got = util_exec(plan, values, nulls, false, 0, SPI_OK_SELECT);
-		/* some presence's range may hold more */
-		if (limit > 0 && got >= (uint64) limit)
-			*more = true;
-		cands = palloc(sizeof(Candidate) * Max(got, 1));
-		for (uint64 i = 0; i < got; i++)
-		{
-			Candidate  *c = &cands[n++];
-			bool		isnull;
-
-			c->agent_id = util_col_int64(i, 1);
-			c->free_units = util_col_int32(i, 2);
-			c->agent_last = DatumGetTimestampTz(util_col(i, 3, &c->agent_last_null));
-			c->queue_last = DatumGetTimestampTz(util_col(i, 4, &c->queue_last_null));
-			c->released = DatumGetTimestampTz(util_col(i, 5, &c->released_null));
-			c->join_seq = DatumGetInt64(util_col(i, 6, &isnull));
-			c->meets = true;
-			c->distance = 0;
-		}
-		SPI_freetuptable(SPI_tuptable);
-	}
 	if (n > 1)
 	{
 		sort_method = req->queue->method;
@@ -433,14 +279,8 @@ is_excluded(const AssignRequest *req, int64 agent_id)
 static bool
 reserve(const AssignRequest *req, const Candidate *c)
 {
-	Datum		values[5];
-
-	values[0] = Int64GetDatum(c->agent_id);
-	values[1] = Int32GetDatum(req->ws->capacity_units);
-	values[2] = TimestampTzGetDatum(req->now);
-	values[3] = req->ws->presence_array;
-	values[4] = Int64GetDatum(req->queue->id);
-	return util_exec(reserve_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
+	return direct_agent_units(c->agent_id, req->ws->capacity_units, UNITS_RESERVE,
+							  req->ws->presence_array, req->queue->id, req->now);
 }
 
 /* ----------------------------------------------------------------
@@ -495,12 +335,7 @@ assign_profile_release(int64 agent_id, const char *profile)
 void
 assign_unreserve(int64 agent_id, int32 units)
 {
-	Datum		values[2];
-
-	prepare_plans();
-	values[0] = Int64GetDatum(agent_id);
-	values[1] = Int32GetDatum(units);
-	util_exec(unreserve_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	direct_agent_units(agent_id, units, UNITS_RELEASE, (Datum) 0, 0, 0);
 }
 
 /* mark the candidates with no free slot of the workstream's profile */
@@ -533,27 +368,13 @@ rate_profiles(const AssignRequest *req, Candidate *cands, int n)
 bool
 assign_if_room(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 {
-	Datum		values[4];
-
-	prepare_plans();
-	values[0] = Int64GetDatum(agent_id);
-	values[1] = Int32GetDatum(units);
-	values[2] = TimestampTzGetDatum(now);
-	values[3] = Int64GetDatum(queue_id);
-	return util_exec(room_plan, values, NULL, false, 0, SPI_OK_UPDATE) > 0;
+	return direct_agent_units(agent_id, units, UNITS_ROOM, (Datum) 0, queue_id, now);
 }
 
 void
 assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 {
-	Datum		values[4];
-
-	prepare_plans();
-	values[0] = Int64GetDatum(agent_id);
-	values[1] = Int32GetDatum(units);
-	values[2] = TimestampTzGetDatum(now);
-	values[3] = Int64GetDatum(queue_id);
-	util_exec(force_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	direct_agent_units(agent_id, units, UNITS_FORCE, (Datum) 0, queue_id, now);
 }
 
 /*

@@ -25,6 +25,7 @@
 #include "utils/datetime.h"
 #include "utils/timestamp.h"
 
+#include "direct.h"
 #include "events.h"
 #include "omniroute.h"
 #include "util.h"
@@ -84,6 +85,12 @@ events_flush(EventBuf *buf, TimestampTz at)
 
 	if (buf->n == 0)
 		return;
+	if (direct_insert_events(buf->n, buf->items, at, buf->names, buf->agents, buf->agent_nulls,
+							 buf->queues, buf->queue_nulls, buf->details, buf->detail_nulls))
+	{
+		buf->n = 0;
+		return;
+	}
 	if (events_plan == NULL)
 	{
 		Oid			types[6] = {INT8ARRAYOID, TIMESTAMPTZOID, TEXTARRAYOID,

@@ -1,0 +1,665 @@
+/*-------------------------------------------------------------------------
+ *
+ * direct.c
+ *	  The routing hot path through the table and index access methods,
+ *	  without the executor: reading the candidate indexes, taking an
+ *	  agent's capacity, writing history rows.
+ *
+ *	  Routing runs inside the application's INSERT.  Through SPI each of
+ *	  these small keyed operations paid for a whole executor start and end
+ *	  (plan locking, node initialisation, a fresh snapshot, constraint
+ *	  expressions rebuilt from their stored text); that was most of the cost
+ *	  of a routed insert.  Here they are done the way logical replication's
+ *	  apply worker and the system catalogs do them: an index scan under an
+ *	  MVCC snapshot, table_tuple_lock() to lock the latest version,
+ *	  table_tuple_update() and ExecInsertIndexTuples() for the new one.
+ *
+ *	  Semantics are those of the SQL they replace, run with a fresh
+ *	  snapshot after a CommandCounterIncrement() (what a non-read-only SPI
+ *	  statement does), so routing sees what this statement did before:
+ *	    - under READ COMMITTED a locked row is the latest version (an
+ *	      update committed since our snapshot is followed, as
+ *	      EvalPlanQual would), and the conditions are checked on it;
+ *	    - under REPEATABLE READ or SERIALIZABLE a row changed since the
+ *	      snapshot is a serialization failure, as for an UPDATE;
+ *	    - agent rows are locked FOR NO KEY UPDATE, as an UPDATE locks them,
+ *	      so foreign key checks from inserted items never wait on routing.
+ *
+ *	  What is written is the extension's own routing state (agent
+ *	  used_units and last_assigned_at, the membership copies) and history
+ *	  rows, the way the system writes its catalogs: no triggers fire for
+ *	  them.  History rows go through SQL instead as soon as the table has a
+ *	  trigger, a CHECK or a column we did not make, so that those apply.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/skey.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_collation.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/executor.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "nodes/execnodes.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/relcache.h"
+#include "utils/snapmgr.h"
+
+#include "catalog.h"
+#include "direct.h"
+
+/* ----------------------------------------------------------------
+ * Relations and columns, looked up once and forgotten on any relcache
+ * invalidation of one of them (ALTER, REINDEX, DROP EXTENSION).
+ * ----------------------------------------------------------------
+ */
+typedef struct DirectCache
+{
+	bool		valid;
+	Oid			agent;
+	Oid			agent_pkey;
+	Oid			member;
+	Oid			member_pkey;
+	Oid			member_method_idx[3];	/* by AssignMethod */
+	Oid			event;
+	Oid			event_seq;
+	/* agent */
+	AttrNumber	ag_capacity;
+	AttrNumber	ag_used;
+	AttrNumber	ag_presence;
+	AttrNumber	ag_last_assigned;
+	/* queue_member */
+	AttrNumber	qm_queue;
+	AttrNumber	qm_agent;
+	AttrNumber	qm_free;
+	AttrNumber	qm_agent_last;
+	AttrNumber	qm_queue_last;
+	AttrNumber	qm_released;
+	AttrNumber	qm_join_seq;
+	/* work_item_event */
+	AttrNumber	ev_id;
+	AttrNumber	ev_item;
+	AttrNumber	ev_at;
+	AttrNumber	ev_event;
+	AttrNumber	ev_agent;
+	AttrNumber	ev_queue;
+	AttrNumber	ev_actor;
+	AttrNumber	ev_detail;
+} DirectCache;
+
+static DirectCache cache;
+static bool callback_registered = false;
+
+static void
+direct_relcache_callback(Datum arg, Oid relid)
+{
+	(void) arg;
+	if (!cache.valid)
+		return;
+	if (relid == InvalidOid || relid == cache.agent || relid == cache.agent_pkey ||
+		relid == cache.member || relid == cache.member_pkey || relid == cache.event ||
+		relid == cache.event_seq || relid == cache.member_method_idx[0] ||
+		relid == cache.member_method_idx[1] || relid == cache.member_method_idx[2])
+		cache.valid = false;
+}
+
+static Oid
+rel_oid(Oid nsp, const char *name)
+{
+	Oid			oid = get_relname_relid(name, nsp);
+
+	if (!OidIsValid(oid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("omniroute: relation \"omniroute.%s\" is missing", name),
+				 errhint("Reinstall the extension.")));
+	return oid;
+}
+
+static AttrNumber
+att(Oid rel, const char *name)
+{
+	AttrNumber	a = get_attnum(rel, name);
+
+	if (a == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("omniroute: column \"%s\" of \"%s\" is missing", name, get_rel_name(rel)),
+				 errhint("Reinstall the extension.")));
+	return a;
+}
+
+static Oid
+primary_key(Oid relid)
+{
+	Relation	rel = table_open(relid, AccessShareLock);
+	Oid			pk = RelationGetPrimaryKeyIndex(rel);
+
+	table_close(rel, AccessShareLock);
+	if (!OidIsValid(pk))
+		elog(ERROR, "omniroute: \"%s\" has no primary key", get_rel_name(relid));
+	return pk;
+}
+
+static void
+load_cache(void)
+{
+	DirectCache c;
+	Oid			nsp;
+
+	if (cache.valid)
+		return;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(direct_relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+	memset(&c, 0, sizeof(c));
+	nsp = get_namespace_oid("omniroute", false);
+	c.agent = rel_oid(nsp, "agent");
+	c.member = rel_oid(nsp, "queue_member");
+	c.event = rel_oid(nsp, "work_item_event");
+	c.event_seq = rel_oid(nsp, "work_item_event_id_seq");
+	c.member_method_idx[METHOD_HIGHEST_CAPACITY] = rel_oid(nsp, "queue_member_highest_capacity_idx");
+	c.member_method_idx[METHOD_ROUND_ROBIN] = rel_oid(nsp, "queue_member_round_robin_idx");
+	c.member_method_idx[METHOD_LEAST_ACTIVE] = rel_oid(nsp, "queue_member_least_active_idx");
+	c.agent_pkey = primary_key(c.agent);
+	c.member_pkey = primary_key(c.member);
+
+	c.ag_capacity = att(c.agent, "capacity");
+	c.ag_used = att(c.agent, "used_units");
+	c.ag_presence = att(c.agent, "presence");
+	c.ag_last_assigned = att(c.agent, "last_assigned_at");
+
+	c.qm_queue = att(c.member, "queue_id");
+	c.qm_agent = att(c.member, "agent_id");
+	c.qm_free = att(c.member, "free_units");
+	c.qm_agent_last = att(c.member, "agent_last_assigned_at");
+	c.qm_queue_last = att(c.member, "queue_last_assigned_at");
+	c.qm_released = att(c.member, "last_released_at");
+	c.qm_join_seq = att(c.member, "join_seq");
+
+	c.ev_id = att(c.event, "id");
+	c.ev_item = att(c.event, "work_item_id");
+	c.ev_at = att(c.event, "at");
+	c.ev_event = att(c.event, "event");
+	c.ev_agent = att(c.event, "agent_id");
+	c.ev_queue = att(c.event, "queue_id");
+	c.ev_actor = att(c.event, "actor");
+	c.ev_detail = att(c.event, "detail");
+
+	c.valid = true;
+	cache = c;
+}
+
+/* ----------------------------------------------------------------
+ * A table opened for direct reads and writes
+ * ----------------------------------------------------------------
+ */
+typedef struct DirectRel
+{
+	Relation	rel;
+	EState	   *estate;			/* for index predicates and expressions */
+	ResultRelInfo *rri;
+	bool		indexes_open;
+	TupleTableSlot *found;		/* rows read from an index */
+	TupleTableSlot *locked;		/* the latest version, locked */
+	TupleTableSlot *slot;		/* a new version (virtual) */
+} DirectRel;
+
+static void
+drel_open(DirectRel *d, Oid relid, LOCKMODE lockmode)
+{
+	d->rel = table_open(relid, lockmode);
+	d->estate = CreateExecutorState();
+	d->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(d->rri, d->rel, 0, NULL, 0);
+	d->indexes_open = false;
+	d->found = table_slot_create(d->rel, NULL);
+	d->locked = table_slot_create(d->rel, NULL);
+	d->slot = MakeSingleTupleTableSlot(RelationGetDescr(d->rel), &TTSOpsVirtual);
+}
+
+static void
+drel_close(DirectRel *d)
+{
+	if (d->indexes_open)
+		ExecCloseIndices(d->rri);
+	ExecDropSingleTupleTableSlot(d->found);
+	ExecDropSingleTupleTableSlot(d->locked);
+	ExecDropSingleTupleTableSlot(d->slot);
+	FreeExecutorState(d->estate);
+	/* the lock is kept until the end of the transaction, as for any write */
+	table_close(d->rel, NoLock);
+}
+
+/* index entries for the new version in d->slot (its tts_tid set) */
+static void
+drel_insert_index_entries(DirectRel *d, bool summarizing_only)
+{
+	List	   *recheck;
+
+	if (!d->indexes_open)
+	{
+		ExecOpenIndices(d->rri, false);
+		d->indexes_open = true;
+	}
+	/*
+	 * update = false: that argument only hints the btree that the key did
+	 * not change (bottom-up deletion); it needs a range table we do not have.
+	 */
+#if PG_VERSION_NUM >= 160000
+	recheck = ExecInsertIndexTuples(d->rri, d->slot, d->estate, false, false, NULL, NIL,
+									summarizing_only);
+#else
+	(void) summarizing_only;
+	recheck = ExecInsertIndexTuples(d->rri, d->slot, d->estate, false, false, NULL, NIL);
+#endif
+	list_free(recheck);
+	ResetPerTupleExprContext(d->estate);
+}
+
+static void
+drel_insert(DirectRel *d)
+{
+	table_tuple_insert(d->rel, d->slot, GetCurrentCommandId(true), 0, NULL);
+	drel_insert_index_entries(d, false);
+}
+
+/* replace the locked row (d->locked) by the new version in d->slot */
+static void
+drel_update(DirectRel *d, Snapshot snapshot)
+{
+	TM_FailureData tmfd;
+	LockTupleMode lockmode;
+	TM_Result	result;
+
+#if PG_VERSION_NUM >= 160000
+	TU_UpdateIndexes update_indexes;
+#else
+	bool		update_indexes;
+#endif
+
+	result = table_tuple_update(d->rel, &d->locked->tts_tid, d->slot, GetCurrentCommandId(true),
+								snapshot, InvalidSnapshot, true, &tmfd, &lockmode,
+								&update_indexes);
+	/* we hold the lock on the latest version: nobody else can have changed it */
+	if (result != TM_Ok)
+		elog(ERROR, "omniroute: locked row of \"%s\" changed underneath (%d)",
+			 RelationGetRelationName(d->rel), (int) result);
+#if PG_VERSION_NUM >= 160000
+	if (update_indexes != TU_None)
+		drel_insert_index_entries(d, update_indexes == TU_Summarizing);
+#else
+	if (update_indexes)
+		drel_insert_index_entries(d, false);
+#endif
+}
+
+/*
+ * Lock the latest version of the row at tid into d->locked.  Returns false
+ * when it is gone or (LockWaitSkip) held by another transaction.
+ */
+static bool
+drel_lock(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockWaitPolicy wait)
+{
+	TM_FailureData tmfd;
+	bool		xact_snapshot = IsolationUsesXactSnapshot();
+	TM_Result	result;
+
+	result = table_tuple_lock(d->rel, tid, snapshot, d->locked, GetCurrentCommandId(true),
+							  LockTupleNoKeyExclusive, wait,
+							  xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+	switch (result)
+	{
+		case TM_Ok:
+			return true;
+		case TM_WouldBlock:
+			return false;
+		case TM_Updated:
+			/* only without FIND_LAST_VERSION, i.e. under a transaction snapshot */
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update")));
+			break;
+		case TM_Deleted:
+			if (xact_snapshot)
+				ereport(ERROR,
+						(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+						 errmsg("could not serialize access due to concurrent delete")));
+			return false;
+		default:
+			elog(ERROR, "omniroute: unexpected result %d locking a row of \"%s\"",
+				 (int) result, RelationGetRelationName(d->rel));
+	}
+	return false;
+}
+
+/* start the new version as a copy of the locked row */
+static void
+drel_copy_locked(DirectRel *d)
+{
+	int			natts = RelationGetDescr(d->rel)->natts;
+
+	slot_getallattrs(d->locked);
+	ExecClearTuple(d->slot);
+	memcpy(d->slot->tts_values, d->locked->tts_values, sizeof(Datum) * natts);
+	memcpy(d->slot->tts_isnull, d->locked->tts_isnull, sizeof(bool) * natts);
+}
+
+static void
+set_col(TupleTableSlot *slot, AttrNumber a, Datum value, bool isnull)
+{
+	slot->tts_values[a - 1] = value;
+	slot->tts_isnull[a - 1] = isnull;
+}
+
+/*
+ * What a non-read-only SPI statement sees: everything this transaction did
+ * so far (including earlier rows of the current statement), and under READ
+ * COMMITTED whatever has committed.  Pop with PopActiveSnapshot().
+ */
+static Snapshot
+push_snapshot(void)
+{
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	UpdateActiveSnapshotCommandId();
+	return GetActiveSnapshot();
+}
+
+/* ----------------------------------------------------------------
+ * Candidates
+ * ----------------------------------------------------------------
+ */
+int
+direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
+				  int64 limit, Candidate **out, bool *more)
+{
+	Snapshot	snapshot;
+	Relation	heap;
+	Relation	index;
+	TupleTableSlot *slot;
+	Datum	   *names;
+	int			npres;
+	int			n = 0;
+	int			cap = 8;
+	Candidate  *cands;
+	bool		by_free = (method == METHOD_HIGHEST_CAPACITY);
+
+	load_cache();
+	deconstruct_array(DatumGetArrayTypeP(presences), TEXTOID, -1, false, TYPALIGN_INT,
+					  &names, NULL, &npres);
+	*more = false;
+	cands = palloc(sizeof(Candidate) * cap);
+
+	snapshot = push_snapshot();
+	heap = table_open(cache.member, AccessShareLock);
+	index = index_open(cache.member_method_idx[method], AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+
+	for (int p = 0; p < npres; p++)
+	{
+		ScanKeyData keys[3];
+		int			nkeys = 2;
+		int64		got = 0;
+		IndexScanDesc scan;
+
+		/* index columns: queue_id, presence, then the method's order */
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(queue_id));
+		ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
+							   index->rd_indcollation[1], F_TEXTEQ, names[p]);
+		if (by_free)
+			ScanKeyInit(&keys[nkeys++], 3, BTGreaterEqualStrategyNumber, F_INT4GE,
+						Int32GetDatum(units));
+		scan = index_beginscan(heap, index, snapshot, nkeys, 0);
+		index_rescan(scan, keys, nkeys, NULL, 0);
+		while (limit == 0 || got < limit)
+		{
+			Candidate  *c;
+			bool		isnull;
+			int32		free_units;
+
+			if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+				break;
+			free_units = DatumGetInt32(slot_getattr(slot, cache.qm_free, &isnull));
+			if (free_units < units)
+				continue;		/* round_robin, least_active: not an index key */
+			if (n == cap)
+			{
+				cap *= 2;
+				cands = repalloc(cands, sizeof(Candidate) * cap);
+			}
+			c = &cands[n++];
+			got++;
+			c->agent_id = DatumGetInt64(slot_getattr(slot, cache.qm_agent, &isnull));
+			c->free_units = free_units;
+			c->agent_last = DatumGetTimestampTz(slot_getattr(slot, cache.qm_agent_last,
+															 &c->agent_last_null));
+			c->queue_last = DatumGetTimestampTz(slot_getattr(slot, cache.qm_queue_last,
+															 &c->queue_last_null));
+			c->released = DatumGetTimestampTz(slot_getattr(slot, cache.qm_released,
+														   &c->released_null));
+			c->join_seq = DatumGetInt64(slot_getattr(slot, cache.qm_join_seq, &isnull));
+			c->meets = true;
+			c->distance = 0;
+			c->profile_room = false;
+		}
+		if (limit > 0 && got >= limit)
+			*more = true;
+		index_endscan(scan);
+	}
+
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+	PopActiveSnapshot();
+	*out = cands;
+	return n;
+}
+
+/* ----------------------------------------------------------------
+ * Capacity
+ * ----------------------------------------------------------------
+ */
+static bool
+presence_allowed(Datum presence, Datum presences)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(presences);
+	Datum	   *names;
+	int			n;
+
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
+	for (int i = 0; i < n; i++)
+		if (DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID,
+												 presence, names[i])))
+			return true;
+	return false;
+}
+
+/* the visible row of relid's unique index idx with first column = key */
+static bool
+find_by_key(DirectRel *d, Oid idx, int64 key, Snapshot snapshot, ItemPointer tid)
+{
+	Relation	index = index_open(idx, AccessShareLock);
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	bool		found;
+
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
+	scan = index_beginscan(d->rel, index, snapshot, 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	found = index_getnext_slot(scan, ForwardScanDirection, d->found);
+	if (found)
+		*tid = d->found->tts_tid;
+	index_endscan(scan);
+	index_close(index, NoLock);
+	return found;
+}
+
+bool
+direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
+				   int64 queue_id, TimestampTz at)
+{
+	Snapshot	snapshot;
+	DirectRel	ag;
+	ItemPointerData tid;
+	bool		ok = false;
+	int32		capacity;
+	int32		used;
+	bool		isnull;
+	bool		assigning = (mode != UNITS_RELEASE);
+
+	load_cache();
+	snapshot = push_snapshot();
+	drel_open(&ag, cache.agent, RowExclusiveLock);
+
+	if (find_by_key(&ag, cache.agent_pkey, agent_id, snapshot, &tid) &&
+		drel_lock(&ag, &tid, snapshot, mode == UNITS_RESERVE ? LockWaitSkip : LockWaitBlock))
+	{
+		capacity = DatumGetInt32(slot_getattr(ag.locked, cache.ag_capacity, &isnull));
+		used = DatumGetInt32(slot_getattr(ag.locked, cache.ag_used, &isnull));
+		switch (mode)
+		{
+			case UNITS_RESERVE:
+				ok = capacity - used >= units &&
+					presence_allowed(slot_getattr(ag.locked, cache.ag_presence, &isnull),
+									 presences);
+				break;
+			case UNITS_ROOM:
+				ok = capacity - used >= units;
+				break;
+			case UNITS_FORCE:
+			case UNITS_RELEASE:
+				ok = true;
+				break;
+		}
+	}
+
+	if (ok)
+	{
+		DirectRel	qm;
+		Relation	pkey;
+		IndexScanDesc scan;
+		ScanKeyData skey;
+		int32		free_units;
+
+		used = assigning ? used + units : Max(used - units, 0);
+		free_units = capacity - used;
+		drel_copy_locked(&ag);
+		set_col(ag.slot, cache.ag_used, Int32GetDatum(used), false);
+		if (assigning)
+			set_col(ag.slot, cache.ag_last_assigned, TimestampTzGetDatum(at), false);
+		ExecStoreVirtualTuple(ag.slot);
+		drel_update(&ag, snapshot);
+
+		/* then the memberships, in key order, each its latest version */
+		drel_open(&qm, cache.member, RowExclusiveLock);
+		pkey = index_open(cache.member_pkey, AccessShareLock);
+		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(agent_id));
+		scan = index_beginscan(qm.rel, pkey, snapshot, 1, 0);
+		index_rescan(scan, &skey, 1, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, qm.found))
+		{
+			ItemPointerData mtid = qm.found->tts_tid;
+
+			if (!drel_lock(&qm, &mtid, snapshot, LockWaitBlock))
+				continue;		/* left the queue meanwhile */
+			drel_copy_locked(&qm);
+			set_col(qm.slot, cache.qm_free, Int32GetDatum(free_units), false);
+			if (assigning)
+			{
+				set_col(qm.slot, cache.qm_agent_last, TimestampTzGetDatum(at), false);
+				if (DatumGetInt64(qm.slot->tts_values[cache.qm_queue - 1]) == queue_id)
+					set_col(qm.slot, cache.qm_queue_last, TimestampTzGetDatum(at), false);
+			}
+			ExecStoreVirtualTuple(qm.slot);
+			drel_update(&qm, snapshot);
+		}
+		index_endscan(scan);
+		index_close(pkey, NoLock);
+		drel_close(&qm);
+	}
+
+	drel_close(&ag);
+	PopActiveSnapshot();
+	return ok;
+}
+
+/* ----------------------------------------------------------------
+ * History
+ * ----------------------------------------------------------------
+ */
+
+/* the table as the extension made it: nothing that SQL would have to run */
+static bool
+events_plain(Relation rel)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			live = 0;
+
+	/*
+	 * Row-level security needs no check: the SQL ran as the extension
+	 * owner, a superuser, whom it does not restrict.
+	 */
+	if (rel->trigdesc != NULL)
+		return false;
+	if (desc->constr != NULL && desc->constr->num_check > 0)
+		return false;
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			live++;
+	return live == 8;
+}
+
+bool
+direct_insert_events(int n, const Datum *items, TimestampTz at, const Datum *names,
+					 const Datum *agents, const bool *agent_nulls, const Datum *queues,
+					 const bool *queue_nulls, const Datum *details, const bool *detail_nulls)
+{
+	DirectRel	ev;
+	Datum		actor;
+
+	load_cache();
+	drel_open(&ev, cache.event, RowExclusiveLock);
+	if (!events_plain(ev.rel))
+	{
+		drel_close(&ev);
+		return false;
+	}
+	actor = DirectFunctionCall1(namein,
+								CStringGetDatum(GetUserNameFromId(GetSessionUserId(), false)));
+	for (int i = 0; i < n; i++)
+	{
+		TupleTableSlot *slot = ev.slot;
+
+		ExecClearTuple(slot);
+		memset(slot->tts_isnull, true, sizeof(bool) * RelationGetDescr(ev.rel)->natts);
+		set_col(slot, cache.ev_id, Int64GetDatum(nextval_internal(cache.event_seq, false)), false);
+		set_col(slot, cache.ev_item, items[i], false);
+		set_col(slot, cache.ev_at, TimestampTzGetDatum(at), false);
+		set_col(slot, cache.ev_event, names[i], false);
+		set_col(slot, cache.ev_agent, agents[i], agent_nulls[i]);
+		set_col(slot, cache.ev_queue, queues[i], queue_nulls[i]);
+		set_col(slot, cache.ev_actor, actor, false);
+		set_col(slot, cache.ev_detail, details[i], detail_nulls[i]);
+		ExecStoreVirtualTuple(slot);
+		drel_insert(&ev);
+	}
+	drel_close(&ev);
+	return true;
+}

@@ -1,0 +1,71 @@
+/*
+ * direct.h — the routing hot path through the table and index access
+ * methods, without the executor (see direct.c).
+ */
+#ifndef OMNIROUTE_DIRECT_H
+#define OMNIROUTE_DIRECT_H
+
+#include "postgres.h"
+
+#include "datatype/timestamp.h"
+
+/* a queue member as the candidate indexes hold it */
+typedef struct Candidate
+{
+	int64		agent_id;
+	int32		free_units;
+	TimestampTz agent_last;
+	bool		agent_last_null;
+	TimestampTz queue_last;
+	bool		queue_last_null;
+	TimestampTz released;
+	bool		released_null;
+	int64		join_seq;
+	/* skills */
+	bool		meets;
+	int32		distance;
+	/* a free slot of the workstream's capacity profile */
+	bool		profile_room;
+} Candidate;
+
+/*
+ * Up to limit (0: all) members of queue_id for each presence of the text[]
+ * presences with at least units free, each presence's range in the order of
+ * the method's index (method: AssignMethod).  Returns how many, palloc'd in
+ * *out; *more is set when some range may hold more.
+ */
+extern int	direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
+							  int64 limit, Candidate **out, bool *more);
+
+typedef enum UnitsMode
+{
+	UNITS_RESERVE,				/* never wait; needs room and an allowed presence */
+	UNITS_ROOM,					/* wait for the agent row; needs room */
+	UNITS_FORCE,				/* wait; whatever the capacity and presence */
+	UNITS_RELEASE				/* wait; give units back (floor 0) */
+} UnitsMode;
+
+/*
+ * Take (or give back) units of an agent's capacity and copy the agent's new
+ * free units and assignment time to every membership; queue_id's membership
+ * also records the time as its queue's last assignment.  presences (text[])
+ * is used by UNITS_RESERVE only.  Returns false when the agent is gone,
+ * locked by another transaction (UNITS_RESERVE) or short of room or of an
+ * allowed presence; the agent row then stays locked, as after a failed
+ * conditional UPDATE.
+ */
+extern bool direct_agent_units(int64 agent_id, int32 units, UnitsMode mode,
+							   Datum presences, int64 queue_id, TimestampTz at);
+
+/*
+ * Insert n history rows.  Returns false, having done nothing, when the table
+ * is not the plain shape the extension made (someone added a trigger, a
+ * CHECK or a column): the caller then inserts with SQL so that it all fires.
+ */
+extern bool direct_insert_events(int n, const Datum *items, TimestampTz at,
+								 const Datum *names, const Datum *agents,
+								 const bool *agent_nulls, const Datum *queues,
+								 const bool *queue_nulls, const Datum *details,
+								 const bool *detail_nulls);
+
+#endif							/* OMNIROUTE_DIRECT_H */
