@@ -4,6 +4,8 @@
 #
 #   bench/run.sh            full run: own throwaway cluster (synchronous_commit
 #                           off, the rest default), about 3 minutes on 2 cores
+#   BENCH_PHASES="insert scale" bench/run.sh
+#                           only those phases (insert, steady, scale, drain)
 #   bench/run.sh --smoke    tiny run against the cluster in PGHOST/PGPORT
 #                           (what `make test` runs via bench/smoke.sh): checks
 #                           every phase works and routes, measures nothing
@@ -43,10 +45,18 @@ load() {
 	psql_db -c "VACUUM ANALYZE" >/dev/null
 }
 
+PHASES=" ${BENCH_PHASES:-insert steady scale drain} "
+phase() { [[ "$PHASES" == *" $1 "* ]]; }
+
+# Each measurement starts right after a checkpoint, so that none of them
+# pays for the full-page writes after a checkpoint the previous one triggered.
+checkpoint() { psql_db -c "CHECKPOINT" >/dev/null; }
+
 # tps SCRIPT [extra pgbench args]: transactions per second of SECS seconds
 tps() {
 	local script=$1
 	shift
+	[ -n "${SKIP_CHECKPOINT:-}" ] || checkpoint
 	"$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -T "$SECS" -f "$script" "$@" "$DB" 2>&1 |
 		awk '/^tps = / { printf "%.0f\n", $3 } /aborted|error/ { print "pgbench: " $0 > "/dev/stderr" }'
 }
@@ -56,47 +66,57 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 routed_count() { psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE agent_id IS NOT NULL"; }
 
 # ---- insert: routed vs plain, in one run, same rows ----
-load "$MAIN_AGENTS" 100000000
-plain=$(tps bench/insert_plain.sql)
-routed=$(tps bench/insert_routed.sql)
-quiet=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
-assigned=$(routed_count)
-echo "insert: plain $plain rows/s, routed $routed rows/s, ratio $(ratio "$routed" "$plain") ($MAIN_AGENTS agents, $CLIENTS clients; $assigned items given an agent)"
-echo "insert without NOTIFY: routed $quiet rows/s, ratio $(ratio "$quiet" "$plain") (NOTIFY costs $(ratio $((quiet - routed)) "$quiet") of routed throughput)"
+if phase insert; then
+	load "$MAIN_AGENTS" 100000000
+	plain=$(tps bench/insert_plain.sql)
+	routed=$(tps bench/insert_routed.sql)
+	quiet=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
+	assigned=$(routed_count)
+	echo "insert: plain $plain rows/s, routed $routed rows/s, ratio $(ratio "$routed" "$plain") ($MAIN_AGENTS agents, $CLIENTS clients; $assigned items given an agent)"
+	echo "insert without NOTIFY: routed $quiet rows/s, ratio $(ratio "$quiet" "$plain") (NOTIFY costs $(ratio $((quiet - routed)) "$quiet") of routed throughput)"
+fi
 
 # ---- steady state: insert + accept + close, agents keep freeing capacity ----
-load "$MAIN_AGENTS" 5
-before=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item_event WHERE event IN ('offered', 'assigned')")
-start=$(date +%s.%N)
-mixed=$(tps bench/steady.sql -D agents="$MAIN_AGENTS")
-end=$(date +%s.%N)
-after=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item_event WHERE event IN ('offered', 'assigned')")
-waiting=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'open'")
-echo "steady state: $(awk -v n=$((after - before)) -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / (e - s) }') items routed/s ($mixed insert+accept+close transactions/s, agents of 5 units, $waiting items waiting at the end)"
+if phase steady; then
+	load "$MAIN_AGENTS" 5
+	before=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item_event WHERE event IN ('offered', 'assigned')")
+	checkpoint
+	start=$(date +%s.%N)
+	mixed=$(SKIP_CHECKPOINT=1 tps bench/steady.sql -D agents="$MAIN_AGENTS")
+	end=$(date +%s.%N)
+	after=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item_event WHERE event IN ('offered', 'assigned')")
+	waiting=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'open'")
+	echo "steady state: $(awk -v n=$((after - before)) -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / (e - s) }') items routed/s ($mixed insert+accept+close transactions/s, agents of 5 units, $waiting items waiting at the end)"
+fi
 
 # ---- scale: routed insert rate at each agent count, relative to the first ----
-base=
-line="scale:"
-for n in "${AGENTS[@]}"; do
-	load "$n" 100000000
-	r=$(tps bench/insert_routed.sql)
-	[ -n "$base" ] || base=$r
-	line="$line $n agents $r rows/s ($(ratio "$r" "$base"));"
-done
-echo "${line%;}"
+if phase scale; then
+	base=
+	line="scale:"
+	for n in "${AGENTS[@]}"; do
+		load "$n" 100000000
+		r=$(tps bench/insert_routed.sql)
+		[ -n "$base" ] || base=$r
+		line="$line $n agents $r rows/s ($(ratio "$r" "$base"));"
+	done
+	echo "${line%;}"
+fi
 
 # ---- drain: a backlog waits, then agents come online one by one ----
-load "$DRAIN_AGENTS" $(((DRAIN_ITEMS + DRAIN_AGENTS - 1) / DRAIN_AGENTS * 2)) offline
-psql_db -c "CREATE SEQUENCE bench.next_agent" >/dev/null
-"$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -t $((DRAIN_ITEMS / CLIENTS)) -f bench/insert_routed.sql "$DB" >/dev/null 2>&1
-backlog=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'open'")
-psql_db -c "VACUUM ANALYZE" >/dev/null
-start=$(date +%s.%N)
-"$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -t $((DRAIN_AGENTS / CLIENTS)) -f bench/drain.sql "$DB" >/dev/null
-end=$(date +%s.%N)
-left=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'open'")
-drained=$((backlog - left))
-echo "drain: $drained of $backlog waiting items assigned in $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }') s: $(awk -v n="$drained" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / (e - s) }') items/s ($DRAIN_AGENTS agents coming online; $left left waiting)"
+if phase drain; then
+	load "$DRAIN_AGENTS" $(((DRAIN_ITEMS + DRAIN_AGENTS - 1) / DRAIN_AGENTS * 2)) offline
+	psql_db -c "CREATE SEQUENCE bench.next_agent" >/dev/null
+	"$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -t $((DRAIN_ITEMS / CLIENTS)) -f bench/insert_routed.sql "$DB" >/dev/null 2>&1
+	backlog=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'open'")
+	psql_db -c "VACUUM ANALYZE" >/dev/null
+	checkpoint
+	start=$(date +%s.%N)
+	"$PGBENCH" -n -c "$CLIENTS" -j "$CLIENTS" -t $((DRAIN_AGENTS / CLIENTS)) -f bench/drain.sql "$DB" >/dev/null
+	end=$(date +%s.%N)
+	left=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'open'")
+	drained=$((backlog - left))
+	echo "drain: $drained of $backlog waiting items assigned in $(awk -v s="$start" -v e="$end" 'BEGIN { printf "%.1f", e - s }') s: $(awk -v n="$drained" -v s="$start" -v e="$end" 'BEGIN { printf "%.0f", n / (e - s) }') items/s ($DRAIN_AGENTS agents coming online; $left left waiting)"
+fi
 
 if [ "$smoke" -eq 1 ]; then
 	# the smoke run fails if a phase routed nothing

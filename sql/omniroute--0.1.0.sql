@@ -317,6 +317,13 @@ CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON 
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.presence
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+-- who has which skill in which queue (the skill reach of src/assign.c): not
+-- on the routing state the extension itself keeps in queue_member
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.agent_skill
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF queue_id, agent_id, method
+    ON omniroute.queue_member
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
 
 -- workstream: mode is fixed at creation; allowed presences must exist;
 -- a workstream with unclosed work cannot be deleted

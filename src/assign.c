@@ -28,11 +28,16 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
 #include "utils/json.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "assign.h"
@@ -40,6 +45,7 @@
 #include "util.h"
 
 static SPIPlanPtr skills_plan;
+static SPIPlanPtr reach_plans[3];
 static SPIPlanPtr profile_room_plan;
 static SPIPlanPtr profile_charge_plan;
 static SPIPlanPtr profile_uncharge_plan;
@@ -67,6 +73,18 @@ prepare_plans(void)
 
 		skills_plan = util_prepare("SELECT agent_id, skill, proficiency FROM omniroute.agent_skill"
 								   " WHERE agent_id = ANY ($1) AND skill = ANY ($2)", 2, types);
+	}
+	{
+		Oid			types[1] = {INT8OID};
+		static const char *const methods[3] = {"highest_capacity", "round_robin", "least_active"};
+
+		/* the method names the partial index that holds the queue's members */
+		for (int i = 0; i < 3; i++)
+			reach_plans[i] = util_prepare(psprintf("SELECT s.skill, max(s.proficiency)"
+												   "  FROM omniroute.queue_member m"
+												   "  JOIN omniroute.agent_skill s ON s.agent_id = m.agent_id"
+												   " WHERE m.queue_id = $1 AND m.method = '%s'"
+												   " GROUP BY s.skill", methods[i]), 1, types);
 	}
 	{
 		Oid			types[3] = {INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID};
@@ -377,6 +395,127 @@ assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 	direct_agent_units(agent_id, units, UNITS_FORCE, (Datum) 0, queue_id, now);
 }
 
+/* ----------------------------------------------------------------
+ * Skill reach
+ *
+ * For each queue, the best proficiency its members have in each skill.
+ * With exact matching, an item that needs a skill no member has at its
+ * level can go to nobody; without this every member of the queue would be
+ * read and rated to find that out, on every such insert, at a cost that
+ * grows with the queue.  Built per queue on first use (one pass over its
+ * members) and forgotten when skills or memberships change: statement
+ * triggers on agent_skill and queue_member (invalidate_cache) send a
+ * relcache invalidation of the table, which reaches every backend.
+ * ----------------------------------------------------------------
+ */
+typedef struct ReachEntry
+{
+	int64		queue_id;		/* hash key */
+	int			n;
+	char	  **skills;
+	int32	   *best;
+} ReachEntry;
+
+static HTAB *reach_cache = NULL;
+static MemoryContext reach_ctx = NULL;
+static Oid	reach_watched[2];
+static bool reach_stale = true;
+static bool reach_callback_registered = false;
+
+static void
+reach_relcache_callback(Datum arg, Oid relid)
+{
+	(void) arg;
+	/* only marked here: the cache is freed and rebuilt on its next use */
+	if (!OidIsValid(relid) || relid == reach_watched[0] || relid == reach_watched[1])
+		reach_stale = true;
+}
+
+static ReachEntry *
+reach_of(const QueueConfig *queue)
+{
+	ReachEntry *e;
+	bool		found;
+	Datum		value = Int64GetDatum(queue->id);
+	uint64		got;
+	MemoryContext old;
+
+	if (reach_stale)
+	{
+		HASHCTL		ctl;
+		Oid			nsp = get_namespace_oid("omniroute", false);
+
+		if (!reach_callback_registered)
+		{
+			CacheRegisterRelcacheCallback(reach_relcache_callback, (Datum) 0);
+			reach_callback_registered = true;
+		}
+		if (reach_ctx != NULL)
+			MemoryContextDelete(reach_ctx);
+		reach_stale = false;
+		reach_ctx = AllocSetContextCreate(CacheMemoryContext, "omniroute skill reach",
+										  ALLOCSET_SMALL_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(int64);
+		ctl.entrysize = sizeof(ReachEntry);
+		ctl.hcxt = reach_ctx;
+		reach_cache = hash_create("omniroute skill reach", 64, &ctl,
+								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		reach_watched[0] = get_relname_relid("agent_skill", nsp);
+		reach_watched[1] = get_relname_relid("queue_member", nsp);
+	}
+	e = hash_search(reach_cache, &queue->id, HASH_FIND, NULL);
+	if (e != NULL)
+		return e;
+
+	got = util_exec(reach_plans[queue->method], &value, NULL, false, 0, SPI_OK_SELECT);
+	/* the query may have processed an invalidation: then keep nothing */
+	if (reach_stale)
+		return NULL;
+	e = hash_search(reach_cache, &queue->id, HASH_ENTER, &found);
+	old = MemoryContextSwitchTo(reach_ctx);
+	e->n = (int) got;
+	e->skills = palloc(sizeof(char *) * Max(got, 1));
+	e->best = palloc(sizeof(int32) * Max(got, 1));
+	for (uint64 i = 0; i < got; i++)
+	{
+		e->skills[i] = util_col_text(i, 1);
+		e->best[i] = util_col_int32(i, 2);
+	}
+	MemoryContextSwitchTo(old);
+	SPI_freetuptable(SPI_tuptable);
+	return e;
+}
+
+/*
+ * Whether some member of the queue has each required skill at its level;
+ * if not, which skill nobody has.
+ */
+static bool
+skills_reachable(const AssignRequest *req, AssignResult *res)
+{
+	ReachEntry *e = reach_of(req->queue);
+
+	if (e == NULL)
+		return true;			/* not known now: let the members say */
+	for (int s = 0; s < req->skills->n; s++)
+	{
+		int32		best = 0;
+
+		for (int i = 0; i < e->n; i++)
+			if (strcmp(e->skills[i], req->skills->names[s]) == 0)
+				best = e->best[i];
+		if (best < req->skills->levels[s])
+		{
+			res->unreached_skill = req->skills->names[s];
+			res->unreached_level = req->skills->levels[s];
+			res->unreached_best = best;
+			return false;
+		}
+	}
+	return true;
+}
+
 /*
  * Choose (and, with req->reserve, reserve) the best eligible agent for an
  * item in req->queue.  The caller is connected to SPI.  Returns false when
@@ -388,12 +527,22 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	bool		use_skills = req->skills != NULL && req->skills->n > 0 &&
 		req->ws->skill_matching != SKILLS_NONE;
 	bool		closest = use_skills && req->ws->skill_matching == SKILLS_CLOSEST;
-	int64		limit = closest ? 0 : 8;
+
+	/*
+	 * How many members to read per presence: every one for closest skills;
+	 * a batch when skills or a profile may pass some over (rated in one
+	 * query each); otherwise the best two, since the first is nearly always
+	 * taken, and more only when concurrent work took those.
+	 */
+	int64		limit = closest ? 0 :
+		(use_skills || req->ws->capacity_profile != NULL) ? 8 : 2;
 
 	memset(res, 0, sizeof(AssignResult));
 	if (req->ws->npresences == 0)
 		return false;
 	prepare_plans();
+	if (use_skills && !closest && !skills_reachable(req, res))
+		return false;
 
 	for (;;)
 	{
@@ -520,7 +669,11 @@ static void
 assign_none_json(StringInfo buf, const AssignRequest *req, const AssignResult *res)
 {
 	appendStringInfoString(buf, "\"outcome\": \"open\", \"reason\": ");
-	if (res->examined == 0)
+	if (res->unreached_skill != NULL)
+		escape_json(buf, psprintf("no member of queue \"%s\" has skill \"%s\" at level %d (best: %d)",
+								  req->queue->name, res->unreached_skill,
+								  res->unreached_level, res->unreached_best));
+	else if (res->examined == 0)
 		escape_json(buf, psprintf("no member of queue \"%s\" has an allowed presence and %d free unit(s)",
 								  req->queue->name, req->ws->capacity_units));
 	else if (res->lacking_skills == res->examined)

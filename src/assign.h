@@ -42,6 +42,9 @@ typedef struct AssignResult
 	int			lacking_skills; /* passed over for skills (exact) */
 	int			excluded;		/* passed over: rejected or missed before */
 	int			no_profile_slot;	/* passed over: capacity profile full or missing */
+	const char *unreached_skill;	/* exact: a skill no member has at its level */
+	int32		unreached_level;
+	int32		unreached_best; /* the best proficiency a member has in it */
 } AssignResult;
 
 extern bool assign_choose(const AssignRequest *req, AssignResult *res);

@@ -8,7 +8,7 @@
 -- (memberships included) is in place before the first item is inserted, so
 -- no scenario can be served by capacity freed in another.
 BEGIN;
-SELECT plan(94);
+SELECT plan(100);
 
 SET LOCAL client_min_messages = warning;
 
@@ -472,6 +472,34 @@ SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 5805), 1801::bigi
 INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5806, 281, '{"spanish": 9}');
 SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 5806), 1801::bigint,
           'none: skills are ignored, highest_capacity decides');
+
+-- exact: a skill nobody in the queue has is known without reading the members
+-- (the skill reach cache), and the cache follows skill and membership changes
+SELECT is((SELECT diagnostics->'assignment'->>'reason' FROM omniroute.work_item WHERE id = 5802),
+          'no member of queue "Exact skills" has skill "spanish" at level 9 (best: 7)',
+          'exact: the reason names the skill, the level and the best a member has');
+SELECT is((SELECT diagnostics->'assignment'->>'reason' FROM omniroute.work_item WHERE id = 5803),
+          'no member of queue "Exact skills" has skill "french" at level 1 (best: 0)',
+          'exact: a skill no member has at all');
+INSERT INTO omniroute.agent_skill (agent_id, skill, proficiency) VALUES (1803, 'french', 3);
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5807, 280, '{"french": 2}');
+SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 5807), 1803::bigint,
+          'exact: a skill given to a member counts at once');
+UPDATE omniroute.agent_skill SET proficiency = 1 WHERE agent_id = 1803 AND skill = 'french';
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5808, 280, '{"french": 2}');
+SELECT is((SELECT diagnostics->'assignment'->>'reason' FROM omniroute.work_item WHERE id = 5808),
+          'no member of queue "Exact skills" has skill "french" at level 2 (best: 1)',
+          'exact: a lowered proficiency counts at once');
+DELETE FROM omniroute.queue_member WHERE queue_id = 180 AND agent_id = 1803;
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5809, 280, '{"french": 1}');
+SELECT is((SELECT diagnostics->'assignment'->>'reason' FROM omniroute.work_item WHERE id = 5809),
+          'no member of queue "Exact skills" has skill "french" at level 1 (best: 0)',
+          'exact: the skills of an agent who left the queue no longer count');
+SELECT omniroute.close(5809);   -- or joining the queue below would serve it
+INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (180, 1803);
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5810, 280, '{"french": 1}');
+SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 5810), 1803::bigint,
+          'exact: an agent who joins the queue brings their skills');
 
 -- ---------------------------------------------------------------------------
 -- Skills: closest
