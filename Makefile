@@ -31,6 +31,10 @@ endif
 
 .PHONY: test demo bench setup
 
+# PGXS tracks no header dependencies: rebuild every object when a header
+# changes (a struct that grew must not be laid out two ways)
+$(OBJS): $(wildcard src/*.h)
+
 setup:
 	bash scripts/setup.sh
 

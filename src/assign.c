@@ -80,11 +80,14 @@ prepare_plans(void)
 
 		/* the method names the partial index that holds the queue's members */
 		for (int i = 0; i < 3; i++)
-			reach_plans[i] = util_prepare(psprintf("SELECT s.skill, max(s.proficiency)"
+			reach_plans[i] = util_prepare(psprintf("SELECT s.skill, s.agent_id, s.proficiency,"
+												   "       (SELECT count(*) FROM omniroute.queue_member c"
+												   "         WHERE c.queue_id = $1 AND c.method = '%s')"
 												   "  FROM omniroute.queue_member m"
 												   "  JOIN omniroute.agent_skill s ON s.agent_id = m.agent_id"
 												   " WHERE m.queue_id = $1 AND m.method = '%s'"
-												   " GROUP BY s.skill", methods[i]), 1, types);
+												   " ORDER BY s.skill, s.agent_id", methods[i], methods[i]),
+										  1, types);
 	}
 	{
 		Oid			types[3] = {INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID};
@@ -398,22 +401,37 @@ assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 /* ----------------------------------------------------------------
  * Skill reach
  *
- * For each queue, the best proficiency its members have in each skill.
- * With exact matching, an item that needs a skill no member has at its
- * level can go to nobody; without this every member of the queue would be
- * read and rated to find that out, on every such insert, at a cost that
- * grows with the queue.  Built per queue on first use (one pass over its
- * members) and forgotten when skills or memberships change: statement
- * triggers on agent_skill and queue_member (invalidate_cache) send a
- * relcache invalidation of the table, which reaches every backend.
+ * For each queue, which members have which skill at which proficiency.
+ * With exact matching the method's order ignores skills, so when few
+ * members have what an item needs they are scattered through the order
+ * (and sink in it: they get all of that work); reading the queue in order
+ * until they turn up, or to its end to learn that nobody has the skill,
+ * costs in proportion to the queue, on every such insert.  Instead:
+ *   - a skill no member has at the level: nobody, without reading members;
+ *   - few qualified members (at most a quarter of the queue): those are
+ *     looked up by key and ordered by the method (skill first);
+ *   - many: the method's order, in batches, skills rated per batch.
+ * Built per queue on first use (one pass over its members' skills) and
+ * forgotten when skills or memberships change: statement triggers on
+ * agent_skill and queue_member (invalidate_cache) send a relcache
+ * invalidation of the table, which reaches every backend.
  * ----------------------------------------------------------------
  */
+typedef struct ReachSkill
+{
+	char	   *name;
+	int32		best;			/* the highest proficiency of a member */
+	int			n;				/* members with the skill */
+	int64	   *agents;			/* ascending */
+	int32	   *levels;
+} ReachSkill;
+
 typedef struct ReachEntry
 {
 	int64		queue_id;		/* hash key */
+	int			members;		/* members of the queue */
 	int			n;
-	char	  **skills;
-	int32	   *best;
+	ReachSkill *skills;
 } ReachEntry;
 
 static HTAB *reach_cache = NULL;
@@ -454,7 +472,7 @@ reach_of(const QueueConfig *queue)
 			MemoryContextDelete(reach_ctx);
 		reach_stale = false;
 		reach_ctx = AllocSetContextCreate(CacheMemoryContext, "omniroute skill reach",
-										  ALLOCSET_SMALL_SIZES);
+										  ALLOCSET_DEFAULT_SIZES);
 		memset(&ctl, 0, sizeof(ctl));
 		ctl.keysize = sizeof(int64);
 		ctl.entrysize = sizeof(ReachEntry);
@@ -474,37 +492,93 @@ reach_of(const QueueConfig *queue)
 		return NULL;
 	e = hash_search(reach_cache, &queue->id, HASH_ENTER, &found);
 	old = MemoryContextSwitchTo(reach_ctx);
-	e->n = (int) got;
-	e->skills = palloc(sizeof(char *) * Max(got, 1));
-	e->best = palloc(sizeof(int32) * Max(got, 1));
+	e->n = 0;
+	e->members = got > 0 ? (int) util_col_int64(0, 4) : 0;
+	e->skills = palloc(sizeof(ReachSkill) * Max(got, 1));
 	for (uint64 i = 0; i < got; i++)
 	{
-		e->skills[i] = util_col_text(i, 1);
-		e->best[i] = util_col_int32(i, 2);
+		char	   *name = util_col_text(i, 1);
+		int64		agent = util_col_int64(i, 2);
+		int32		level = util_col_int32(i, 3);
+		ReachSkill *rs = e->n > 0 ? &e->skills[e->n - 1] : NULL;
+
+		/* rows come by skill, then agent */
+		if (rs == NULL || strcmp(rs->name, name) != 0)
+		{
+			uint64		j = i;
+
+			rs = &e->skills[e->n++];
+			rs->name = name;
+			rs->best = 0;
+			rs->n = 0;
+			while (j < got && strcmp(util_col_text(j, 1), name) == 0)
+				j++;
+			rs->agents = palloc(sizeof(int64) * (j - i));
+			rs->levels = palloc(sizeof(int32) * (j - i));
+		}
+		rs->agents[rs->n] = agent;
+		rs->levels[rs->n++] = level;
+		rs->best = Max(rs->best, level);
 	}
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
 	return e;
 }
 
+static const ReachSkill *
+reach_skill(const ReachEntry *e, const char *name)
+{
+	for (int i = 0; i < e->n; i++)
+		if (strcmp(e->skills[i].name, name) == 0)
+			return &e->skills[i];
+	return NULL;
+}
+
+/* proficiency of agent in a skill the cache knows, 0 if none */
+static int32
+reach_level(const ReachSkill *rs, int64 agent)
+{
+	int			lo = 0;
+	int			hi = rs->n - 1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+
+		if (rs->agents[mid] == agent)
+			return rs->levels[mid];
+		if (rs->agents[mid] < agent)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
+	return 0;
+}
+
 /*
- * Whether some member of the queue has each required skill at its level;
- * if not, which skill nobody has.
+ * Exact matching: the members who have every required skill at its level.
+ * Returns false when some skill is out of reach (res says which); else
+ * agents, surplus and n give the qualified members (n = -1: not known now,
+ * or too many to be worth looking up one by one).
  */
 static bool
-skills_reachable(const AssignRequest *req, AssignResult *res)
+skills_reach(const AssignRequest *req, AssignResult *res, int64 **agents, int32 **surplus,
+			 int *n)
 {
 	ReachEntry *e = reach_of(req->queue);
+	const ReachSkill *rarest = NULL;
+	const ReachSkill **by_skill;
+	int			count = 0;
 
+	*n = -1;
 	if (e == NULL)
 		return true;			/* not known now: let the members say */
+	by_skill = palloc(sizeof(ReachSkill *) * req->skills->n);
 	for (int s = 0; s < req->skills->n; s++)
 	{
-		int32		best = 0;
+		const ReachSkill *rs = reach_skill(e, req->skills->names[s]);
+		int32		best = rs ? rs->best : 0;
 
-		for (int i = 0; i < e->n; i++)
-			if (strcmp(e->skills[i], req->skills->names[s]) == 0)
-				best = e->best[i];
 		if (best < req->skills->levels[s])
 		{
 			res->unreached_skill = req->skills->names[s];
@@ -512,7 +586,42 @@ skills_reachable(const AssignRequest *req, AssignResult *res)
 			res->unreached_best = best;
 			return false;
 		}
+		by_skill[s] = rs;
+		/* a level of 0 or less is met by every member, with the skill or not */
+		if (req->skills->levels[s] > 0 && (rarest == NULL || rs->n < rarest->n))
+			rarest = rs;
 	}
+	/* a quarter of the members or more: the method's order finds one soon */
+	if (rarest == NULL || rarest->n * 4 > e->members)
+		return true;
+	*agents = palloc(sizeof(int64) * rarest->n);
+	*surplus = palloc(sizeof(int32) * rarest->n);
+	for (int i = 0; i < rarest->n; i++)
+	{
+		int64		agent = rarest->agents[i];
+		int32		over = 0;
+		bool		meets = true;
+
+		for (int s = 0; s < req->skills->n && meets; s++)
+		{
+			int32		have = by_skill[s] ? reach_level(by_skill[s], agent) : 0;
+
+			meets = (have >= req->skills->levels[s]);
+			over += have - req->skills->levels[s];
+		}
+		if (meets)
+		{
+			(*agents)[count] = agent;
+			(*surplus)[count++] = over;
+		}
+	}
+	if (count == 0)
+	{
+		res->unreached_skill = NULL;
+		res->unreached_all = true;
+		return false;
+	}
+	*n = count;
 	return true;
 }
 
@@ -537,24 +646,48 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	int64		limit = closest ? 0 :
 		(use_skills || req->ws->capacity_profile != NULL) ? 8 : 2;
 
+	int64	   *qualified = NULL;
+	int32	   *surplus = NULL;
+	int			nqualified = -1;
+
 	memset(res, 0, sizeof(AssignResult));
 	if (req->ws->npresences == 0)
 		return false;
 	prepare_plans();
-	if (use_skills && !closest && !skills_reachable(req, res))
+	if (use_skills && !closest &&
+		!skills_reach(req, res, &qualified, &surplus, &nqualified))
 		return false;
 
 	for (;;)
 	{
 		Candidate  *cands;
-		bool		more;
-		int			n = fetch_candidates(req, limit, &cands, &more);
+		bool		more = false;
+		int			n;
 
-		if (n > 0 && use_skills)
+		if (nqualified >= 0)
 		{
-			rate_skills(req, cands, n);
-			if (closest)
-				qsort(cands, n, sizeof(Candidate), cmp_closest_qsort);
+			/* skill first: the few qualified members, by key */
+			n = direct_members(req->queue->id, qualified, nqualified, req->ws->presence_array,
+							   req->ws->capacity_units, &cands);
+			for (int i = 0; i < n; i++)
+				for (int q = 0; q < nqualified; q++)
+					if (qualified[q] == cands[i].agent_id)
+						cands[i].distance = surplus[q];
+			if (n > 1)
+			{
+				sort_method = req->queue->method;
+				qsort(cands, n, sizeof(Candidate), cmp_candidate_qsort);
+			}
+		}
+		else
+		{
+			n = fetch_candidates(req, limit, &cands, &more);
+			if (n > 0 && use_skills)
+			{
+				rate_skills(req, cands, n);
+				if (closest)
+					qsort(cands, n, sizeof(Candidate), cmp_closest_qsort);
+			}
 		}
 		if (n > 0 && req->ws->capacity_profile != NULL)
 			rate_profiles(req, cands, n);
@@ -673,6 +806,9 @@ assign_none_json(StringInfo buf, const AssignRequest *req, const AssignResult *r
 		escape_json(buf, psprintf("no member of queue \"%s\" has skill \"%s\" at level %d (best: %d)",
 								  req->queue->name, res->unreached_skill,
 								  res->unreached_level, res->unreached_best));
+	else if (res->unreached_all)
+		escape_json(buf, psprintf("no member of queue \"%s\" has every required skill at its level",
+								  req->queue->name));
 	else if (res->examined == 0)
 		escape_json(buf, psprintf("no member of queue \"%s\" has an allowed presence and %d free unit(s)",
 								  req->queue->name, req->ws->capacity_units));

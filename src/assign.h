@@ -45,6 +45,7 @@ typedef struct AssignResult
 	const char *unreached_skill;	/* exact: a skill no member has at its level */
 	int32		unreached_level;
 	int32		unreached_best; /* the best proficiency a member has in it */
+	bool		unreached_all;	/* exact: each skill is there, never all in one */
 } AssignResult;
 
 extern bool assign_choose(const AssignRequest *req, AssignResult *res);

@@ -90,6 +90,7 @@ typedef struct DirectCache
 	AttrNumber	qm_queue_last;
 	AttrNumber	qm_released;
 	AttrNumber	qm_join_seq;
+	AttrNumber	qm_presence;
 	/* work_item_event */
 	AttrNumber	ev_id;
 	AttrNumber	ev_item;
@@ -192,6 +193,7 @@ load_cache(void)
 	c.qm_queue_last = att(c.member, "queue_last_assigned_at");
 	c.qm_released = att(c.member, "last_released_at");
 	c.qm_join_seq = att(c.member, "join_seq");
+	c.qm_presence = att(c.member, "presence");
 
 	c.ev_id = att(c.event, "id");
 	c.ev_item = att(c.event, "work_item_id");
@@ -382,6 +384,28 @@ push_snapshot(void)
 	return GetActiveSnapshot();
 }
 
+static bool presence_allowed(Datum presence, Datum presences);
+
+/* a candidate from the queue_member row in slot */
+static void
+fill_candidate(Candidate *c, TupleTableSlot *slot, int32 free_units)
+{
+	bool		isnull;
+
+	c->agent_id = DatumGetInt64(slot_getattr(slot, cache.qm_agent, &isnull));
+	c->free_units = free_units;
+	c->agent_last = DatumGetTimestampTz(slot_getattr(slot, cache.qm_agent_last,
+													 &c->agent_last_null));
+	c->queue_last = DatumGetTimestampTz(slot_getattr(slot, cache.qm_queue_last,
+													 &c->queue_last_null));
+	c->released = DatumGetTimestampTz(slot_getattr(slot, cache.qm_released,
+												   &c->released_null));
+	c->join_seq = DatumGetInt64(slot_getattr(slot, cache.qm_join_seq, &isnull));
+	c->meets = true;
+	c->distance = 0;
+	c->profile_room = false;
+}
+
 /* ----------------------------------------------------------------
  * Candidates
  * ----------------------------------------------------------------
@@ -446,18 +470,7 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 			}
 			c = &cands[n++];
 			got++;
-			c->agent_id = DatumGetInt64(slot_getattr(slot, cache.qm_agent, &isnull));
-			c->free_units = free_units;
-			c->agent_last = DatumGetTimestampTz(slot_getattr(slot, cache.qm_agent_last,
-															 &c->agent_last_null));
-			c->queue_last = DatumGetTimestampTz(slot_getattr(slot, cache.qm_queue_last,
-															 &c->queue_last_null));
-			c->released = DatumGetTimestampTz(slot_getattr(slot, cache.qm_released,
-														   &c->released_null));
-			c->join_seq = DatumGetInt64(slot_getattr(slot, cache.qm_join_seq, &isnull));
-			c->meets = true;
-			c->distance = 0;
-			c->profile_room = false;
+			fill_candidate(c, slot, free_units);
 		}
 		if (limit > 0 && got >= limit)
 			*more = true;
@@ -470,6 +483,51 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 	PopActiveSnapshot();
 	*out = cands;
 	return n;
+}
+
+int
+direct_members(int64 queue_id, const int64 *agents, int n, Datum presences, int32 units,
+			   Candidate **out)
+{
+	Snapshot	snapshot;
+	Relation	heap;
+	Relation	index;
+	TupleTableSlot *slot;
+	Candidate  *cands = palloc(sizeof(Candidate) * Max(n, 1));
+	int			got = 0;
+
+	load_cache();
+	snapshot = push_snapshot();
+	heap = table_open(cache.member, AccessShareLock);
+	index = index_open(cache.member_pkey, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	for (int i = 0; i < n; i++)
+	{
+		ScanKeyData keys[2];
+		IndexScanDesc scan;
+		bool		isnull;
+
+		/* primary key (agent_id, queue_id) */
+		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(agents[i]));
+		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(queue_id));
+		scan = index_beginscan(heap, index, snapshot, 2, 0);
+		index_rescan(scan, keys, 2, NULL, 0);
+		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		{
+			int32		free_units = DatumGetInt32(slot_getattr(slot, cache.qm_free, &isnull));
+
+			if (free_units >= units &&
+				presence_allowed(slot_getattr(slot, cache.qm_presence, &isnull), presences))
+				fill_candidate(&cands[got++], slot, free_units);
+		}
+		index_endscan(scan);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	table_close(heap, NoLock);
+	PopActiveSnapshot();
+	*out = cands;
+	return got;
 }
 
 /* ----------------------------------------------------------------

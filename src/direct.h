@@ -37,6 +37,13 @@ typedef struct Candidate
 extern int	direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 							  int64 limit, Candidate **out, bool *more);
 
+/*
+ * The members of queue_id among agents[0..n-1] with a presence of the text[]
+ * presences and at least units free (any order).  Returns how many.
+ */
+extern int	direct_members(int64 queue_id, const int64 *agents, int n, Datum presences,
+						   int32 units, Candidate **out);
+
 typedef enum UnitsMode
 {
 	UNITS_RESERVE,				/* never wait; needs room and an allowed presence */

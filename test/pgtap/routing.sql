@@ -8,7 +8,7 @@
 -- (memberships included) is in place before the first item is inserted, so
 -- no scenario can be served by capacity freed in another.
 BEGIN;
-SELECT plan(100);
+SELECT plan(105);
 
 SET LOCAL client_min_messages = warning;
 
@@ -694,6 +694,51 @@ SELECT results_eq(
     $$VALUES ('open'::text, NULL::bigint)$$,
     'after the agent goes away, new work waits');
 SELECT is((SELECT used_units FROM omniroute.agent WHERE id = 2002), 1, 'the away agent got nothing more');
+
+-- ---------------------------------------------------------------------------
+-- Skills: exact, few qualified members (skill first)
+-- ---------------------------------------------------------------------------
+
+-- Six unskilled members with more free units would come first in
+-- highest_capacity order; with at most a quarter of the queue qualified,
+-- the qualified members are looked up directly instead of reading the queue.
+INSERT INTO omniroute.queue (id, name, assignment) VALUES (188, 'Few skilled', 'highest_capacity');
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id, capacity_units, skill_matching)
+     VALUES (288, 'Few skilled', 188, 1, 'exact');
+INSERT INTO omniroute.agent (id, name, presence, capacity)
+     SELECT 1880 + g, 'Few skilled ' || g, 'available', CASE WHEN g <= 6 THEN 20 ELSE 10 END
+       FROM generate_series(1, 8) AS g;
+INSERT INTO omniroute.agent_skill (agent_id, skill, proficiency) VALUES
+    (1886, 'spanish', 3), (1887, 'french', 2), (1888, 'french', 4);
+INSERT INTO omniroute.queue_member (queue_id, agent_id) SELECT 188, 1880 + g FROM generate_series(1, 8) AS g;
+
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5881, 288, '{"french": 3}');
+SELECT results_eq(
+    $$SELECT agent_id, (diagnostics->'assignment'->>'candidates_examined')::int,
+             diagnostics->'assignment'->'score'->>'skill_surplus'
+        FROM omniroute.work_item WHERE id = 5881$$,
+    $$VALUES (1888::bigint, 1, '1')$$,
+    'skill first: the one qualified member, found without reading the others');
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5882, 288, '{"french": 1}');
+SELECT results_eq(
+    $$SELECT agent_id, (diagnostics->'assignment'->>'candidates_examined')::int
+        FROM omniroute.work_item WHERE id = 5882$$,
+    $$VALUES (1887::bigint, 1)$$,
+    'skill first: the qualified members in the method''s order (1887 has more free units than 1888 now)');
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5883, 288, '{"french": 1, "spanish": 1}');
+SELECT is((SELECT diagnostics->'assignment'->>'reason' FROM omniroute.work_item WHERE id = 5883),
+          'no member of queue "Few skilled" has every required skill at its level',
+          'skill first: each skill is in the queue, never both in one member');
+SELECT omniroute.set_presence(1887, 'away');
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5884, 288, '{"french": 1}');
+SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 5884), 1888::bigint,
+          'skill first: a qualified member whose presence is not allowed is passed over');
+UPDATE omniroute.agent SET capacity = 2 WHERE id = 1888;   -- has 2 items: full
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (5885, 288, '{"french": 1}');
+SELECT results_eq(
+    'SELECT state, agent_id FROM omniroute.work_item WHERE id = 5885',
+    $$VALUES ('open'::text, NULL::bigint)$$,
+    'skill first: qualified members without room leave the item waiting');
 
 SELECT * FROM finish();
 ROLLBACK;
