@@ -8,7 +8,7 @@
 -- (memberships included) is in place before the first item is inserted, so
 -- no scenario can be served by capacity freed in another.
 BEGIN;
-SELECT plan(105);
+SELECT plan(107);
 
 SET LOCAL client_min_messages = warning;
 
@@ -739,6 +739,29 @@ SELECT results_eq(
     'SELECT state, agent_id FROM omniroute.work_item WHERE id = 5885',
     $$VALUES ('open'::text, NULL::bigint)$$,
     'skill first: qualified members without room leave the item waiting');
+
+-- ---------------------------------------------------------------------------
+-- History rows: written directly, or through SQL when the table has a trigger
+-- ---------------------------------------------------------------------------
+
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (5891, 280);
+SELECT results_eq(
+    $$SELECT e.event, e.actor::text, e.id IS NOT NULL, e.at = w.offered_at
+        FROM omniroute.work_item_event e JOIN omniroute.work_item w ON w.id = e.work_item_id
+       WHERE e.work_item_id = 5891$$,
+    $$VALUES ('offered'::text, session_user::text, true, true)$$,
+    'a history row written directly has its id, time and actor like a SQL insert');
+CREATE TABLE pg_temp.event_feed (work_item_id bigint, event text);
+CREATE FUNCTION pg_temp.feed() RETURNS trigger LANGUAGE plpgsql AS
+$$BEGIN INSERT INTO pg_temp.event_feed VALUES (NEW.work_item_id, NEW.event); RETURN NEW; END$$;
+CREATE TRIGGER feed AFTER INSERT ON omniroute.work_item_event
+    FOR EACH ROW EXECUTE FUNCTION pg_temp.feed();
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (5892, 280);
+SELECT results_eq(
+    'SELECT work_item_id, event FROM pg_temp.event_feed',
+    $$VALUES (5892::bigint, 'offered'::text)$$,
+    'a trigger someone puts on work_item_event sees routing''s history rows');
+DROP TRIGGER feed ON omniroute.work_item_event;
 
 SELECT * FROM finish();
 ROLLBACK;
