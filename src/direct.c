@@ -424,6 +424,7 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 	int			cap = 8;
 	Candidate  *cands;
 	bool		by_free = (method == METHOD_HIGHEST_CAPACITY);
+	IndexScanDesc scan;
 
 	load_cache();
 	deconstruct_array(DatumGetArrayTypeP(presences), TEXTOID, -1, false, TYPALIGN_INT,
@@ -436,12 +437,12 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 	index = index_open(cache.member_method_idx[method], AccessShareLock);
 	slot = table_slot_create(heap, NULL);
 
+	scan = index_beginscan(heap, index, snapshot, by_free ? 3 : 2, 0);
 	for (int p = 0; p < npres; p++)
 	{
 		ScanKeyData keys[3];
 		int			nkeys = 2;
 		int64		got = 0;
-		IndexScanDesc scan;
 
 		/* index columns: queue_id, presence, then the method's order */
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(queue_id));
@@ -450,7 +451,6 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 		if (by_free)
 			ScanKeyInit(&keys[nkeys++], 3, BTGreaterEqualStrategyNumber, F_INT4GE,
 						Int32GetDatum(units));
-		scan = index_beginscan(heap, index, snapshot, nkeys, 0);
 		index_rescan(scan, keys, nkeys, NULL, 0);
 		while (limit == 0 || got < limit)
 		{
@@ -474,8 +474,8 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 		}
 		if (limit > 0 && got >= limit)
 			*more = true;
-		index_endscan(scan);
 	}
+	index_endscan(scan);
 
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);
@@ -495,22 +495,22 @@ direct_members(int64 queue_id, const int64 *agents, int n, Datum presences, int3
 	TupleTableSlot *slot;
 	Candidate  *cands = palloc(sizeof(Candidate) * Max(n, 1));
 	int			got = 0;
+	IndexScanDesc scan;
 
 	load_cache();
 	snapshot = push_snapshot();
 	heap = table_open(cache.member, AccessShareLock);
 	index = index_open(cache.member_pkey, AccessShareLock);
 	slot = table_slot_create(heap, NULL);
+	/* one scan of the primary key (agent_id, queue_id), restarted per agent */
+	scan = index_beginscan(heap, index, snapshot, 2, 0);
 	for (int i = 0; i < n; i++)
 	{
 		ScanKeyData keys[2];
-		IndexScanDesc scan;
 		bool		isnull;
 
-		/* primary key (agent_id, queue_id) */
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(agents[i]));
 		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(queue_id));
-		scan = index_beginscan(heap, index, snapshot, 2, 0);
 		index_rescan(scan, keys, 2, NULL, 0);
 		if (index_getnext_slot(scan, ForwardScanDirection, slot))
 		{
@@ -520,8 +520,8 @@ direct_members(int64 queue_id, const int64 *agents, int n, Datum presences, int3
 				presence_allowed(slot_getattr(slot, cache.qm_presence, &isnull), presences))
 				fill_candidate(&cands[got++], slot, free_units);
 		}
-		index_endscan(scan);
 	}
+	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);
 	table_close(heap, NoLock);
