@@ -640,11 +640,11 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	/*
 	 * How many members to read per presence: every one for closest skills;
 	 * a batch when skills or a profile may pass some over (rated in one
-	 * query each); otherwise the best two, since the first is nearly always
-	 * taken, and more only when concurrent work took those.
+	 * query each); otherwise the head of each range, since the best is
+	 * nearly always taken, and more only when concurrent work took those.
 	 */
 	int64		limit = closest ? 0 :
-		(use_skills || req->ws->capacity_profile != NULL) ? 8 : 2;
+		(use_skills || req->ws->capacity_profile != NULL) ? 8 : 1;
 
 	int64	   *qualified = NULL;
 	int32	   *surplus = NULL;

@@ -282,9 +282,12 @@ drel_insert(DirectRel *d)
 	drel_insert_index_entries(d, false);
 }
 
-/* replace the locked row (d->locked) by the new version in d->slot */
-static void
-drel_update(DirectRel *d, Snapshot snapshot)
+/*
+ * Replace the row version at tid by the new version in d->slot, waiting for
+ * a transaction that holds it; index entries are made when it succeeds.
+ */
+static TM_Result
+drel_try_update(DirectRel *d, ItemPointer tid, Snapshot snapshot)
 {
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
@@ -296,13 +299,11 @@ drel_update(DirectRel *d, Snapshot snapshot)
 	bool		update_indexes;
 #endif
 
-	result = table_tuple_update(d->rel, &d->locked->tts_tid, d->slot, GetCurrentCommandId(true),
+	result = table_tuple_update(d->rel, tid, d->slot, GetCurrentCommandId(true),
 								snapshot, InvalidSnapshot, true, &tmfd, &lockmode,
 								&update_indexes);
-	/* we hold the lock on the latest version: nobody else can have changed it */
 	if (result != TM_Ok)
-		elog(ERROR, "omniroute: locked row of \"%s\" changed underneath (%d)",
-			 RelationGetRelationName(d->rel), (int) result);
+		return result;
 #if PG_VERSION_NUM >= 160000
 	if (update_indexes != TU_None)
 		drel_insert_index_entries(d, update_indexes == TU_Summarizing);
@@ -310,6 +311,19 @@ drel_update(DirectRel *d, Snapshot snapshot)
 	if (update_indexes)
 		drel_insert_index_entries(d, false);
 #endif
+	return TM_Ok;
+}
+
+/* replace the locked row (d->locked) by the new version in d->slot */
+static void
+drel_update(DirectRel *d, Snapshot snapshot)
+{
+	TM_Result	result = drel_try_update(d, &d->locked->tts_tid, snapshot);
+
+	/* we hold the lock on the latest version: nobody else can have changed it */
+	if (result != TM_Ok)
+		elog(ERROR, "omniroute: locked row of \"%s\" changed underneath (%d)",
+			 RelationGetRelationName(d->rel), (int) result);
 }
 
 /*
@@ -351,16 +365,16 @@ drel_lock(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockWaitPolicy wait)
 	return false;
 }
 
-/* start the new version as a copy of the locked row */
+/* start the new version as a copy of the row in from */
 static void
-drel_copy_locked(DirectRel *d)
+drel_copy(DirectRel *d, TupleTableSlot *from)
 {
 	int			natts = RelationGetDescr(d->rel)->natts;
 
-	slot_getallattrs(d->locked);
+	slot_getallattrs(from);
 	ExecClearTuple(d->slot);
-	memcpy(d->slot->tts_values, d->locked->tts_values, sizeof(Datum) * natts);
-	memcpy(d->slot->tts_isnull, d->locked->tts_isnull, sizeof(bool) * natts);
+	memcpy(d->slot->tts_values, from->tts_values, sizeof(Datum) * natts);
+	memcpy(d->slot->tts_isnull, from->tts_isnull, sizeof(bool) * natts);
 }
 
 static void
@@ -618,7 +632,7 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
 
 		used = assigning ? used + units : Max(used - units, 0);
 		free_units = capacity - used;
-		drel_copy_locked(&ag);
+		drel_copy(&ag, ag.locked);
 		set_col(ag.slot, cache.ag_used, Int32GetDatum(used), false);
 		if (assigning)
 			set_col(ag.slot, cache.ag_last_assigned, TimestampTzGetDatum(at), false);
@@ -634,19 +648,43 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
 		while (index_getnext_slot(scan, ForwardScanDirection, qm.found))
 		{
 			ItemPointerData mtid = qm.found->tts_tid;
+			TupleTableSlot *from = qm.found;
 
-			if (!drel_lock(&qm, &mtid, snapshot, LockWaitBlock))
-				continue;		/* left the queue meanwhile */
-			drel_copy_locked(&qm);
-			set_col(qm.slot, cache.qm_free, Int32GetDatum(free_units), false);
-			if (assigning)
+			/*
+			 * Updated in place without a row lock first: whoever else writes
+			 * memberships holds the agent row, as we do, except an admin
+			 * changing the membership itself.  If one did since our snapshot,
+			 * lock the latest version and update that (READ COMMITTED), as
+			 * an UPDATE's EvalPlanQual would.
+			 */
+			for (;;)
 			{
-				set_col(qm.slot, cache.qm_agent_last, TimestampTzGetDatum(at), false);
-				if (DatumGetInt64(qm.slot->tts_values[cache.qm_queue - 1]) == queue_id)
-					set_col(qm.slot, cache.qm_queue_last, TimestampTzGetDatum(at), false);
+				TM_Result	result;
+
+				drel_copy(&qm, from);
+				set_col(qm.slot, cache.qm_free, Int32GetDatum(free_units), false);
+				if (assigning)
+				{
+					set_col(qm.slot, cache.qm_agent_last, TimestampTzGetDatum(at), false);
+					if (DatumGetInt64(qm.slot->tts_values[cache.qm_queue - 1]) == queue_id)
+						set_col(qm.slot, cache.qm_queue_last, TimestampTzGetDatum(at), false);
+				}
+				ExecStoreVirtualTuple(qm.slot);
+				if (from == qm.locked)
+				{
+					drel_update(&qm, snapshot);
+					break;
+				}
+				result = drel_try_update(&qm, &mtid, snapshot);
+				if (result == TM_Ok)
+					break;
+				if (result != TM_Updated && result != TM_Deleted)
+					elog(ERROR, "omniroute: unexpected result %d updating a membership",
+						 (int) result);
+				if (!drel_lock(&qm, &mtid, snapshot, LockWaitBlock))
+					break;		/* left the queue meanwhile */
+				from = qm.locked;
 			}
-			ExecStoreVirtualTuple(qm.slot);
-			drel_update(&qm, snapshot);
 		}
 		index_endscan(scan);
 		index_close(pkey, NoLock);
