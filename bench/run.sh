@@ -17,8 +17,12 @@ smoke=0
 
 if [ "$smoke" -eq 1 ]; then
 	SECS=2; CLIENTS=2; AGENTS=(20 60); MAIN_AGENTS=20; DRAIN_ITEMS=400; DRAIN_AGENTS=20
+	ROUNDS=1
 else
 	SECS=${BENCH_SECONDS:-15}; CLIENTS=2; AGENTS=(100 1000 10000); MAIN_AGENTS=1000
+	# insert and scale figures are the mean of this many rounds, each from a
+	# fresh load: this machine's run-to-run noise is several percent
+	ROUNDS=${BENCH_ROUNDS:-2}
 	DRAIN_ITEMS=100000; DRAIN_AGENTS=1000
 	bash scripts/setup.sh
 	make -s >/dev/null
@@ -67,12 +71,18 @@ routed_count() { psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE 
 
 # ---- insert: routed vs plain, in one run, same rows ----
 if phase insert; then
-	load "$MAIN_AGENTS" 100000000
-	plain=$(tps bench/insert_plain.sql)
-	routed=$(tps bench/insert_routed.sql)
-	quiet=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
+	plain=0; routed=0; quiet=0; rounds=""
+	for ((round = 1; round <= ROUNDS; round++)); do
+		load "$MAIN_AGENTS" 100000000
+		p=$(tps bench/insert_plain.sql)
+		r=$(tps bench/insert_routed.sql)
+		q=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
+		plain=$((plain + p)); routed=$((routed + r)); quiet=$((quiet + q))
+		rounds="$rounds $(ratio "$r" "$p")"
+	done
 	assigned=$(routed_count)
-	echo "insert: plain $plain rows/s, routed $routed rows/s, ratio $(ratio "$routed" "$plain") ($MAIN_AGENTS agents, $CLIENTS clients; $assigned items given an agent)"
+	plain=$((plain / ROUNDS)); routed=$((routed / ROUNDS)); quiet=$((quiet / ROUNDS))
+	echo "insert: plain $plain rows/s, routed $routed rows/s, ratio $(ratio "$routed" "$plain") ($MAIN_AGENTS agents, $CLIENTS clients; mean of $ROUNDS round(s):$rounds; $assigned items given an agent in the last)"
 	echo "insert without NOTIFY: routed $quiet rows/s, ratio $(ratio "$quiet" "$plain") (NOTIFY costs $(ratio $((quiet - routed)) "$quiet") of routed throughput)"
 fi
 
@@ -91,15 +101,21 @@ fi
 
 # ---- scale: routed insert rate at each agent count, relative to the first ----
 if phase scale; then
+	declare -A sum=()
+	for ((round = 1; round <= ROUNDS; round++)); do
+		for n in "${AGENTS[@]}"; do
+			load "$n" 100000000
+			sum[$n]=$((${sum[$n]:-0} + $(tps bench/insert_routed.sql)))
+		done
+	done
 	base=
 	line="scale:"
 	for n in "${AGENTS[@]}"; do
-		load "$n" 100000000
-		r=$(tps bench/insert_routed.sql)
+		r=$((sum[$n] / ROUNDS))
 		[ -n "$base" ] || base=$r
 		line="$line $n agents $r rows/s ($(ratio "$r" "$base"));"
 	done
-	echo "${line%;}"
+	echo "${line%;} (mean of $ROUNDS round(s))"
 fi
 
 # ---- drain: a backlog waits, then agents come online one by one ----

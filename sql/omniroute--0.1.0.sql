@@ -115,7 +115,16 @@ CREATE TABLE omniroute.queue_member (
     last_released_at       timestamptz,
     -- agent first: every change to an agent updates all its memberships
     PRIMARY KEY (agent_id, queue_id)
-) WITH (fillfactor = 50);
+) WITH (fillfactor = 50,
+        -- every assignment moves the agent's entries in the candidate indexes
+        -- from the head of their queues' ranges toward the tail, and a B-tree
+        -- page is only cleaned when something is inserted into it: the dead
+        -- entries at the head stay until VACUUM, and candidate scans walk
+        -- them.  The table is small (one row per membership): vacuum it as
+        -- soon as autovacuum looks (every autovacuum_naptime) rather than at
+        -- the default 20% of dead rows, and without cost-based pauses.
+        autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
+        autovacuum_vacuum_cost_delay = 0);
 
 /*
  * One index per assignment method, in that method's order, holding only the

@@ -2,7 +2,7 @@
 -- they exist with their key columns, the six base presences are seeded, and
 -- the constraints refuse bad configuration with the right SQLSTATE.
 BEGIN;
-SELECT plan(177);
+SELECT plan(178);
 
 SET LOCAL client_min_messages = warning;
 
@@ -54,6 +54,9 @@ SELECT col_is_pk('omniroute', 'agent', 'id', 'agent: PK id');
 SELECT col_is_pk('omniroute', 'agent_skill', ARRAY['agent_id', 'skill'], 'agent_skill: PK (agent_id, skill)');
 SELECT col_is_pk('omniroute', 'agent_profile', ARRAY['agent_id', 'profile'], 'agent_profile: PK (agent_id, profile)');
 SELECT col_is_pk('omniroute', 'queue', 'id', 'queue: PK id');
+SELECT ok((SELECT reloptions @> ARRAY['autovacuum_vacuum_scale_factor=0', 'fillfactor=50']
+              FROM pg_class WHERE oid = 'omniroute.queue_member'::regclass),
+          'queue_member: room for updates, and vacuumed whenever autovacuum looks (its candidate ranges stay short)');
 SELECT col_is_pk('omniroute', 'queue_member', ARRAY['agent_id', 'queue_id'], 'queue_member: PK (agent_id, queue_id): one membership per agent and queue');
 SELECT col_is_pk('omniroute', 'workstream', 'id', 'workstream: PK id');
 SELECT col_is_pk('omniroute', 'context_variable', ARRAY['workstream_id', 'name'], 'context_variable: PK (workstream_id, name)');
