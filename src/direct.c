@@ -144,18 +144,6 @@ att(Oid rel, const char *name)
 	return a;
 }
 
-static Oid
-primary_key(Oid relid)
-{
-	Relation	rel = table_open(relid, AccessShareLock);
-	Oid			pk = RelationGetPrimaryKeyIndex(rel);
-
-	table_close(rel, AccessShareLock);
-	if (!OidIsValid(pk))
-		elog(ERROR, "omniroute: \"%s\" has no primary key", get_rel_name(relid));
-	return pk;
-}
-
 static void
 load_cache(void)
 {
@@ -178,8 +166,9 @@ load_cache(void)
 	c.member_method_idx[METHOD_HIGHEST_CAPACITY] = rel_oid(nsp, "queue_member_highest_capacity_idx");
 	c.member_method_idx[METHOD_ROUND_ROBIN] = rel_oid(nsp, "queue_member_round_robin_idx");
 	c.member_method_idx[METHOD_LEAST_ACTIVE] = rel_oid(nsp, "queue_member_least_active_idx");
-	c.agent_pkey = primary_key(c.agent);
-	c.member_pkey = primary_key(c.member);
+	/* by name: the primary key lookup API differs between major versions */
+	c.agent_pkey = rel_oid(nsp, "agent_pkey");
+	c.member_pkey = rel_oid(nsp, "queue_member_pkey");
 
 	c.ag_capacity = att(c.agent, "capacity");
 	c.ag_used = att(c.agent, "used_units");
