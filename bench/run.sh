@@ -52,9 +52,11 @@ load() {
 PHASES=" ${BENCH_PHASES:-insert steady scale drain} "
 phase() { [[ "$PHASES" == *" $1 "* ]]; }
 
-# Each measurement starts right after a checkpoint, so that none of them
-# pays for the full-page writes after a checkpoint the previous one triggered.
-checkpoint() { psql_db -c "CHECKPOINT" >/dev/null; }
+# Each measurement starts from a quiet database: a VACUUM, so that autovacuum
+# has nothing left to do for the rows the previous measurement wrote (it would
+# otherwise run during this one and take its CPU), then a checkpoint, so that
+# none pays for the full-page writes after a checkpoint another triggered.
+checkpoint() { psql_db -c "VACUUM" -c "CHECKPOINT" >/dev/null; }
 
 # tps SCRIPT [extra pgbench args]: transactions per second of SECS seconds
 tps() {
@@ -74,9 +76,12 @@ if phase insert; then
 	plain=0; routed=0; quiet=0; rounds=""
 	for ((round = 1; round <= ROUNDS; round++)); do
 		load "$MAIN_AGENTS" 100000000
-		p=$(tps bench/insert_plain.sql)
+		# odd rounds measure plain first, even rounds last: neither gains
+		# from its place in the order
+		if [ $((round % 2)) -eq 1 ]; then p=$(tps bench/insert_plain.sql); fi
 		r=$(tps bench/insert_routed.sql)
 		q=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
+		if [ $((round % 2)) -eq 0 ]; then p=$(tps bench/insert_plain.sql); fi
 		plain=$((plain + p)); routed=$((routed + r)); quiet=$((quiet + q))
 		rounds="$rounds $(ratio "$r" "$p")"
 	done
