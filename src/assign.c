@@ -3,26 +3,28 @@
  * assign.c
  *	  Choose the agent for a work item and reserve their capacity.
  *
- *	  Every query here runs non-read-only, so it sees what this statement
- *	  did before (an INSERT of many rows routes each row knowing where the
- *	  earlier ones went).
+ *	  Every read here (SPI queries run non-read-only, and the direct scans
+ *	  of src/direct.c) sees what this statement did before: an INSERT of
+ *	  many rows routes each row knowing where the earlier ones went.
  *
  *	  Candidates come from queue_member, which carries a copy of each
  *	  member's presence, free units and assignment times.  For each presence
  *	  the workstream allows we read one range of the index that matches the
- *	  queue's method, best first and LIMITed, so the cost does not grow with
+ *	  queue's method, best first and limited, so the cost does not grow with
  *	  the size of the queue or of the agent table; the ranges are merged in
  *	  the method's order.  Skill requirements are then checked for the batch
- *	  in one query.  Only "closest" skill matching must see every eligible
- *	  member, since its ranking cuts across the method's order.
+ *	  in one query, unless the skill reach (below) says few members qualify:
+ *	  then those are looked up by key.  Only "closest" skill matching must
+ *	  see every eligible member, since its ranking cuts across the method's
+ *	  order.
  *
- *	  Reservation is one conditional UPDATE of the agent row, taken with
- *	  SKIP LOCKED:
+ *	  Reservation (direct_agent_units) locks the agent row without waiting
+ *	  and takes the units only if, on the locked row,
  *		  used_units + units <= capacity AND presence allowed
- *	  The condition is checked with the row locked, so two transactions can
- *	  never both take the last unit; an agent another transaction holds is
- *	  passed over (never waited for: see prepare_plans), and we move on to
- *	  the next candidate.  Lock order is agent row, then its queue_member rows.
+ *	  so two transactions can never both take the last unit; an agent
+ *	  another transaction holds is passed over (waiting could deadlock: see
+ *	  src/direct.c), and we move on to the next candidate.  Lock order is
+ *	  agent row, then its queue_member rows.
  *
  *-------------------------------------------------------------------------
  */

@@ -23,7 +23,12 @@
  *	    - under REPEATABLE READ or SERIALIZABLE a row changed since the
  *	      snapshot is a serialization failure, as for an UPDATE;
  *	    - agent rows are locked FOR NO KEY UPDATE, as an UPDATE locks them,
- *	      so foreign key checks from inserted items never wait on routing.
+ *	      so foreign key checks from inserted items never wait on routing;
+ *	    - routing never waits for an agent row (UNITS_RESERVE skips one that
+ *	      another transaction holds): a row locked and then found short of
+ *	      room stays locked until commit, so two routings that waited could
+ *	      each hold the agent the other waits for.  What a skip hides (the
+ *	      other transaction rolls back) is served by the next tick().
  *
  *	  What is written is the extension's own routing state (agent
  *	  used_units and last_assigned_at, the membership copies) and history
