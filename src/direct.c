@@ -87,6 +87,7 @@ typedef struct DirectCache
 	AttrNumber	ag_used;
 	AttrNumber	ag_presence;
 	AttrNumber	ag_last_assigned;
+	AttrNumber	ag_last_released;
 	/* queue_member */
 	AttrNumber	qm_queue;
 	AttrNumber	qm_agent;
@@ -179,6 +180,7 @@ load_cache(void)
 	c.ag_used = att(c.agent, "used_units");
 	c.ag_presence = att(c.agent, "presence");
 	c.ag_last_assigned = att(c.agent, "last_assigned_at");
+	c.ag_last_released = att(c.agent, "last_released_at");
 
 	c.qm_queue = att(c.member, "queue_id");
 	c.qm_agent = att(c.member, "agent_id");
@@ -588,7 +590,8 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
 	int32		capacity;
 	int32		used;
 	bool		isnull;
-	bool		assigning = (mode != UNITS_RELEASE);
+	bool		assigning = (mode != UNITS_RELEASE && mode != UNITS_RETURN);
+	bool		returning = (mode == UNITS_RETURN);
 
 	load_cache();
 	snapshot = push_snapshot();
@@ -611,6 +614,7 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
 				break;
 			case UNITS_FORCE:
 			case UNITS_RELEASE:
+			case UNITS_RETURN:
 				ok = true;
 				break;
 		}
@@ -630,6 +634,8 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
 		set_col(ag.slot, cache.ag_used, Int32GetDatum(used), false);
 		if (assigning)
 			set_col(ag.slot, cache.ag_last_assigned, TimestampTzGetDatum(at), false);
+		if (returning)
+			set_col(ag.slot, cache.ag_last_released, TimestampTzGetDatum(at), false);
 		ExecStoreVirtualTuple(ag.slot);
 		drel_update(&ag, snapshot);
 
@@ -663,6 +669,8 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
 					if (DatumGetInt64(qm.slot->tts_values[cache.qm_queue - 1]) == queue_id)
 						set_col(qm.slot, cache.qm_queue_last, TimestampTzGetDatum(at), false);
 				}
+				if (returning)
+					set_col(qm.slot, cache.qm_released, TimestampTzGetDatum(at), false);
 				ExecStoreVirtualTuple(qm.slot);
 				if (from == qm.locked)
 				{

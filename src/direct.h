@@ -49,13 +49,16 @@ typedef enum UnitsMode
 	UNITS_RESERVE,				/* never wait; needs room and an allowed presence */
 	UNITS_ROOM,					/* wait for the agent row; needs room */
 	UNITS_FORCE,				/* wait; whatever the capacity and presence */
-	UNITS_RELEASE				/* wait; give units back (floor 0) */
+	UNITS_RELEASE,				/* wait; give back units taken a moment ago */
+	UNITS_RETURN				/* wait; an item gives its units back: the
+								 * agent's last release is at */
 } UnitsMode;
 
 /*
- * Take (or give back) units of an agent's capacity and copy the agent's new
- * free units and assignment time to every membership; queue_id's membership
- * also records the time as its queue's last assignment.  presences (text[])
+ * Take (or give back, floor 0) units of an agent's capacity and copy the
+ * agent's new free units and assignment (or release) time to every
+ * membership; when assigning, queue_id's membership also records the time
+ * as its queue's last assignment.  presences (text[])
  * is used by UNITS_RESERVE only.  Returns false when the agent is gone,
  * locked by another transaction (UNITS_RESERVE) or short of room or of an
  * allowed presence; the agent row then stays locked, as after a failed

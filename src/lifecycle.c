@@ -31,6 +31,7 @@
 
 #include "assign.h"
 #include "catalog.h"
+#include "direct.h"
 #include "events.h"
 #include "lifecycle.h"
 #include "priv.h"
@@ -44,8 +45,6 @@ static void lifecycle_release(int64 agent_id, int32 units, TimestampTz now);
 static SPIPlanPtr lock_item_plan;
 static SPIPlanPtr item_row_plan;
 static SPIPlanPtr clear_profile_plan;
-static SPIPlanPtr release_agent_plan;
-static SPIPlanPtr release_members_plan;
 static SPIPlanPtr accept_plan;
 static SPIPlanPtr close_plan;
 static SPIPlanPtr reoffer_plan;
@@ -66,16 +65,6 @@ prepare_plans(void)
 									  "  FROM omniroute.work_item WHERE id = $1 FOR UPDATE", 1, t);
 		clear_profile_plan = util_prepare("UPDATE omniroute.work_item SET profile = NULL WHERE id = $1", 1, t);
 		item_row_plan = util_prepare("SELECT * FROM omniroute.work_item WHERE id = $1", 1, t);
-	}
-	{
-		Oid			t[3] = {INT8OID, INT4OID, TIMESTAMPTZOID};
-
-		release_agent_plan = util_prepare("UPDATE omniroute.agent"
-										  "   SET used_units = greatest(used_units - $2, 0), last_released_at = $3"
-										  " WHERE id = $1 RETURNING capacity - used_units", 3, t);
-		release_members_plan = util_prepare("UPDATE omniroute.queue_member"
-											"   SET free_units = $2, last_released_at = $3"
-											" WHERE agent_id = $1", 3, t);
 	}
 	{
 		Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
@@ -217,17 +206,8 @@ lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowe
 static void
 lifecycle_release(int64 agent_id, int32 units, TimestampTz now)
 {
-	Datum		values[3];
-
-	if (agent_id == 0)
-		return;
-	values[0] = Int64GetDatum(agent_id);
-	values[1] = Int32GetDatum(units);
-	values[2] = TimestampTzGetDatum(now);
-	if (util_exec(release_agent_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) == 0)
-		return;
-	values[1] = Int32GetDatum(util_col_int32(0, 1));
-	util_exec(release_members_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	if (agent_id != 0)
+		direct_agent_units(agent_id, units, UNITS_RETURN, (Datum) 0, 0, now);
 }
 
 void

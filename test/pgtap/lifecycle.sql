@@ -10,7 +10,7 @@
 -- As in routing.sql, every scenario has its own queues and agents, so
 -- capacity freed in one scenario can never serve another's work.
 BEGIN;
-SELECT plan(222);
+SELECT plan(225);
 
 SET LOCAL client_min_messages = warning;
 
@@ -808,6 +808,32 @@ SELECT is(
     (SELECT count(*) FROM omniroute.work_item WHERE state = 'waiting' AND reserved_units <> 0),
     0::bigint,
     'no waiting item reserves capacity');
+
+-- ---------------------------------------------------------------------------
+-- A release is recorded on the agent and on every membership: least_active
+-- orders by it
+-- ---------------------------------------------------------------------------
+
+INSERT INTO omniroute.queue (id, name, assignment) VALUES (7100, 'Release order', 'least_active');
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id) VALUES (7100, 'Release order', 7100);
+INSERT INTO omniroute.agent (id, name, presence, capacity) VALUES
+    (7101, 'Release first id', 'available', 10), (7102, 'Release second id', 'available', 10);
+INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (7100, 7101), (7100, 7102);
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (7111, 7100), (7112, 7100);
+SELECT results_eq(
+    'SELECT id, agent_id FROM omniroute.work_item WHERE workstream_id = 7100 ORDER BY id',
+    $$VALUES (7111::bigint, 7101::bigint), (7112, 7102)$$,
+    'release order: never released, never assigned: lowest id first, then the other');
+SELECT omniroute.close(7112);   -- 7102 releases first
+SELECT omniroute.close(7111);   -- then 7101
+SELECT is((SELECT count(*) FROM omniroute.queue_member m JOIN omniroute.agent a ON a.id = m.agent_id
+            WHERE m.agent_id IN (7101, 7102)
+              AND m.last_released_at IS NOT DISTINCT FROM a.last_released_at
+              AND a.last_released_at IS NOT NULL),
+          2::bigint, 'a release is copied to the memberships');
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (7113, 7100);
+SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 7113), 7102::bigint,
+          'least_active: the agent released longest ago, though assigned more recently');
 
 SELECT * FROM finish();
 ROLLBACK;
