@@ -454,11 +454,13 @@ reach_relcache_callback(Datum arg, Oid relid)
 static ReachEntry *
 reach_of(const QueueConfig *queue)
 {
+	ReachEntry	built;
 	ReachEntry *e;
-	bool		found;
 	Datum		value = Int64GetDatum(queue->id);
 	uint64		got;
 	MemoryContext old;
+	MemoryContext caller = CurrentMemoryContext;
+	bool		keep;
 
 	if (reach_stale)
 	{
@@ -472,7 +474,8 @@ reach_of(const QueueConfig *queue)
 		}
 		if (reach_ctx != NULL)
 			MemoryContextDelete(reach_ctx);
-		reach_stale = false;
+		reach_ctx = NULL;
+		reach_cache = NULL;
 		reach_ctx = AllocSetContextCreate(CacheMemoryContext, "omniroute skill reach",
 										  ALLOCSET_DEFAULT_SIZES);
 		memset(&ctl, 0, sizeof(ctl));
@@ -483,33 +486,43 @@ reach_of(const QueueConfig *queue)
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		reach_watched[0] = get_relname_relid("agent_skill", nsp);
 		reach_watched[1] = get_relname_relid("queue_member", nsp);
+		reach_stale = false;
 	}
 	e = hash_search(reach_cache, &queue->id, HASH_FIND, NULL);
 	if (e != NULL)
 		return e;
 
+	/*
+	 * What a transaction snapshot (REPEATABLE READ, SERIALIZABLE) shows may
+	 * be older than the invalidations already processed: keep it only for
+	 * this call, or it would outlive the transaction with nothing to drop
+	 * it.
+	 */
+	keep = !IsolationUsesXactSnapshot();
 	got = util_exec(reach_plans[queue->method], &value, NULL, false, 0, SPI_OK_SELECT);
 	/* the query may have processed an invalidation: then keep nothing */
 	if (reach_stale)
-		return NULL;
-	e = hash_search(reach_cache, &queue->id, HASH_ENTER, &found);
-	old = MemoryContextSwitchTo(reach_ctx);
-	e->n = 0;
-	e->members = got > 0 ? (int) util_col_int64(0, 4) : 0;
-	e->skills = palloc(sizeof(ReachSkill) * Max(got, 1));
+		keep = false;
+
+	/* built whole, then entered: an error half way leaves no entry */
+	old = MemoryContextSwitchTo(keep ? reach_ctx : caller);
+	memset(&built, 0, sizeof(built));
+	built.queue_id = queue->id;
+	built.members = got > 0 ? (int) util_col_int64(0, 4) : 0;
+	built.skills = palloc(sizeof(ReachSkill) * Max(got, 1));
 	for (uint64 i = 0; i < got; i++)
 	{
 		char	   *name = util_col_text(i, 1);
 		int64		agent = util_col_int64(i, 2);
 		int32		level = util_col_int32(i, 3);
-		ReachSkill *rs = e->n > 0 ? &e->skills[e->n - 1] : NULL;
+		ReachSkill *rs = built.n > 0 ? &built.skills[built.n - 1] : NULL;
 
 		/* rows come by skill, then agent */
 		if (rs == NULL || strcmp(rs->name, name) != 0)
 		{
 			uint64		j = i;
 
-			rs = &e->skills[e->n++];
+			rs = &built.skills[built.n++];
 			rs->name = name;
 			rs->best = 0;
 			rs->n = 0;
@@ -524,6 +537,15 @@ reach_of(const QueueConfig *queue)
 	}
 	MemoryContextSwitchTo(old);
 	SPI_freetuptable(SPI_tuptable);
+
+	if (!keep)
+	{
+		e = palloc(sizeof(ReachEntry));
+		*e = built;
+		return e;
+	}
+	e = hash_search(reach_cache, &queue->id, HASH_ENTER, NULL);
+	*e = built;
 	return e;
 }
 

@@ -24,11 +24,14 @@
  *	      snapshot is a serialization failure, as for an UPDATE;
  *	    - agent rows are locked FOR NO KEY UPDATE, as an UPDATE locks them,
  *	      so foreign key checks from inserted items never wait on routing;
- *	    - routing never waits for an agent row (UNITS_RESERVE skips one that
- *	      another transaction holds): a row locked and then found short of
- *	      room stays locked until commit, so two routings that waited could
- *	      each hold the agent the other waits for.  What a skip hides (the
- *	      other transaction rolls back) is served by the next tick().
+ *	    - choosing among candidates never waits for an agent row
+ *	      (UNITS_RESERVE skips one that another transaction holds): a row
+ *	      locked and then found short of room stays locked until commit, so
+ *	      two routings that waited could each hold the agent the other waits
+ *	      for.  What a skip hides (the other transaction rolls back) is
+ *	      served by the next tick().  Giving work to a named agent (affinity,
+ *	      resume, transfer to an agent, picking) and giving units back do
+ *	      wait, as the UPDATE they replaced did.
  *
  *	  What is written is the extension's own routing state (agent
  *	  used_units and last_assigned_at, the membership copies) and history
@@ -83,6 +86,7 @@ typedef struct DirectCache
 	Oid			event;
 	Oid			event_seq;
 	/* agent */
+	AttrNumber	ag_id;
 	AttrNumber	ag_capacity;
 	AttrNumber	ag_used;
 	AttrNumber	ag_presence;
@@ -111,10 +115,14 @@ typedef struct DirectCache
 static DirectCache cache;
 static bool callback_registered = false;
 
+/* bumped by every relcache invalidation: one may arrive while loading */
+static uint64 inval_generation = 0;
+
 static void
 direct_relcache_callback(Datum arg, Oid relid)
 {
 	(void) arg;
+	inval_generation++;
 	if (!cache.valid)
 		return;
 	if (relid == InvalidOid || relid == cache.agent || relid == cache.agent_pkey ||
@@ -151,18 +159,11 @@ att(Oid rel, const char *name)
 }
 
 static void
-load_cache(void)
+load_cache_once(void)
 {
 	DirectCache c;
 	Oid			nsp;
 
-	if (cache.valid)
-		return;
-	if (!callback_registered)
-	{
-		CacheRegisterRelcacheCallback(direct_relcache_callback, (Datum) 0);
-		callback_registered = true;
-	}
 	memset(&c, 0, sizeof(c));
 	nsp = get_namespace_oid("omniroute", false);
 	c.agent = rel_oid(nsp, "agent");
@@ -176,6 +177,7 @@ load_cache(void)
 	c.agent_pkey = rel_oid(nsp, "agent_pkey");
 	c.member_pkey = rel_oid(nsp, "queue_member_pkey");
 
+	c.ag_id = att(c.agent, "id");
 	c.ag_capacity = att(c.agent, "capacity");
 	c.ag_used = att(c.agent, "used_units");
 	c.ag_presence = att(c.agent, "presence");
@@ -202,6 +204,33 @@ load_cache(void)
 
 	c.valid = true;
 	cache = c;
+}
+
+static void
+load_cache(void)
+{
+	if (cache.valid)
+		return;
+	if (!callback_registered)
+	{
+		CacheRegisterRelcacheCallback(direct_relcache_callback, (Datum) 0);
+		callback_registered = true;
+	}
+
+	/*
+	 * The lookups may process invalidations (a concurrent DROP and CREATE
+	 * EXTENSION, say) that concern what is being loaded: load again until
+	 * none arrived meanwhile.
+	 */
+	for (;;)
+	{
+		uint64		generation = inval_generation;
+
+		cache.valid = false;
+		load_cache_once();
+		if (generation == inval_generation)
+			break;
+	}
 }
 
 /* ----------------------------------------------------------------
@@ -598,8 +627,19 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
 	drel_open(&ag, cache.agent, RowExclusiveLock);
 
 	if (find_by_key(&ag, cache.agent_pkey, agent_id, snapshot, &tid) &&
-		drel_lock(&ag, &tid, snapshot, mode == UNITS_RESERVE ? LockWaitSkip : LockWaitBlock))
+		drel_lock(&ag, &tid, snapshot, mode == UNITS_RESERVE ? LockWaitSkip : LockWaitBlock) &&
+		DatumGetInt64(slot_getattr(ag.locked, cache.ag_id, &isnull)) == agent_id)
 	{
+		/*
+		 * Under READ COMMITTED, read the memberships with a snapshot taken
+		 * now that the agent is ours: whatever joined a queue while we
+		 * waited (joining locks the agent, to serve it) is seen.
+		 */
+		if (!IsolationUsesXactSnapshot())
+		{
+			PopActiveSnapshot();
+			snapshot = push_snapshot();
+		}
 		capacity = DatumGetInt32(slot_getattr(ag.locked, cache.ag_capacity, &isnull));
 		used = DatumGetInt32(slot_getattr(ag.locked, cache.ag_used, &isnull));
 		switch (mode)
@@ -685,6 +725,9 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
 						 (int) result);
 				if (!drel_lock(&qm, &mtid, snapshot, LockWaitBlock))
 					break;		/* left the queue meanwhile */
+				/* the new version may be someone else's membership now */
+				if (DatumGetInt64(slot_getattr(qm.locked, cache.qm_agent, &isnull)) != agent_id)
+					break;
 				from = qm.locked;
 			}
 		}
@@ -703,25 +746,56 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
  * ----------------------------------------------------------------
  */
 
-/* the table as the extension made it: nothing that SQL would have to run */
+/* the history table's columns as the extension makes them */
+static const struct
+{
+	const char *name;
+	Oid			type;
+	bool		notnull;
+}			event_columns[] =
+{
+	{"id", INT8OID, true},
+	{"work_item_id", INT8OID, true},
+	{"at", TIMESTAMPTZOID, true},
+	{"event", TEXTOID, true},
+	{"agent_id", INT8OID, false},
+	{"queue_id", INT8OID, false},
+	{"actor", NAMEOID, true},
+	{"detail", JSONBOID, false},
+};
+
+/*
+ * The table as the extension made it, with nothing that SQL would have to
+ * run or enforce: no trigger, rule or CHECK, no other column, no column of
+ * another type or made NOT NULL.  Row-level security needs no check: the
+ * SQL ran as the extension owner, a superuser, whom it does not restrict.
+ */
 static bool
 events_plain(Relation rel)
 {
 	TupleDesc	desc = RelationGetDescr(rel);
 	int			live = 0;
 
-	/*
-	 * Row-level security needs no check: the SQL ran as the extension
-	 * owner, a superuser, whom it does not restrict.
-	 */
-	if (rel->trigdesc != NULL)
+	if (rel->trigdesc != NULL || rel->rd_rules != NULL)
 		return false;
 	if (desc->constr != NULL && desc->constr->num_check > 0)
 		return false;
 	for (int i = 0; i < desc->natts; i++)
-		if (!TupleDescAttr(desc, i)->attisdropped)
-			live++;
-	return live == 8;
+	{
+		Form_pg_attribute a = TupleDescAttr(desc, i);
+		bool		known = false;
+
+		if (a->attisdropped)
+			continue;
+		live++;
+		for (int c = 0; c < (int) lengthof(event_columns); c++)
+			if (strcmp(NameStr(a->attname), event_columns[c].name) == 0)
+				known = a->atttypid == event_columns[c].type &&
+					a->attnotnull == event_columns[c].notnull;
+		if (!known)
+			return false;
+	}
+	return live == (int) lengthof(event_columns);
 }
 
 bool

@@ -8,7 +8,7 @@
 -- (memberships included) is in place before the first item is inserted, so
 -- no scenario can be served by capacity freed in another.
 BEGIN;
-SELECT plan(107);
+SELECT plan(110);
 
 SET LOCAL client_min_messages = warning;
 
@@ -762,6 +762,20 @@ SELECT results_eq(
     $$VALUES (5892::bigint, 'offered'::text)$$,
     'a trigger someone puts on work_item_event sees routing''s history rows');
 DROP TRIGGER feed ON omniroute.work_item_event;
+ALTER TABLE omniroute.work_item_event ADD COLUMN note text DEFAULT 'from SQL';
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (5893, 280);
+SELECT is((SELECT note FROM omniroute.work_item_event WHERE work_item_id = 5893), 'from SQL',
+          'a column someone adds to work_item_event gets its default on routing''s rows');
+ALTER TABLE omniroute.work_item_event DROP COLUMN note;
+ALTER TABLE omniroute.work_item_event ALTER COLUMN detail TYPE json;
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (5894, 280);
+SELECT is((SELECT detail->>'method' FROM omniroute.work_item_event WHERE work_item_id = 5894),
+          'highest_capacity',
+          'a column someone retypes in work_item_event gets routing''s values converted');
+ALTER TABLE omniroute.work_item_event ALTER COLUMN detail TYPE jsonb USING detail::jsonb;
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (5895, 280);
+SELECT is((SELECT count(*) FROM omniroute.work_item_event WHERE work_item_id = 5895), 1::bigint,
+          'with the table back as it was, history rows are written directly again');
 
 SELECT * FROM finish();
 ROLLBACK;
