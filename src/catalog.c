@@ -86,10 +86,46 @@ relcache_callback(Datum arg, Oid relid)
 	}
 }
 
+/*
+ * Entries loaded through a transaction snapshot (REPEATABLE READ,
+ * SERIALIZABLE) may be older than the invalidations already processed:
+ * such a transaction routes by what its snapshot shows, but what it loaded
+ * is dropped when it ends, or it would outlive it with nothing to drop it.
+ */
+static bool loaded_from_xact_snapshot = false;
+
+static void
+xact_callback(XactEvent event, void *arg)
+{
+	(void) arg;
+	switch (event)
+	{
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			if (loaded_from_xact_snapshot)
+				cache_valid = false;
+			loaded_from_xact_snapshot = false;
+			break;
+		default:
+			break;
+	}
+}
+
+static void
+note_loaded(void)
+{
+	if (IsolationUsesXactSnapshot())
+		loaded_from_xact_snapshot = true;
+}
+
 void
 catalog_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
+	RegisterXactCallback(xact_callback, NULL);
 }
 
 static void
@@ -592,6 +628,7 @@ catalog_workstream(int64 id)
 	MemoryContextSetParent(build_ctx, cache_ctx);
 	entry = hash_search(ws_cache, &id, HASH_ENTER, &found);
 	entry->cfg = cfg;
+	note_loaded();
 	return cfg;
 }
 
@@ -630,6 +667,7 @@ catalog_queue(int64 id)
 		MemoryContextSwitchTo(old);
 		entry = hash_search(queue_cache, &id, HASH_ENTER, &found);
 		entry->cfg = cfg;
+		note_loaded();
 	}
 	SPI_finish();
 	return cfg;
