@@ -30,15 +30,12 @@
  */
 #include "postgres.h"
 
-#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
-#include "utils/inval.h"
 #include "utils/json.h"
-#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -414,9 +411,8 @@ assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
  *     looked up by key and ordered by the method (skill first);
  *   - many: the method's order, in batches, skills rated per batch.
  * Built per queue on first use (one pass over its members' skills) and
- * forgotten when skills or memberships change: statement triggers on
- * agent_skill and queue_member (invalidate_cache) send a relcache
- * invalidation of the table, which reaches every backend.
+ * forgotten when skills or memberships change (a CatalogWatch on
+ * agent_skill and queue_member, see catalog.c).
  * ----------------------------------------------------------------
  */
 typedef struct ReachSkill
@@ -438,18 +434,8 @@ typedef struct ReachEntry
 
 static HTAB *reach_cache = NULL;
 static MemoryContext reach_ctx = NULL;
-static Oid	reach_watched[2];
-static bool reach_stale = true;
-static bool reach_callback_registered = false;
-
-static void
-reach_relcache_callback(Datum arg, Oid relid)
-{
-	(void) arg;
-	/* only marked here: the cache is freed and rebuilt on its next use */
-	if (!OidIsValid(relid) || relid == reach_watched[0] || relid == reach_watched[1])
-		reach_stale = true;
-}
+static const char *const reach_tables[] = {"agent_skill", "queue_member"};
+static CatalogWatch reach_watch = {.tables = reach_tables, .ntables = lengthof(reach_tables)};
 
 static ReachEntry *
 reach_of(const QueueConfig *queue)
@@ -462,16 +448,10 @@ reach_of(const QueueConfig *queue)
 	MemoryContext caller = CurrentMemoryContext;
 	bool		keep;
 
-	if (reach_stale)
+	if (catalog_watch_begin(&reach_watch) || reach_cache == NULL)
 	{
 		HASHCTL		ctl;
-		Oid			nsp = get_namespace_oid("omniroute", false);
 
-		if (!reach_callback_registered)
-		{
-			CacheRegisterRelcacheCallback(reach_relcache_callback, (Datum) 0);
-			reach_callback_registered = true;
-		}
 		if (reach_ctx != NULL)
 			MemoryContextDelete(reach_ctx);
 		reach_ctx = NULL;
@@ -484,25 +464,14 @@ reach_of(const QueueConfig *queue)
 		ctl.hcxt = reach_ctx;
 		reach_cache = hash_create("omniroute skill reach", 64, &ctl,
 								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		reach_watched[0] = get_relname_relid("agent_skill", nsp);
-		reach_watched[1] = get_relname_relid("queue_member", nsp);
-		reach_stale = false;
 	}
 	e = hash_search(reach_cache, &queue->id, HASH_FIND, NULL);
 	if (e != NULL)
 		return e;
 
-	/*
-	 * What a transaction snapshot (REPEATABLE READ, SERIALIZABLE) shows may
-	 * be older than the invalidations already processed: keep it only for
-	 * this call, or it would outlive the transaction with nothing to drop
-	 * it.
-	 */
-	keep = !IsolationUsesXactSnapshot();
 	got = util_exec(reach_plans[queue->method], &value, NULL, false, 0, SPI_OK_SELECT);
 	/* the query may have processed an invalidation: then keep nothing */
-	if (reach_stale)
-		keep = false;
+	keep = !reach_watch.stale;
 
 	/* built whole, then entered: an error half way leaves no entry */
 	old = MemoryContextSwitchTo(keep ? reach_ctx : caller);
@@ -546,6 +515,7 @@ reach_of(const QueueConfig *queue)
 	}
 	e = hash_search(reach_cache, &queue->id, HASH_ENTER, NULL);
 	*e = built;
+	catalog_watch_loaded(&reach_watch);
 	return e;
 }
 

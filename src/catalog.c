@@ -58,41 +58,45 @@ typedef struct QueueEntry
 static MemoryContext cache_ctx = NULL;
 static HTAB *ws_cache = NULL;
 static HTAB *queue_cache = NULL;
-static bool cache_valid = false;
 
-#define NWATCHED 6
-static Oid	watched[NWATCHED];
-static const char *const watched_names[NWATCHED] = {
+static const char *const config_tables[] = {
 	"workstream", "context_variable", "classification_rule", "route_rule",
 	"queue", "presence"
 };
+static CatalogWatch config_watch = {.tables = config_tables, .ntables = lengthof(config_tables)};
+
+/* ----------------------------------------------------------------
+ * Watches: per-backend caches built from the extension's tables
+ *
+ * A statement trigger on each watched table (invalidate_cache) sends a
+ * relcache invalidation of it at commit, which reaches every backend; the
+ * callback below then marks the caches built from it stale, and each is
+ * rebuilt on its next use.  Callbacks only mark: a cache may be in use
+ * when one runs.
+ *
+ * Entries loaded through a transaction snapshot (REPEATABLE READ,
+ * SERIALIZABLE) may be older than the invalidations already processed:
+ * such a transaction uses what its snapshot shows, but the cache is marked
+ * stale when it ends, or that would outlive it with nothing to drop it.
+ * ----------------------------------------------------------------
+ */
+#define MAX_WATCHES 4
+static CatalogWatch *watches[MAX_WATCHES];
+static int	nwatches = 0;
 
 static void
 relcache_callback(Datum arg, Oid relid)
 {
 	(void) arg;
-	if (!OidIsValid(relid))
+	for (int w = 0; w < nwatches; w++)
 	{
-		cache_valid = false;
-		return;
-	}
-	for (int i = 0; i < NWATCHED; i++)
-	{
-		if (watched[i] == relid)
-		{
-			cache_valid = false;
-			return;
-		}
+		if (!OidIsValid(relid))
+			watches[w]->stale = true;
+		for (int i = 0; i < watches[w]->ntables; i++)
+			if (watches[w]->oids[i] == relid)
+				watches[w]->stale = true;
 	}
 }
-
-/*
- * Entries loaded through a transaction snapshot (REPEATABLE READ,
- * SERIALIZABLE) may be older than the invalidations already processed:
- * such a transaction routes by what its snapshot shows, but what it loaded
- * is dropped when it ends, or it would outlive it with nothing to drop it.
- */
-static bool loaded_from_xact_snapshot = false;
 
 static void
 xact_callback(XactEvent event, void *arg)
@@ -105,20 +109,16 @@ xact_callback(XactEvent event, void *arg)
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
 		case XACT_EVENT_PREPARE:
-			if (loaded_from_xact_snapshot)
-				cache_valid = false;
-			loaded_from_xact_snapshot = false;
+			for (int w = 0; w < nwatches; w++)
+			{
+				if (watches[w]->from_xact_snapshot)
+					watches[w]->stale = true;
+				watches[w]->from_xact_snapshot = false;
+			}
 			break;
 		default:
 			break;
 	}
-}
-
-static void
-note_loaded(void)
-{
-	if (IsolationUsesXactSnapshot())
-		loaded_from_xact_snapshot = true;
 }
 
 void
@@ -128,13 +128,47 @@ catalog_init(void)
 	RegisterXactCallback(xact_callback, NULL);
 }
 
+bool
+catalog_watch_begin(CatalogWatch *w)
+{
+	Oid			nsp;
+
+	if (!w->registered)
+	{
+		if (nwatches == MAX_WATCHES || w->ntables > (int) lengthof(w->oids))
+			elog(ERROR, "omniroute: too many cache watches");
+		watches[nwatches++] = w;
+		w->registered = true;
+		w->stale = true;
+	}
+	if (!w->stale)
+		return false;
+
+	/*
+	 * Cleared first: an invalidation the lookups below process marks it
+	 * stale again, and the cache built now is rebuilt on its next use.
+	 */
+	w->stale = false;
+	w->from_xact_snapshot = false;
+	nsp = get_namespace_oid("omniroute", false);
+	for (int i = 0; i < w->ntables; i++)
+		w->oids[i] = get_relname_relid(w->tables[i], nsp);
+	return true;
+}
+
+void
+catalog_watch_loaded(CatalogWatch *w)
+{
+	if (IsolationUsesXactSnapshot())
+		w->from_xact_snapshot = true;
+}
+
 static void
 ensure_cache(void)
 {
 	HASHCTL		ctl;
-	Oid			nsp;
 
-	if (cache_valid && cache_ctx != NULL)
+	if (!catalog_watch_begin(&config_watch) && cache_ctx != NULL)
 		return;
 
 	if (cache_ctx != NULL)
@@ -151,11 +185,6 @@ ensure_cache(void)
 	ctl.entrysize = sizeof(QueueEntry);
 	queue_cache = hash_create("omniroute queues", 64, &ctl,
 							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-
-	nsp = get_namespace_oid("omniroute", false);
-	for (int i = 0; i < NWATCHED; i++)
-		watched[i] = get_relname_relid(watched_names[i], nsp);
-	cache_valid = true;
 }
 
 const char *
@@ -628,7 +657,7 @@ catalog_workstream(int64 id)
 	MemoryContextSetParent(build_ctx, cache_ctx);
 	entry = hash_search(ws_cache, &id, HASH_ENTER, &found);
 	entry->cfg = cfg;
-	note_loaded();
+	catalog_watch_loaded(&config_watch);
 	return cfg;
 }
 
@@ -667,7 +696,7 @@ catalog_queue(int64 id)
 		MemoryContextSwitchTo(old);
 		entry = hash_search(queue_cache, &id, HASH_ENTER, &found);
 		entry->cfg = cfg;
-		note_loaded();
+		catalog_watch_loaded(&config_watch);
 	}
 	SPI_finish();
 	return cfg;

@@ -87,6 +87,26 @@ typedef struct QueueConfig
 } QueueConfig;
 
 extern void catalog_init(void);
+
+/*
+ * A per-backend cache built from some of the extension's tables, stale
+ * once any of them changes (see catalog.c).  Declare it static, naming
+ * its tables: {.tables = names, .ntables = lengthof(names)}.
+ */
+typedef struct CatalogWatch
+{
+	const char *const *tables;
+	int			ntables;
+	bool		registered;
+	bool		stale;			/* rebuild before the next use */
+	bool		from_xact_snapshot; /* loaded through a transaction snapshot */
+	Oid			oids[8];
+} CatalogWatch;
+
+/* true when the cache must be (re)built now; call before each use */
+extern bool catalog_watch_begin(CatalogWatch *w);
+/* note that entries were loaded (under REPEATABLE READ: stale at its end) */
+extern void catalog_watch_loaded(CatalogWatch *w);
 extern WorkstreamConfig *catalog_workstream(int64 id);
 extern QueueConfig *catalog_queue(int64 id);
 extern const char *method_name(AssignMethod m);
