@@ -211,8 +211,9 @@ static int
 fetch_candidates(const AssignRequest *req, int64 limit, Candidate **out, bool *more)
 {
 	Candidate  *cands;
-	int			n = direct_candidates(req->queue->method, req->queue->id, req->ws->presence_array,
-									  req->ws->capacity_units, limit, &cands, more);
+	int			n = direct_candidates(req->queue->method, req->queue->id, req->ws->presences,
+									  req->ws->npresences, req->ws->capacity_units, limit,
+									  &cands, more);
 
 	if (n > 1)
 	{
@@ -300,7 +301,7 @@ static bool
 reserve(const AssignRequest *req, const Candidate *c)
 {
 	return direct_agent_units(c->agent_id, req->ws->capacity_units, UNITS_RESERVE,
-							  req->ws->presence_array, req->queue->id, req->now);
+							  req->ws->presences, req->ws->npresences, req->queue->id, req->now);
 }
 
 /* ----------------------------------------------------------------
@@ -355,7 +356,7 @@ assign_profile_release(int64 agent_id, const char *profile)
 void
 assign_unreserve(int64 agent_id, int32 units)
 {
-	direct_agent_units(agent_id, units, UNITS_RELEASE, (Datum) 0, 0, 0);
+	direct_agent_units(agent_id, units, UNITS_RELEASE, NULL, 0, 0, 0);
 }
 
 /* mark the candidates with no free slot of the workstream's profile */
@@ -388,13 +389,13 @@ rate_profiles(const AssignRequest *req, Candidate *cands, int n)
 bool
 assign_if_room(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 {
-	return direct_agent_units(agent_id, units, UNITS_ROOM, (Datum) 0, queue_id, now);
+	return direct_agent_units(agent_id, units, UNITS_ROOM, NULL, 0, queue_id, now);
 }
 
 void
 assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 {
-	direct_agent_units(agent_id, units, UNITS_FORCE, (Datum) 0, queue_id, now);
+	direct_agent_units(agent_id, units, UNITS_FORCE, NULL, 0, queue_id, now);
 }
 
 /* ----------------------------------------------------------------
@@ -661,8 +662,8 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 		if (nqualified >= 0)
 		{
 			/* skill first: the few qualified members, by key */
-			n = direct_members(req->queue->id, qualified, nqualified, req->ws->presence_array,
-							   req->ws->capacity_units, &cands);
+			n = direct_members(req->queue->id, qualified, nqualified, req->ws->presences,
+							   req->ws->npresences, req->ws->capacity_units, &cands);
 			for (int i = 0; i < n; i++)
 				for (int q = 0; q < nqualified; q++)
 					if (qualified[q] == cands[i].agent_id)

@@ -607,7 +607,6 @@ load_workstream(int64 id)
 	cfg->presences = palloc(sizeof(char *) * Max(nelems, 1));
 	for (int i = 0; i < nelems; i++)
 		cfg->presences[i] = TextDatumGetCString(elems[i]);
-	cfg->presence_array = PointerGetDatum(DatumGetArrayTypePCopy(arr));
 
 	cfg->vars = catalog_load_vars(id);
 	load_rules(id, true, cfg);

@@ -70,7 +70,6 @@ typedef struct WorkstreamConfig
 	/* allowed presences, expanded to every presence name whose base is allowed */
 	int			npresences;
 	char	  **presences;
-	Datum		presence_array; /* the same as a text[] */
 	RuleVars   *vars;
 	int			nclass;
 	CompiledRule *class_rules;

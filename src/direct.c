@@ -51,14 +51,12 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
-#include "catalog/pg_collation.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
-#include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -423,7 +421,7 @@ push_snapshot(void)
 	return GetActiveSnapshot();
 }
 
-static bool presence_allowed(Datum presence, Datum presences);
+static bool presence_allowed(Datum presence, char *const *presences, int npresences);
 
 /* a candidate from the queue_member row in slot */
 static void
@@ -450,15 +448,13 @@ fill_candidate(Candidate *c, TupleTableSlot *slot, int32 free_units)
  * ----------------------------------------------------------------
  */
 int
-direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
-				  int64 limit, Candidate **out, bool *more)
+direct_candidates(int method, int64 queue_id, char *const *presences, int npresences,
+				  int32 units, int64 limit, Candidate **out, bool *more)
 {
 	Snapshot	snapshot;
 	Relation	heap;
 	Relation	index;
 	TupleTableSlot *slot;
-	Datum	   *names;
-	int			npres;
 	int			n = 0;
 	int			cap = 8;
 	Candidate  *cands;
@@ -466,8 +462,6 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 	IndexScanDesc scan;
 
 	load_cache();
-	deconstruct_array(DatumGetArrayTypeP(presences), TEXTOID, -1, false, TYPALIGN_INT,
-					  &names, NULL, &npres);
 	*more = false;
 	cands = palloc(sizeof(Candidate) * cap);
 
@@ -477,7 +471,7 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 	slot = table_slot_create(heap, NULL);
 
 	scan = index_beginscan(heap, index, snapshot, by_free ? 3 : 2, 0);
-	for (int p = 0; p < npres; p++)
+	for (int p = 0; p < npresences; p++)
 	{
 		ScanKeyData keys[3];
 		int			nkeys = 2;
@@ -486,7 +480,8 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 		/* index columns: queue_id, presence, then the method's order */
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(queue_id));
 		ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
-							   index->rd_indcollation[1], F_TEXTEQ, names[p]);
+							   index->rd_indcollation[1], F_TEXTEQ,
+							   CStringGetTextDatum(presences[p]));
 		if (by_free)
 			ScanKeyInit(&keys[nkeys++], 3, BTGreaterEqualStrategyNumber, F_INT4GE,
 						Int32GetDatum(units));
@@ -525,8 +520,8 @@ direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
 }
 
 int
-direct_members(int64 queue_id, const int64 *agents, int n, Datum presences, int32 units,
-			   Candidate **out)
+direct_members(int64 queue_id, const int64 *agents, int n, char *const *presences,
+			   int npresences, int32 units, Candidate **out)
 {
 	Snapshot	snapshot;
 	Relation	heap;
@@ -556,7 +551,8 @@ direct_members(int64 queue_id, const int64 *agents, int n, Datum presences, int3
 			int32		free_units = DatumGetInt32(slot_getattr(slot, cache.qm_free, &isnull));
 
 			if (free_units >= units &&
-				presence_allowed(slot_getattr(slot, cache.qm_presence, &isnull), presences))
+				presence_allowed(slot_getattr(slot, cache.qm_presence, &isnull),
+								 presences, npresences))
 				fill_candidate(&cands[got++], slot, free_units);
 		}
 	}
@@ -573,17 +569,15 @@ direct_members(int64 queue_id, const int64 *agents, int n, Datum presences, int3
  * Capacity
  * ----------------------------------------------------------------
  */
+/* whether a presence (text) is one of the names: equal bytes, as texteq */
 static bool
-presence_allowed(Datum presence, Datum presences)
+presence_allowed(Datum presence, char *const *presences, int npresences)
 {
-	ArrayType  *arr = DatumGetArrayTypeP(presences);
-	Datum	   *names;
-	int			n;
+	text	   *t = DatumGetTextPP(presence);
+	size_t		len = VARSIZE_ANY_EXHDR(t);
 
-	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &names, NULL, &n);
-	for (int i = 0; i < n; i++)
-		if (DatumGetBool(DirectFunctionCall2Coll(texteq, DEFAULT_COLLATION_OID,
-												 presence, names[i])))
+	for (int i = 0; i < npresences; i++)
+		if (strlen(presences[i]) == len && memcmp(presences[i], VARDATA_ANY(t), len) == 0)
 			return true;
 	return false;
 }
@@ -609,8 +603,8 @@ find_by_key(DirectRel *d, Oid idx, int64 key, Snapshot snapshot, ItemPointer tid
 }
 
 bool
-direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
-				   int64 queue_id, TimestampTz at)
+direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *presences,
+				   int npresences, int64 queue_id, TimestampTz at)
 {
 	Snapshot	snapshot;
 	DirectRel	ag;
@@ -647,7 +641,7 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, Datum presences,
 			case UNITS_RESERVE:
 				ok = capacity - used >= units &&
 					presence_allowed(slot_getattr(ag.locked, cache.ag_presence, &isnull),
-									 presences);
+									 presences, npresences);
 				break;
 			case UNITS_ROOM:
 				ok = capacity - used >= units;

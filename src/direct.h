@@ -29,20 +29,21 @@ typedef struct Candidate
 } Candidate;
 
 /*
- * Up to limit (0: all) members of queue_id for each presence of the text[]
+ * Up to limit (0: all) members of queue_id for each of the npresences
  * presences with at least units free, each presence's range in the order of
  * the method's index (method: AssignMethod).  Returns how many, palloc'd in
  * *out; *more is set when some range may hold more.
  */
-extern int	direct_candidates(int method, int64 queue_id, Datum presences, int32 units,
-							  int64 limit, Candidate **out, bool *more);
+extern int	direct_candidates(int method, int64 queue_id, char *const *presences,
+							  int npresences, int32 units, int64 limit, Candidate **out,
+							  bool *more);
 
 /*
- * The members of queue_id among agents[0..n-1] with a presence of the text[]
+ * The members of queue_id among agents[0..n-1] with one of the npresences
  * presences and at least units free (any order).  Returns how many.
  */
-extern int	direct_members(int64 queue_id, const int64 *agents, int n, Datum presences,
-						   int32 units, Candidate **out);
+extern int	direct_members(int64 queue_id, const int64 *agents, int n, char *const *presences,
+						   int npresences, int32 units, Candidate **out);
 
 typedef enum UnitsMode
 {
@@ -58,14 +59,15 @@ typedef enum UnitsMode
  * Take (or give back, floor 0) units of an agent's capacity and copy the
  * agent's new free units and assignment (or release) time to every
  * membership; when assigning, queue_id's membership also records the time
- * as its queue's last assignment.  presences (text[])
- * is used by UNITS_RESERVE only.  Returns false when the agent is gone,
- * locked by another transaction (UNITS_RESERVE) or short of room or of an
- * allowed presence; the agent row then stays locked, as after a failed
- * conditional UPDATE.
+ * as its queue's last assignment.  The npresences presences are used by
+ * UNITS_RESERVE only.  Returns false when the agent is gone, locked by
+ * another transaction (UNITS_RESERVE) or short of room or of an allowed
+ * presence; the agent row then stays locked, as after a failed conditional
+ * UPDATE.
  */
 extern bool direct_agent_units(int64 agent_id, int32 units, UnitsMode mode,
-							   Datum presences, int64 queue_id, TimestampTz at);
+							   char *const *presences, int npresences, int64 queue_id,
+							   TimestampTz at);
 
 /*
  * Insert n history rows.  Returns false, having done nothing, when the table

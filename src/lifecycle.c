@@ -207,7 +207,7 @@ static void
 lifecycle_release(int64 agent_id, int32 units, TimestampTz now)
 {
 	if (agent_id != 0)
-		direct_agent_units(agent_id, units, UNITS_RETURN, (Datum) 0, 0, now);
+		direct_agent_units(agent_id, units, UNITS_RETURN, NULL, 0, 0, now);
 }
 
 void
