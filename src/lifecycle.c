@@ -40,7 +40,6 @@
 #include "util.h"
 
 static Datum append_declined(Datum arr, int64 agent_id);
-static void lifecycle_release(int64 agent_id, int32 units, TimestampTz now);
 
 static SPIPlanPtr lock_item_plan;
 static SPIPlanPtr item_row_plan;
@@ -180,7 +179,7 @@ lifecycle_release_item(WorkItem *it, TimestampTz now)
 	if (it->agent_id == 0)
 		return;
 	if (it->reserved > 0)
-		lifecycle_release(it->agent_id, it->reserved, now);
+		direct_agent_units(it->agent_id, it->reserved, UNITS_RETURN, NULL, 0, 0, now);
 	if (it->profile != NULL)
 	{
 		Datum		values[1] = {Int64GetDatum(it->id)};
@@ -200,14 +199,6 @@ lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowe
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 			 errmsg("cannot %s work item " INT64_FORMAT ": it is %s", action, it->id, it->state),
 			 errdetail("Only %s work items can be %s.", allowed, done)));
-}
-
-/* give back units the agent held for an item */
-static void
-lifecycle_release(int64 agent_id, int32 units, TimestampTz now)
-{
-	if (agent_id != 0)
-		direct_agent_units(agent_id, units, UNITS_RETURN, NULL, 0, 0, now);
 }
 
 void
