@@ -301,7 +301,8 @@ static bool
 reserve(const AssignRequest *req, const Candidate *c)
 {
 	return direct_agent_units(c->agent_id, req->ws->capacity_units, UNITS_RESERVE,
-							  req->ws->presences, req->ws->npresences, req->queue->id, req->now);
+							  req->ws->presences, req->ws->npresences, &req->queue->id, 1,
+							  req->now);
 }
 
 /* ----------------------------------------------------------------
@@ -356,7 +357,7 @@ assign_profile_release(int64 agent_id, const char *profile)
 void
 assign_unreserve(int64 agent_id, int32 units)
 {
-	direct_agent_units(agent_id, units, UNITS_RELEASE, NULL, 0, 0, 0);
+	direct_agent_units(agent_id, units, UNITS_RELEASE, NULL, 0, NULL, 0, 0);
 }
 
 /* mark the candidates with no free slot of the workstream's profile */
@@ -389,13 +390,13 @@ rate_profiles(const AssignRequest *req, Candidate *cands, int n)
 bool
 assign_if_room(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 {
-	return direct_agent_units(agent_id, units, UNITS_ROOM, NULL, 0, queue_id, now);
+	return direct_agent_units(agent_id, units, UNITS_ROOM, NULL, 0, &queue_id, 1, now);
 }
 
 void
 assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 {
-	direct_agent_units(agent_id, units, UNITS_FORCE, NULL, 0, queue_id, now);
+	direct_agent_units(agent_id, units, UNITS_FORCE, NULL, 0, &queue_id, 1, now);
 }
 
 /* ----------------------------------------------------------------

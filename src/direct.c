@@ -604,7 +604,7 @@ find_by_key(DirectRel *d, Oid idx, int64 key, Snapshot snapshot, ItemPointer tid
 
 bool
 direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *presences,
-				   int npresences, int64 queue_id, TimestampTz at)
+				   int npresences, const int64 *queues, int nqueues, TimestampTz at)
 {
 	Snapshot	snapshot;
 	DirectRel	ag;
@@ -699,9 +699,12 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 				set_col(qm.slot, cache.qm_free, Int32GetDatum(free_units), false);
 				if (assigning)
 				{
+					int64		queue = DatumGetInt64(qm.slot->tts_values[cache.qm_queue - 1]);
+
 					set_col(qm.slot, cache.qm_agent_last, TimestampTzGetDatum(at), false);
-					if (DatumGetInt64(qm.slot->tts_values[cache.qm_queue - 1]) == queue_id)
-						set_col(qm.slot, cache.qm_queue_last, TimestampTzGetDatum(at), false);
+					for (int q = 0; q < nqueues; q++)
+						if (queues[q] == queue)
+							set_col(qm.slot, cache.qm_queue_last, TimestampTzGetDatum(at), false);
 				}
 				if (returning)
 					set_col(qm.slot, cache.qm_released, TimestampTzGetDatum(at), false);

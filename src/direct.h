@@ -58,16 +58,16 @@ typedef enum UnitsMode
 /*
  * Take (or give back, floor 0) units of an agent's capacity and copy the
  * agent's new free units and assignment (or release) time to every
- * membership; when assigning, queue_id's membership also records the time
- * as its queue's last assignment.  The npresences presences are used by
+ * membership; when assigning, the memberships in the nqueues queues also
+ * record the time as their queue's last assignment.  The npresences presences are used by
  * UNITS_RESERVE only.  Returns false when the agent is gone, locked by
  * another transaction (UNITS_RESERVE) or short of room or of an allowed
  * presence; the agent row then stays locked, as after a failed conditional
  * UPDATE.
  */
 extern bool direct_agent_units(int64 agent_id, int32 units, UnitsMode mode,
-							   char *const *presences, int npresences, int64 queue_id,
-							   TimestampTz at);
+							   char *const *presences, int npresences,
+							   const int64 *queues, int nqueues, TimestampTz at);
 
 /*
  * Insert n history rows.  Returns false, having done nothing, when the table

@@ -179,7 +179,7 @@ lifecycle_release_item(WorkItem *it, TimestampTz now)
 	if (it->agent_id == 0)
 		return;
 	if (it->reserved > 0)
-		direct_agent_units(it->agent_id, it->reserved, UNITS_RETURN, NULL, 0, 0, now);
+		direct_agent_units(it->agent_id, it->reserved, UNITS_RETURN, NULL, 0, NULL, 0, now);
 	if (it->profile != NULL)
 	{
 		Datum		values[1] = {Int64GetDatum(it->id)};

@@ -33,6 +33,7 @@
 
 #include "assign.h"
 #include "catalog.h"
+#include "direct.h"
 #include "events.h"
 #include "route.h"
 #include "serve.h"
@@ -46,8 +47,6 @@ static SPIPlanPtr try_lock_agent_plan;
 static SPIPlanPtr agent_skills_plan;
 static SPIPlanPtr open_items_plan;
 static SPIPlanPtr take_item_plan;
-static SPIPlanPtr charge_agent_plan;
-static SPIPlanPtr charge_members_plan;
 
 static bool plans_ready = false;
 
@@ -99,22 +98,6 @@ prepare_plans(void)
 									  "              WHERE id = $1 AND state = 'open'"
 									  "              FOR UPDATE SKIP LOCKED)"
 									  " RETURNING id", 7, types);
-	}
-	{
-		Oid			types[3] = {INT8OID, INT4OID, TIMESTAMPTZOID};
-
-		charge_agent_plan = util_prepare("UPDATE omniroute.agent"
-										 "   SET used_units = used_units + $2, last_assigned_at = $3"
-										 " WHERE id = $1 RETURNING capacity - used_units", 3, types);
-	}
-	{
-		Oid			types[4] = {INT8OID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID};
-
-		charge_members_plan = util_prepare("UPDATE omniroute.queue_member"
-										   "   SET free_units = $2, agent_last_assigned_at = $3,"
-										   "       queue_last_assigned_at = CASE WHEN queue_id = ANY ($4) THEN $3"
-										   "                                     ELSE queue_last_assigned_at END"
-										   " WHERE agent_id = $1", 4, types);
 	}
 	/* only now: a failed prepare above is retried on the next call */
 	plans_ready = true;
@@ -239,7 +222,6 @@ serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locke
 	Taken	   *taken = NULL;
 	int			ntaken = 0;
 	int			cap = 0;
-	Datum	   *queues;
 
 	prepare_plans();
 	values[0] = Int64GetDatum(agent_id);
@@ -373,23 +355,15 @@ serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locke
 
 	{
 		int32		units = 0;
-		int32		free_after;
+		int64	   *queues = palloc(sizeof(int64) * ntaken);
 
-		/* the units taken: what the items reserved */
+		/* the units taken: what the items reserved; the agent row is ours */
 		for (int i = 0; i < ntaken; i++)
+		{
 			units += catalog_workstream(taken[i].ws)->capacity_units;
-		values[0] = Int64GetDatum(agent_id);
-		values[1] = Int32GetDatum(units);
-		values[2] = TimestampTzGetDatum(now);
-		util_exec(charge_agent_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING);
-		free_after = util_col_int32(0, 1);
-
-		queues = palloc(sizeof(Datum) * ntaken);
-		for (int i = 0; i < ntaken; i++)
-			queues[i] = Int64GetDatum(taken[i].queue);
-		values[1] = Int32GetDatum(free_after);
-		values[3] = PointerGetDatum(construct_array(queues, ntaken, INT8OID, 8, true, TYPALIGN_DOUBLE));
-		util_exec(charge_members_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+			queues[i] = taken[i].queue;
+		}
+		direct_agent_units(agent_id, units, UNITS_FORCE, NULL, 0, queues, ntaken, now);
 	}
 
 	for (int i = 0; i < ntaken; i++)

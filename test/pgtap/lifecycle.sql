@@ -10,7 +10,7 @@
 -- As in routing.sql, every scenario has its own queues and agents, so
 -- capacity freed in one scenario can never serve another's work.
 BEGIN;
-SELECT plan(225);
+SELECT plan(226);
 
 SET LOCAL client_min_messages = warning;
 
@@ -834,6 +834,20 @@ SELECT is((SELECT count(*) FROM omniroute.queue_member m JOIN omniroute.agent a 
 INSERT INTO omniroute.work_item (id, workstream_id) VALUES (7113, 7100);
 SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 7113), 7102::bigint,
           'least_active: the agent released longest ago, though assigned more recently');
+
+-- work served to an agent who frees up counts as assigned from its queue
+INSERT INTO omniroute.queue (id, name, assignment) VALUES (7200, 'Served rotation', 'round_robin');
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id) VALUES (7200, 'Served rotation', 7200);
+INSERT INTO omniroute.agent (id, name, presence, capacity) VALUES (7201, 'Served agent', 'offline', 10);
+INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (7200, 7201);
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (7211, 7200);
+SELECT omniroute.set_presence(7201, 'available');
+SELECT results_eq(
+    $$SELECT w.agent_id, m.free_units, m.queue_last_assigned_at = a.last_assigned_at
+        FROM omniroute.work_item w, omniroute.queue_member m JOIN omniroute.agent a ON a.id = m.agent_id
+       WHERE w.id = 7211 AND m.queue_id = 7200 AND m.agent_id = 7201$$,
+    $$VALUES (7201::bigint, 9, true)$$,
+    'serving waiting work records it on the membership: free units and last assignment from that queue');
 
 SELECT * FROM finish();
 ROLLBACK;
