@@ -212,8 +212,11 @@ CREATE TABLE omniroute.work_item (
     required_skills  jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(required_skills) = 'object'),
     state            text NOT NULL DEFAULT 'open'
                      CHECK (state IN ('open', 'offered', 'active', 'waiting', 'wrap_up', 'closed')),
-    queue_id         bigint REFERENCES omniroute.queue (id),
-    agent_id         bigint REFERENCES omniroute.agent (id),
+    -- kept like foreign keys (same locks, 23503), but by the router and the
+    -- triggers check_refs and check_referenced (src/refs.c): a foreign key
+    -- check is a SQL statement per row, on every routed insert
+    queue_id         bigint,
+    agent_id         bigint,
     reserved_units   int NOT NULL DEFAULT 0 CHECK (reserved_units >= 0),
     created_at       timestamptz NOT NULL DEFAULT now(),
     offered_at       timestamptz,
@@ -296,12 +299,40 @@ CREATE FUNCTION omniroute.simulate(workstream_id bigint, context jsonb DEFAULT '
     LANGUAGE c STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'omniroute_simulate';
 
+CREATE FUNCTION omniroute.work_item_refs_unchecked(queue_id bigint, agent_id bigint)
+    RETURNS bool
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'omniroute_refs_unchecked';
+
+CREATE FUNCTION omniroute.check_refs() RETURNS trigger
+    LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_check_refs';
+
+CREATE FUNCTION omniroute.check_referenced() RETURNS trigger
+    LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_check_referenced';
+
 -- ---------------------------------------------------------------------------
 -- Triggers
 -- ---------------------------------------------------------------------------
 
 CREATE TRIGGER route_work_item BEFORE INSERT ON omniroute.work_item
     FOR EACH ROW EXECUTE FUNCTION omniroute.route_work_item();
+
+-- work_item.queue_id and agent_id refer to existing rows (src/refs.c): the
+-- router holds and secures those of a row it routes; whatever else sets
+-- them is checked after the fact, and a queue or agent that work refers to
+-- cannot be deleted or renumbered
+CREATE TRIGGER check_refs_insert AFTER INSERT ON omniroute.work_item
+    FOR EACH ROW WHEN (omniroute.work_item_refs_unchecked(NEW.queue_id, NEW.agent_id))
+    EXECUTE FUNCTION omniroute.check_refs();
+CREATE TRIGGER check_refs_update AFTER UPDATE OF queue_id, agent_id ON omniroute.work_item
+    FOR EACH ROW WHEN ((NEW.queue_id IS NOT NULL AND NEW.queue_id IS DISTINCT FROM OLD.queue_id)
+                    OR (NEW.agent_id IS NOT NULL AND NEW.agent_id IS DISTINCT FROM OLD.agent_id))
+    EXECUTE FUNCTION omniroute.check_refs();
+CREATE TRIGGER check_referenced BEFORE DELETE OR UPDATE OF id ON omniroute.queue
+    FOR EACH ROW EXECUTE FUNCTION omniroute.check_referenced('queue_id');
+CREATE TRIGGER check_referenced BEFORE DELETE OR UPDATE OF id ON omniroute.agent
+    FOR EACH ROW EXECUTE FUNCTION omniroute.check_referenced('agent_id');
 
 CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON omniroute.classification_rule
     FOR EACH ROW EXECUTE FUNCTION omniroute.check_rule();
@@ -613,6 +644,10 @@ $roles$;
 REVOKE ALL ON ALL TABLES IN SCHEMA omniroute FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA omniroute FROM PUBLIC;
 GRANT USAGE ON SCHEMA omniroute TO omniroute_admin, omniroute_app, omniroute_agent, omniroute_reporter;
+-- the WHEN clause of check_refs_insert runs as whoever inserts a work item
+-- (it only ever asks for a check): the roles that may insert one
+GRANT EXECUTE ON FUNCTION omniroute.work_item_refs_unchecked(bigint, bigint)
+    TO omniroute_admin, omniroute_app;
 
 -- admin: configure everything, act on any item
 GRANT ALL ON ALL TABLES IN SCHEMA omniroute TO omniroute_admin;

@@ -393,10 +393,10 @@ assign_if_room(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 	return direct_agent_units(agent_id, units, UNITS_ROOM, NULL, 0, &queue_id, 1, now);
 }
 
-void
+bool
 assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
 {
-	direct_agent_units(agent_id, units, UNITS_FORCE, NULL, 0, &queue_id, 1, now);
+	return direct_agent_units(agent_id, units, UNITS_FORCE, NULL, 0, &queue_id, 1, now);
 }
 
 /* ----------------------------------------------------------------

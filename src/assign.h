@@ -58,7 +58,7 @@ extern void assign_unreserve(int64 agent_id, int32 units);
 
 /* reserve units for a named agent if they have room (picking) */
 extern bool assign_if_room(int64 agent_id, int32 units, int64 queue_id, TimestampTz now);
-extern void assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now);
+extern bool assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now);
 extern bool assign_and_describe(const AssignRequest *req, AssignResult *res,
 								StringInfo diag);
 

@@ -17,13 +17,15 @@
  *	  Semantics are those of the SQL they replace, run with a fresh
  *	  snapshot after a CommandCounterIncrement() (what a non-read-only SPI
  *	  statement does), so routing sees what this statement did before:
- *	    - under READ COMMITTED a locked row is the latest version (an
- *	      update committed since our snapshot is followed, as
- *	      EvalPlanQual would), and the conditions are checked on it;
+ *	    - a row is updated as our snapshot sees it, without locking it
+ *	      first, as UPDATE does; when another transaction changed it since
+ *	      (or holds it), under READ COMMITTED the latest version is locked
+ *	      and the conditions are checked on it, as EvalPlanQual would;
  *	    - under REPEATABLE READ or SERIALIZABLE a row changed since the
  *	      snapshot is a serialization failure, as for an UPDATE;
  *	    - agent rows are locked FOR NO KEY UPDATE, as an UPDATE locks them,
- *	      so foreign key checks from inserted items never wait on routing;
+ *	      so the FOR KEY SHARE locks that keep work items' references to
+ *	      them (src/refs.c) never wait on routing;
  *	    - choosing among candidates never waits for an agent row
  *	      (UNITS_RESERVE skips one that another transaction holds): a row
  *	      locked and then found short of room stays locked until commit, so
@@ -78,6 +80,8 @@ typedef struct DirectCache
 	bool		valid;
 	Oid			agent;
 	Oid			agent_pkey;
+	Oid			queue;
+	Oid			queue_pkey;
 	Oid			member;
 	Oid			member_pkey;
 	Oid			member_method_idx[3];	/* by AssignMethod */
@@ -90,6 +94,8 @@ typedef struct DirectCache
 	AttrNumber	ag_presence;
 	AttrNumber	ag_last_assigned;
 	AttrNumber	ag_last_released;
+	/* queue */
+	AttrNumber	qu_id;
 	/* queue_member */
 	AttrNumber	qm_queue;
 	AttrNumber	qm_agent;
@@ -124,6 +130,7 @@ direct_relcache_callback(Datum arg, Oid relid)
 	if (!cache.valid)
 		return;
 	if (relid == InvalidOid || relid == cache.agent || relid == cache.agent_pkey ||
+		relid == cache.queue || relid == cache.queue_pkey ||
 		relid == cache.member || relid == cache.member_pkey || relid == cache.event ||
 		relid == cache.event_seq || relid == cache.member_method_idx[0] ||
 		relid == cache.member_method_idx[1] || relid == cache.member_method_idx[2])
@@ -165,6 +172,7 @@ load_cache_once(void)
 	memset(&c, 0, sizeof(c));
 	nsp = get_namespace_oid("omniroute", false);
 	c.agent = rel_oid(nsp, "agent");
+	c.queue = rel_oid(nsp, "queue");
 	c.member = rel_oid(nsp, "queue_member");
 	c.event = rel_oid(nsp, "work_item_event");
 	c.event_seq = rel_oid(nsp, "work_item_event_id_seq");
@@ -173,6 +181,7 @@ load_cache_once(void)
 	c.member_method_idx[METHOD_LEAST_ACTIVE] = rel_oid(nsp, "queue_member_least_active_idx");
 	/* by name: the primary key lookup API differs between major versions */
 	c.agent_pkey = rel_oid(nsp, "agent_pkey");
+	c.queue_pkey = rel_oid(nsp, "queue_pkey");
 	c.member_pkey = rel_oid(nsp, "queue_member_pkey");
 
 	c.ag_id = att(c.agent, "id");
@@ -181,6 +190,8 @@ load_cache_once(void)
 	c.ag_presence = att(c.agent, "presence");
 	c.ag_last_assigned = att(c.agent, "last_assigned_at");
 	c.ag_last_released = att(c.agent, "last_released_at");
+
+	c.qu_id = att(c.queue, "id");
 
 	c.qm_queue = att(c.member, "queue_id");
 	c.qm_agent = att(c.member, "agent_id");
@@ -306,11 +317,12 @@ drel_insert(DirectRel *d)
 }
 
 /*
- * Replace the row version at tid by the new version in d->slot, waiting for
- * a transaction that holds it; index entries are made when it succeeds.
+ * Replace the row version at tid by the new version in d->slot, waiting
+ * (wait) for a transaction that holds it, else TM_BeingModified; index
+ * entries are made when it succeeds.
  */
 static TM_Result
-drel_try_update(DirectRel *d, ItemPointer tid, Snapshot snapshot)
+drel_try_update(DirectRel *d, ItemPointer tid, Snapshot snapshot, bool wait)
 {
 	TM_FailureData tmfd;
 	LockTupleMode lockmode;
@@ -323,7 +335,7 @@ drel_try_update(DirectRel *d, ItemPointer tid, Snapshot snapshot)
 #endif
 
 	result = table_tuple_update(d->rel, tid, d->slot, GetCurrentCommandId(true),
-								snapshot, InvalidSnapshot, true, &tmfd, &lockmode,
+								snapshot, InvalidSnapshot, wait, &tmfd, &lockmode,
 								&update_indexes);
 	if (result != TM_Ok)
 		return result;
@@ -341,7 +353,7 @@ drel_try_update(DirectRel *d, ItemPointer tid, Snapshot snapshot)
 static void
 drel_update(DirectRel *d, Snapshot snapshot)
 {
-	TM_Result	result = drel_try_update(d, &d->locked->tts_tid, snapshot);
+	TM_Result	result = drel_try_update(d, &d->locked->tts_tid, snapshot, true);
 
 	/* we hold the lock on the latest version: nobody else can have changed it */
 	if (result != TM_Ok)
@@ -350,18 +362,20 @@ drel_update(DirectRel *d, Snapshot snapshot)
 }
 
 /*
- * Lock the latest version of the row at tid into d->locked.  Returns false
- * when it is gone or (LockWaitSkip) held by another transaction.
+ * Lock the latest version of the row at tid into d->locked, in mode.
+ * Returns false when it is gone or (LockWaitSkip) held by another
+ * transaction.
  */
 static bool
-drel_lock(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockWaitPolicy wait)
+drel_lock_mode(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockTupleMode mode,
+			   LockWaitPolicy wait)
 {
 	TM_FailureData tmfd;
 	bool		xact_snapshot = IsolationUsesXactSnapshot();
 	TM_Result	result;
 
 	result = table_tuple_lock(d->rel, tid, snapshot, d->locked, GetCurrentCommandId(true),
-							  LockTupleNoKeyExclusive, wait,
+							  mode, wait,
 							  xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
 	switch (result)
 	{
@@ -386,6 +400,13 @@ drel_lock(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockWaitPolicy wait)
 				 (int) result, RelationGetRelationName(d->rel));
 	}
 	return false;
+}
+
+/* lock for an update, as UPDATE does */
+static bool
+drel_lock(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockWaitPolicy wait)
+{
+	return drel_lock_mode(d, tid, snapshot, LockTupleNoKeyExclusive, wait);
 }
 
 /* start the new version as a copy of the row in from */
@@ -620,37 +641,66 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 	snapshot = push_snapshot();
 	drel_open(&ag, cache.agent, RowExclusiveLock);
 
-	if (find_by_key(&ag, cache.agent_pkey, agent_id, snapshot, &tid) &&
-		drel_lock(&ag, &tid, snapshot, mode == UNITS_RESERVE ? LockWaitSkip : LockWaitBlock) &&
-		DatumGetInt64(slot_getattr(ag.locked, cache.ag_id, &isnull)) == agent_id)
+	/*
+	 * The version our snapshot sees is checked and updated without locking
+	 * it first, as UPDATE does; only when someone else changed or holds it
+	 * is the latest version locked (not waiting, to reserve), checked again
+	 * and updated.  Reserving without room or presence leaves the agent
+	 * alone (locked only if it had to be looked at again).
+	 */
+	if (find_by_key(&ag, cache.agent_pkey, agent_id, snapshot, &tid))
 	{
-		/*
-		 * Under READ COMMITTED, read the memberships with a snapshot taken
-		 * now that the agent is ours: whatever joined a queue while we
-		 * waited (joining locks the agent, to serve it) is seen.
-		 */
-		if (!IsolationUsesXactSnapshot())
+		TupleTableSlot *row = ag.found;
+		bool		reserving = (mode == UNITS_RESERVE);
+
+		for (;;)
 		{
-			PopActiveSnapshot();
-			snapshot = push_snapshot();
-		}
-		capacity = DatumGetInt32(slot_getattr(ag.locked, cache.ag_capacity, &isnull));
-		used = DatumGetInt32(slot_getattr(ag.locked, cache.ag_used, &isnull));
-		switch (mode)
-		{
-			case UNITS_RESERVE:
-				ok = capacity - used >= units &&
-					presence_allowed(slot_getattr(ag.locked, cache.ag_presence, &isnull),
-									 presences, npresences);
+			TM_Result	result;
+
+			capacity = DatumGetInt32(slot_getattr(row, cache.ag_capacity, &isnull));
+			used = DatumGetInt32(slot_getattr(row, cache.ag_used, &isnull));
+			switch (mode)
+			{
+				case UNITS_RESERVE:
+					ok = capacity - used >= units &&
+						presence_allowed(slot_getattr(row, cache.ag_presence, &isnull),
+										 presences, npresences);
+					break;
+				case UNITS_ROOM:
+					ok = capacity - used >= units;
+					break;
+				case UNITS_FORCE:
+				case UNITS_RELEASE:
+				case UNITS_RETURN:
+					ok = true;
+					break;
+			}
+			if (!ok)
 				break;
-			case UNITS_ROOM:
-				ok = capacity - used >= units;
+			used = assigning ? used + units : Max(used - units, 0);
+			drel_copy(&ag, row);
+			set_col(ag.slot, cache.ag_used, Int32GetDatum(used), false);
+			if (assigning)
+				set_col(ag.slot, cache.ag_last_assigned, TimestampTzGetDatum(at), false);
+			if (returning)
+				set_col(ag.slot, cache.ag_last_released, TimestampTzGetDatum(at), false);
+			ExecStoreVirtualTuple(ag.slot);
+			if (row == ag.locked)
+			{
+				drel_update(&ag, snapshot);
 				break;
-			case UNITS_FORCE:
-			case UNITS_RELEASE:
-			case UNITS_RETURN:
-				ok = true;
+			}
+			result = drel_try_update(&ag, &tid, snapshot, !reserving);
+			if (result == TM_Ok)
 				break;
+			if (result != TM_Updated && result != TM_Deleted && result != TM_BeingModified)
+				elog(ERROR, "omniroute: unexpected result %d updating an agent", (int) result);
+			ok = false;
+			if (!drel_lock(&ag, &tid, snapshot, reserving ? LockWaitSkip : LockWaitBlock) ||
+				DatumGetInt64(slot_getattr(ag.locked, cache.ag_id, &isnull)) != agent_id)
+				break;
+			row = ag.locked;
+			tid = ag.locked->tts_tid;
 		}
 	}
 
@@ -660,18 +710,18 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 		Relation	pkey;
 		IndexScanDesc scan;
 		ScanKeyData skey;
-		int32		free_units;
+		int32		free_units = capacity - used;
 
-		used = assigning ? used + units : Max(used - units, 0);
-		free_units = capacity - used;
-		drel_copy(&ag, ag.locked);
-		set_col(ag.slot, cache.ag_used, Int32GetDatum(used), false);
-		if (assigning)
-			set_col(ag.slot, cache.ag_last_assigned, TimestampTzGetDatum(at), false);
-		if (returning)
-			set_col(ag.slot, cache.ag_last_released, TimestampTzGetDatum(at), false);
-		ExecStoreVirtualTuple(ag.slot);
-		drel_update(&ag, snapshot);
+		/*
+		 * Under READ COMMITTED, read the memberships with a snapshot taken
+		 * now that the agent is ours: whatever joined a queue meanwhile
+		 * (joining locks the agent, to serve it) is seen.
+		 */
+		if (!IsolationUsesXactSnapshot())
+		{
+			PopActiveSnapshot();
+			snapshot = push_snapshot();
+		}
 
 		/* then the memberships, in key order, each its latest version */
 		drel_open(&qm, cache.member, RowExclusiveLock);
@@ -714,7 +764,7 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 					drel_update(&qm, snapshot);
 					break;
 				}
-				result = drel_try_update(&qm, &mtid, snapshot);
+				result = drel_try_update(&qm, &mtid, snapshot, true);
 				if (result == TM_Ok)
 					break;
 				if (result != TM_Updated && result != TM_Deleted)
@@ -734,6 +784,33 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 	}
 
 	drel_close(&ag);
+	PopActiveSnapshot();
+	return ok;
+}
+
+/* ----------------------------------------------------------------
+ * References
+ * ----------------------------------------------------------------
+ */
+bool
+direct_key_share(DirectTable table, int64 id)
+{
+	Snapshot	snapshot;
+	DirectRel	d;
+	ItemPointerData tid;
+	bool		isnull;
+	bool		ok;
+	bool		queue = (table == DIRECT_QUEUE);
+
+	load_cache();
+	snapshot = push_snapshot();
+	drel_open(&d, queue ? cache.queue : cache.agent, RowShareLock);
+	/* the latest version may have another id (READ COMMITTED follows it) */
+	ok = find_by_key(&d, queue ? cache.queue_pkey : cache.agent_pkey, id, snapshot, &tid) &&
+		drel_lock_mode(&d, &tid, snapshot, LockTupleKeyShare, LockWaitBlock) &&
+		DatumGetInt64(slot_getattr(d.locked, queue ? cache.qu_id : cache.ag_id,
+								   &isnull)) == id;
+	drel_close(&d);
 	PopActiveSnapshot();
 	return ok;
 }

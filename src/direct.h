@@ -62,12 +62,26 @@ typedef enum UnitsMode
  * record the time as their queue's last assignment.  The npresences presences are used by
  * UNITS_RESERVE only.  Returns false when the agent is gone, locked by
  * another transaction (UNITS_RESERVE) or short of room or of an allowed
- * presence; the agent row then stays locked, as after a failed conditional
- * UPDATE.
+ * presence (checked on the version our snapshot sees, and again on the
+ * latest, locked, if another transaction changed it: that lock then stays,
+ * as after a failed conditional UPDATE).
  */
 extern bool direct_agent_units(int64 agent_id, int32 units, UnitsMode mode,
 							   char *const *presences, int npresences,
 							   const int64 *queues, int nqueues, TimestampTz at);
+
+typedef enum DirectTable
+{
+	DIRECT_QUEUE,
+	DIRECT_AGENT
+} DirectTable;
+
+/*
+ * Lock the row of the queue or agent with this id FOR KEY SHARE, as a
+ * foreign key check does, waiting for a transaction that holds it.  Returns
+ * false when there is no such row (any more).
+ */
+extern bool direct_key_share(DirectTable table, int64 id);
 
 /*
  * Insert n history rows.  Returns false, having done nothing, when the table

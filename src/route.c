@@ -46,6 +46,7 @@
 #include "utils/timestamp.h"
 
 #include "events.h"
+#include "refs.h"
 #include "route.h"
 #include "util.h"
 
@@ -530,10 +531,13 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	active = ws->auto_accept;
 	units = ws->capacity_units;
 	how = method_name(out.queue->method);
+	/* the queue's row is held, as a foreign key would hold it (refs.c) */
+	refs_lock_queue(out.queue->id);
 	if (!ws->pick_mode && ws->bot_agent_id != 0)
 	{
 		/* 3. a bot takes the item first, without capacity */
 		res.agent_id = ws->bot_agent_id;
+		refs_lock_agent(res.agent_id);
 		assigned = true;
 		active = true;
 		units = 0;
@@ -542,10 +546,13 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 						 ", \"method\": \"bot\"}", res.agent_id);
 	}
 	else if (!ws->pick_mode && ws->keep_same_agent && in.external_id != NULL &&
-			 (res.agent_id = route_affinity_agent(ws->id, in.external_id)) != 0)
+			 (res.agent_id = route_affinity_agent(ws->id, in.external_id)) != 0 &&
+			 assign_force(res.agent_id, units, out.queue->id, now))
 	{
-		/* 4. the agent who handled this conversation, whatever their capacity */
-		assign_force(res.agent_id, units, out.queue->id, now);
+		/*
+		 * 4. the agent who handled this conversation, whatever their
+		 * capacity (unless deleted since: then as any other item)
+		 */
 		if (ws->capacity_profile != NULL)
 			profile_charged = assign_profile_charge(res.agent_id, ws->capacity_profile, now, true);
 		assigned = true;
@@ -632,10 +639,15 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 					 active ? NULL : &expires);
 	}
 
-	/* the new row must outlive SPI's memory */
+	/*
+	 * The new row must outlive SPI's memory.  Its queue and agent rows are
+	 * held: the agent's by the update that took its units (or the lock on
+	 * a bot), so the reference check after the insert may be skipped.
+	 */
 	MemoryContextSwitchTo(caller_ctx);
 	tup = heap_modify_tuple(tup, desc, values, nulls, replace);
 	SPI_finish();
+	refs_secured(out.queue->id, assigned ? res.agent_id : 0);
 	PG_RETURN_POINTER(tup);
 }
 
