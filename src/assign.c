@@ -224,7 +224,34 @@ fetch_candidates(const AssignRequest *req, int64 limit, Candidate **out, bool *m
 	return n;
 }
 
-/* fill meets/distance for each candidate from their skills */
+/*
+ * meets/distance of each candidate from have[i * rs->n + s], candidate i's
+ * proficiency in required skill s (0 if none)
+ */
+static void
+rate_levels(const RequiredSkills *rs, Candidate *cands, int n, const int32 *have)
+{
+	for (int i = 0; i < n; i++)
+	{
+		int32		over = 0;
+		int32		under = 0;
+
+		for (int s = 0; s < rs->n; s++)
+		{
+			int32		h = have[i * rs->n + s];
+			int32		need = rs->levels[s];
+
+			if (h >= need)
+				over += h - need;
+			else
+				under += need - h;
+		}
+		cands[i].meets = (under == 0);
+		cands[i].distance = cands[i].meets ? over : under;
+	}
+}
+
+/* fill meets/distance for each candidate from their skills, read with SQL */
 static void
 rate_skills(const AssignRequest *req, Candidate *cands, int n)
 {
@@ -266,25 +293,7 @@ rate_skills(const AssignRequest *req, Candidate *cands, int n)
 		}
 	}
 	SPI_freetuptable(SPI_tuptable);
-
-	for (int i = 0; i < n; i++)
-	{
-		int32		over = 0;
-		int32		under = 0;
-
-		for (int s = 0; s < rs->n; s++)
-		{
-			int32		h = have[i * rs->n + s];
-			int32		need = rs->levels[s];
-
-			if (h >= need)
-				over += h - need;
-			else
-				under += need - h;
-		}
-		cands[i].meets = (under == 0);
-		cands[i].distance = cands[i].meets ? over : under;
-	}
+	rate_levels(rs, cands, n, have);
 }
 
 static bool
@@ -409,9 +418,10 @@ assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
  * until they turn up, or to its end to learn that nobody has the skill,
  * costs in proportion to the queue, on every such insert.  Instead:
  *   - a skill no member has at the level: nobody, without reading members;
- *   - few qualified members (at most a quarter of the queue): those are
+ *   - few qualified members (k with k * k <= 4 * members): those are
  *     looked up by key and ordered by the method (skill first);
- *   - many: the method's order, in batches, skills rated per batch.
+ *   - many: the method's order, in batches, each member rated from this
+ *     cache (a binary search per required skill, nothing read).
  * Built per queue on first use (one pass over its members' skills) and
  * forgotten when skills or memberships change (a CatalogWatch on
  * agent_skill and queue_member, see catalog.c).
@@ -521,6 +531,9 @@ reach_of(const QueueConfig *queue)
 	return e;
 }
 
+/* skill first up to this many qualified members per member, squared */
+#define SKILL_FIRST_FACTOR 4
+
 static const ReachSkill *
 reach_skill(const ReachEntry *e, const char *name)
 {
@@ -551,15 +564,32 @@ reach_level(const ReachSkill *rs, int64 agent)
 	return 0;
 }
 
+/* rate_skills() from the queue's skill reach, without reading anything */
+static void
+rate_skills_reach(const RequiredSkills *rs, const ReachEntry *e, Candidate *cands, int n)
+{
+	int32	   *have = palloc(sizeof(int32) * Max(n * rs->n, 1));
+
+	for (int s = 0; s < rs->n; s++)
+	{
+		const ReachSkill *skill = reach_skill(e, rs->names[s]);
+
+		for (int i = 0; i < n; i++)
+			have[i * rs->n + s] = skill ? reach_level(skill, cands[i].agent_id) : 0;
+	}
+	rate_levels(rs, cands, n, have);
+}
+
 /*
  * Exact matching: the members who have every required skill at its level.
  * Returns false when some skill is out of reach (res says which); else
  * agents, surplus and n give the qualified members (n = -1: not known now,
- * or too many to be worth looking up one by one).
+ * or too many to be worth looking up one by one), and *reach the queue's
+ * skill reach to rate members with (NULL: not known now).
  */
 static bool
 skills_reach(const AssignRequest *req, AssignResult *res, int64 **agents, int32 **surplus,
-			 int *n)
+			 int *n, const ReachEntry **reach)
 {
 	ReachEntry *e = reach_of(req->queue);
 	const ReachSkill *rarest = NULL;
@@ -567,6 +597,7 @@ skills_reach(const AssignRequest *req, AssignResult *res, int64 **agents, int32 
 	int			count = 0;
 
 	*n = -1;
+	*reach = e;
 	if (e == NULL)
 		return true;			/* not known now: let the members say */
 	by_skill = palloc(sizeof(ReachSkill *) * req->skills->n);
@@ -587,8 +618,13 @@ skills_reach(const AssignRequest *req, AssignResult *res, int64 **agents, int32 
 		if (req->skills->levels[s] > 0 && (rarest == NULL || rs->n < rarest->n))
 			rarest = rs;
 	}
-	/* a quarter of the members or more: the method's order finds one soon */
-	if (rarest == NULL || rarest->n * 4 > e->members)
+	/*
+	 * Looking the k qualified members up by key costs k reads; reading the
+	 * method's order until one turns up costs about members / k.  Skill
+	 * first while k * k <= SKILL_FIRST_FACTOR * members (a queue of 600: up
+	 * to 49 qualified; of 6: all).
+	 */
+	if (rarest == NULL || (int64) rarest->n * rarest->n > (int64) SKILL_FIRST_FACTOR * e->members)
 		return true;
 	*agents = palloc(sizeof(int64) * rarest->n);
 	*surplus = palloc(sizeof(int32) * rarest->n);
@@ -645,13 +681,14 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	int64	   *qualified = NULL;
 	int32	   *surplus = NULL;
 	int			nqualified = -1;
+	const ReachEntry *reach = NULL;
 
 	memset(res, 0, sizeof(AssignResult));
 	if (req->ws->npresences == 0)
 		return false;
 	prepare_plans();
 	if (use_skills && !closest &&
-		!skills_reach(req, res, &qualified, &surplus, &nqualified))
+		!skills_reach(req, res, &qualified, &surplus, &nqualified, &reach))
 		return false;
 
 	for (;;)
@@ -680,7 +717,10 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 			n = fetch_candidates(req, limit, &cands, &more);
 			if (n > 0 && use_skills)
 			{
-				rate_skills(req, cands, n);
+				if (reach != NULL)
+					rate_skills_reach(req->skills, reach, cands, n);
+				else
+					rate_skills(req, cands, n);
 				if (closest)
 					qsort(cands, n, sizeof(Candidate), cmp_closest_qsort);
 			}

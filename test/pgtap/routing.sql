@@ -8,7 +8,7 @@
 -- (memberships included) is in place before the first item is inserted, so
 -- no scenario can be served by capacity freed in another.
 BEGIN;
-SELECT plan(110);
+SELECT plan(112);
 
 SET LOCAL client_min_messages = warning;
 
@@ -776,6 +776,29 @@ ALTER TABLE omniroute.work_item_event ALTER COLUMN detail TYPE jsonb USING detai
 INSERT INTO omniroute.work_item (id, workstream_id) VALUES (5895, 280);
 SELECT is((SELECT count(*) FROM omniroute.work_item_event WHERE work_item_id = 5895), 1::bigint,
           'with the table back as it was, history rows are written directly again');
+
+-- ---------------------------------------------------------------------------
+-- Exact skills, many qualified: with 8 of 12 members having the skill, they
+-- are not looked up one by one but found in the method's order and rated
+-- from the queue's skill reach (src/assign.c).  The four without the skill
+-- and the one below the level come first in that order and are passed over.
+-- ---------------------------------------------------------------------------
+INSERT INTO omniroute.skill (name) VALUES ('rateskill');
+INSERT INTO omniroute.queue (id, name, assignment) VALUES (9701, 'Rate: many qualified', 'highest_capacity');
+INSERT INTO omniroute.agent (id, name, capacity, presence)
+SELECT a, 'rate ' || a, CASE WHEN a <= 9704 THEN 200 ELSE 100 + (a - 9700) END, 'available'
+  FROM generate_series(9701, 9712) AS a;
+INSERT INTO omniroute.agent_skill (agent_id, skill, proficiency)
+SELECT a, 'rateskill', CASE WHEN a = 9712 THEN 2 ELSE 5 END FROM generate_series(9705, 9712) AS a;
+INSERT INTO omniroute.queue_member (queue_id, agent_id) SELECT 9701, a FROM generate_series(9701, 9712) AS a;
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id, skill_matching)
+    VALUES (9701, 'Rate: exact', 9701, 'exact');
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (9701, 9701, '{"rateskill": 3}');
+SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 9701), 9711::bigint,
+          'many qualified: the most free units among those with the skill at its level');
+SELECT cmp_ok((SELECT (diagnostics->'assignment'->>'candidates_examined')::int
+                 FROM omniroute.work_item WHERE id = 9701), '>', 5,
+              'many qualified: found in the method''s order, passing over those without');
 
 SELECT * FROM finish();
 ROLLBACK;
