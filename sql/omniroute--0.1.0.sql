@@ -130,13 +130,15 @@ CREATE TABLE omniroute.queue_member (
  * One index per assignment method, in that method's order, holding only the
  * members of queues that use it: an assignment rewrites the agent's rows
  * (free units change), and each row then costs two index entries (the key
- * and its method's index) rather than one in every index.
+ * and its method's index) rather than one in every index.  Each holds the
+ * agent id, so that members without an item's skills are passed over on
+ * their index entry alone.
  */
 CREATE INDEX queue_member_highest_capacity_idx ON omniroute.queue_member
     (queue_id, presence, free_units DESC, agent_last_assigned_at NULLS FIRST, agent_id)
     WHERE method = 'highest_capacity';
 CREATE INDEX queue_member_round_robin_idx ON omniroute.queue_member
-    (queue_id, presence, queue_last_assigned_at NULLS FIRST, join_seq)
+    (queue_id, presence, queue_last_assigned_at NULLS FIRST, join_seq) INCLUDE (agent_id)
     WHERE method = 'round_robin';
 CREATE INDEX queue_member_least_active_idx ON omniroute.queue_member
     (queue_id, presence, last_released_at NULLS FIRST, agent_last_assigned_at NULLS FIRST, agent_id)

@@ -203,17 +203,19 @@ cmp_closest_qsort(const void *pa, const void *pb)
 }
 
 /*
- * Fetch up to limit (0: all) candidates for each allowed presence, merged
- * in the method's order.  Returns how many; *more says whether any range
- * may have more rows.
+ * Fetch up to limit (0: all) candidates for each allowed presence (that
+ * admit, if given, admits), merged in the method's order.  Returns how many;
+ * *more says whether any range may have more rows, *passed how many admit
+ * refused.
  */
 static int
-fetch_candidates(const AssignRequest *req, int64 limit, Candidate **out, bool *more)
+fetch_candidates(const AssignRequest *req, int64 limit, CandidateFilter admit, void *admit_arg,
+				 Candidate **out, bool *more, int *passed)
 {
 	Candidate  *cands;
 	int			n = direct_candidates(req->queue->method, req->queue->id, req->ws->presences,
 									  req->ws->npresences, req->ws->capacity_units, limit,
-									  &cands, more);
+									  admit, admit_arg, &cands, more, passed);
 
 	if (n > 1)
 	{
@@ -580,6 +582,28 @@ rate_skills_reach(const RequiredSkills *rs, const ReachEntry *e, Candidate *cand
 	rate_levels(rs, cands, n, have);
 }
 
+/* a member's skills, for a CandidateFilter, from the queue's skill reach */
+typedef struct SkillFilter
+{
+	const RequiredSkills *rs;
+	const ReachSkill **by_skill;	/* per required skill, NULL: nobody has it */
+} SkillFilter;
+
+static bool
+admit_skilled(int64 agent_id, void *arg)
+{
+	const SkillFilter *f = (const SkillFilter *) arg;
+
+	for (int s = 0; s < f->rs->n; s++)
+	{
+		int32		need = f->rs->levels[s];
+
+		if (need > 0 && (f->by_skill[s] == NULL || reach_level(f->by_skill[s], agent_id) < need))
+			return false;
+	}
+	return true;
+}
+
 /*
  * Exact matching: the members who have every required skill at its level.
  * Returns false when some skill is out of reach (res says which); else
@@ -682,6 +706,7 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	int32	   *surplus = NULL;
 	int			nqualified = -1;
 	const ReachEntry *reach = NULL;
+	SkillFilter filter;
 
 	memset(res, 0, sizeof(AssignResult));
 	if (req->ws->npresences == 0)
@@ -691,11 +716,21 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 		!skills_reach(req, res, &qualified, &surplus, &nqualified, &reach))
 		return false;
 
+	/* exact skills known from the skill reach: pass over the others unread */
+	if (reach != NULL)
+	{
+		filter.rs = req->skills;
+		filter.by_skill = palloc(sizeof(ReachSkill *) * req->skills->n);
+		for (int s = 0; s < req->skills->n; s++)
+			filter.by_skill[s] = reach_skill(reach, req->skills->names[s]);
+	}
+
 	for (;;)
 	{
 		Candidate  *cands;
 		bool		more = false;
 		int			n;
+		int			passed = 0;
 
 		if (nqualified >= 0)
 		{
@@ -714,7 +749,8 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 		}
 		else
 		{
-			n = fetch_candidates(req, limit, &cands, &more);
+			n = fetch_candidates(req, limit, reach ? admit_skilled : NULL, &filter,
+								 &cands, &more, &passed);
 			if (n > 0 && use_skills)
 			{
 				if (reach != NULL)
@@ -727,9 +763,9 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 		}
 		if (n > 0 && req->ws->capacity_profile != NULL)
 			rate_profiles(req, cands, n);
-		res->examined = 0;
+		res->examined = passed;
 		res->raced = 0;
-		res->lacking_skills = 0;
+		res->lacking_skills = passed;
 		res->excluded = 0;
 		res->no_profile_slot = 0;
 		for (int i = 0; i < n; i++)

@@ -46,6 +46,8 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/itup.h"
+#include "access/relscan.h"
 #include "access/htup_details.h"
 #include "access/skey.h"
 #include "access/stratnum.h"
@@ -468,9 +470,20 @@ fill_candidate(Candidate *c, TupleTableSlot *slot, int32 free_units)
  * Candidates
  * ----------------------------------------------------------------
  */
+/* the column of index that holds agent_id (1-based), 0 if none */
+static int
+index_agent_column(Relation index)
+{
+	for (int i = 0; i < index->rd_index->indnatts; i++)
+		if (index->rd_index->indkey.values[i] == cache.qm_agent)
+			return i + 1;
+	return 0;
+}
+
 int
 direct_candidates(int method, int64 queue_id, char *const *presences, int npresences,
-				  int32 units, int64 limit, Candidate **out, bool *more)
+				  int32 units, int64 limit, CandidateFilter admit, void *admit_arg,
+				  Candidate **out, bool *more, int *passed)
 {
 	Snapshot	snapshot;
 	Relation	heap;
@@ -481,9 +494,11 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 	Candidate  *cands;
 	bool		by_free = (method == METHOD_HIGHEST_CAPACITY);
 	IndexScanDesc scan;
+	int			agent_col = 0;
 
 	load_cache();
 	*more = false;
+	*passed = 0;
 	cands = palloc(sizeof(Candidate) * cap);
 
 	snapshot = push_snapshot();
@@ -492,6 +507,13 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 	slot = table_slot_create(heap, NULL);
 
 	scan = index_beginscan(heap, index, snapshot, by_free ? 3 : 2, 0);
+
+	/*
+	 * With a filter, members are judged on the agent_id of their index
+	 * entry, before their row is read: passing over many costs little.
+	 */
+	if (admit != NULL && (agent_col = index_agent_column(index)) > 0)
+		scan->xs_want_itup = true;
 	for (int p = 0; p < npresences; p++)
 	{
 		ScanKeyData keys[3];
@@ -512,12 +534,33 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 			Candidate  *c;
 			bool		isnull;
 			int32		free_units;
+			int64		agent;
 
-			if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+			if (agent_col > 0)
+			{
+				if (index_getnext_tid(scan, ForwardScanDirection) == NULL)
+					break;
+				agent = DatumGetInt64(index_getattr(scan->xs_itup, agent_col,
+													scan->xs_itupdesc, &isnull));
+				if (!admit(agent, admit_arg))
+				{
+					(*passed)++;
+					continue;
+				}
+				if (!index_fetch_heap(scan, slot))
+					continue;	/* not visible to us */
+			}
+			else if (!index_getnext_slot(scan, ForwardScanDirection, slot))
 				break;
 			free_units = DatumGetInt32(slot_getattr(slot, cache.qm_free, &isnull));
 			if (free_units < units)
 				continue;		/* round_robin, least_active: not an index key */
+			if (admit != NULL && agent_col == 0 &&
+				!admit(DatumGetInt64(slot_getattr(slot, cache.qm_agent, &isnull)), admit_arg))
+			{
+				(*passed)++;
+				continue;
+			}
 			if (n == cap)
 			{
 				cap *= 2;

@@ -28,15 +28,21 @@ typedef struct Candidate
 	bool		profile_room;
 } Candidate;
 
+/* whether a member may be a candidate, judged on its agent id alone */
+typedef bool (*CandidateFilter) (int64 agent_id, void *arg);
+
 /*
  * Up to limit (0: all) members of queue_id for each of the npresences
- * presences with at least units free, each presence's range in the order of
- * the method's index (method: AssignMethod).  Returns how many, palloc'd in
- * *out; *more is set when some range may hold more.
+ * presences with at least units free and, given admit, admitted by it, each
+ * presence's range in the order of the method's index (method:
+ * AssignMethod).  Members admit refused are passed over without reading
+ * their rows; *passed counts them.  Returns how many, palloc'd in *out;
+ * *more is set when some range may hold more.
  */
 extern int	direct_candidates(int method, int64 queue_id, char *const *presences,
-							  int npresences, int32 units, int64 limit, Candidate **out,
-							  bool *more);
+							  int npresences, int32 units, int64 limit,
+							  CandidateFilter admit, void *admit_arg, Candidate **out,
+							  bool *more, int *passed);
 
 /*
  * The members of queue_id among agents[0..n-1] with one of the npresences
