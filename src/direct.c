@@ -364,19 +364,18 @@ drel_update(DirectRel *d, Snapshot snapshot)
 }
 
 /*
- * Lock the latest version of the row at tid into d->locked, in mode.
- * Returns false when it is gone or (LockWaitSkip) held by another
- * transaction.
+ * Lock the latest version of rel's row at tid into slot, in mode.  Returns
+ * false when it is gone or (LockWaitSkip) held by another transaction.
  */
 static bool
-drel_lock_mode(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockTupleMode mode,
-			   LockWaitPolicy wait)
+lock_row(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot,
+		 LockTupleMode mode, LockWaitPolicy wait)
 {
 	TM_FailureData tmfd;
 	bool		xact_snapshot = IsolationUsesXactSnapshot();
 	TM_Result	result;
 
-	result = table_tuple_lock(d->rel, tid, snapshot, d->locked, GetCurrentCommandId(true),
+	result = table_tuple_lock(rel, tid, snapshot, slot, GetCurrentCommandId(true),
 							  mode, wait,
 							  xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
 	switch (result)
@@ -399,16 +398,16 @@ drel_lock_mode(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockTupleMode m
 			return false;
 		default:
 			elog(ERROR, "omniroute: unexpected result %d locking a row of \"%s\"",
-				 (int) result, RelationGetRelationName(d->rel));
+				 (int) result, RelationGetRelationName(rel));
 	}
 	return false;
 }
 
-/* lock for an update, as UPDATE does */
+/* lock into d->locked for an update, as UPDATE does */
 static bool
 drel_lock(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockWaitPolicy wait)
 {
-	return drel_lock_mode(d, tid, snapshot, LockTupleNoKeyExclusive, wait);
+	return lock_row(d->rel, tid, snapshot, d->locked, LockTupleNoKeyExclusive, wait);
 }
 
 /* start the new version as a copy of the row in from */
@@ -646,9 +645,10 @@ presence_allowed(Datum presence, char *const *presences, int npresences)
 	return false;
 }
 
-/* the visible row of relid's unique index idx with first column = key */
+/* the visible row of rel (into *into, at *tid) whose unique index idx has first column = key */
 static bool
-find_by_key(DirectRel *d, Oid idx, int64 key, Snapshot snapshot, ItemPointer tid)
+find_by_key(Relation rel, Oid idx, int64 key, Snapshot snapshot, TupleTableSlot *into,
+			ItemPointer tid)
 {
 	Relation	index = index_open(idx, AccessShareLock);
 	IndexScanDesc scan;
@@ -656,11 +656,11 @@ find_by_key(DirectRel *d, Oid idx, int64 key, Snapshot snapshot, ItemPointer tid
 	bool		found;
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-	scan = index_beginscan(d->rel, index, snapshot, 1, 0);
+	scan = index_beginscan(rel, index, snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, d->found);
+	found = index_getnext_slot(scan, ForwardScanDirection, into);
 	if (found)
-		*tid = d->found->tts_tid;
+		*tid = into->tts_tid;
 	index_endscan(scan);
 	index_close(index, NoLock);
 	return found;
@@ -691,7 +691,7 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 	 * and updated.  Reserving without room or presence leaves the agent
 	 * alone (locked only if it had to be looked at again).
 	 */
-	if (find_by_key(&ag, cache.agent_pkey, agent_id, snapshot, &tid))
+	if (find_by_key(ag.rel, cache.agent_pkey, agent_id, snapshot, ag.found, &tid))
 	{
 		TupleTableSlot *row = ag.found;
 		bool		reserving = (mode == UNITS_RESERVE);
@@ -838,22 +838,25 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 bool
 direct_key_share(DirectTable table, int64 id)
 {
-	Snapshot	snapshot;
-	DirectRel	d;
-	ItemPointerData tid;
-	bool		isnull;
-	bool		ok;
 	bool		queue = (table == DIRECT_QUEUE);
+	Snapshot	snapshot;
+	Relation	rel;
+	TupleTableSlot *slot;
+	ItemPointerData tid;
+	bool		ok;
+	bool		isnull;
 
 	load_cache();
 	snapshot = push_snapshot();
-	drel_open(&d, queue ? cache.queue : cache.agent, RowShareLock);
+	/* a lock, not a write: no executor state, only a slot */
+	rel = table_open(queue ? cache.queue : cache.agent, RowShareLock);
+	slot = table_slot_create(rel, NULL);
 	/* the latest version may have another id (READ COMMITTED follows it) */
-	ok = find_by_key(&d, queue ? cache.queue_pkey : cache.agent_pkey, id, snapshot, &tid) &&
-		drel_lock_mode(&d, &tid, snapshot, LockTupleKeyShare, LockWaitBlock) &&
-		DatumGetInt64(slot_getattr(d.locked, queue ? cache.qu_id : cache.ag_id,
-								   &isnull)) == id;
-	drel_close(&d);
+	ok = find_by_key(rel, queue ? cache.queue_pkey : cache.agent_pkey, id, snapshot, slot, &tid) &&
+		lock_row(rel, &tid, snapshot, slot, LockTupleKeyShare, LockWaitBlock) &&
+		DatumGetInt64(slot_getattr(slot, queue ? cache.qu_id : cache.ag_id, &isnull)) == id;
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
 	PopActiveSnapshot();
 	return ok;
 }
