@@ -58,9 +58,17 @@ prepare_plans(void)
 
 	if (plans_ready)
 		return;
+	/*
+	 * The first condition on offered_at (no timeout is shorter than the
+	 * shortest) bounds the index range: without it the scan walks every
+	 * offer still running, on every tick, to find that none has expired.
+	 */
 	expired_plan = util_prepare("SELECT w.id FROM omniroute.work_item w"
 								"  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
-								" WHERE w.state = 'offered' AND w.offered_at + ws.offer_timeout <= $1"
+								" WHERE w.state = 'offered'"
+								"   AND w.offered_at <= $1 - (SELECT min(offer_timeout)"
+								"                                FROM omniroute.workstream)"
+								"   AND w.offered_at + ws.offer_timeout <= $1"
 								" ORDER BY w.offered_at LIMIT 1000"
 								"   FOR UPDATE OF w SKIP LOCKED", 1, t1);
 	wrap_up_plan = util_prepare("SELECT id FROM omniroute.work_item"
@@ -70,6 +78,8 @@ prepare_plans(void)
 	idle_plan = util_prepare("SELECT w.id FROM omniroute.work_item w"
 							 "  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
 							 " WHERE w.state = 'waiting' AND ws.auto_close_after IS NOT NULL"
+							 "   AND w.last_activity_at <= $1 - (SELECT min(auto_close_after)"
+							 "                                     FROM omniroute.workstream)"
 							 "   AND w.last_activity_at + ws.auto_close_after <= $1"
 							 " ORDER BY w.last_activity_at LIMIT 1000"
 							 "   FOR UPDATE OF w SKIP LOCKED", 1, t1);
