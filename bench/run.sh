@@ -29,7 +29,10 @@ else
 	if [ "$(id -u)" -eq 0 ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi
 	dir=$(mktemp -d /tmp/omniroute-bench.XXXXXX)
 	trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
-	eval "$(OMNIROUTE_DURABLE=1 OMNIROUTE_PGCONF="synchronous_commit = off" bash scripts/cluster.sh start "$dir")"
+	# the tick worker serves the benchmark's database, as it would an
+	# application's: it ticks, and it sends the agent notifications
+	eval "$(OMNIROUTE_DURABLE=1 OMNIROUTE_PGCONF="synchronous_commit = off\nomniroute.database = 'omniroute_bench'" \
+		bash scripts/cluster.sh start "$dir")"
 	export PGHOST PGPORT PGUSER
 fi
 DB=omniroute_bench
@@ -47,6 +50,15 @@ load() {
 		psql_db -c "UPDATE omniroute.agent SET presence = '$3'" >/dev/null
 	fi
 	psql_db -c "VACUUM ANALYZE" >/dev/null
+	# the worker left the database dropped before this one; it comes back
+	# within seconds (a smoke run's cluster may serve another database)
+	if [ "$smoke" -eq 0 ]; then
+		for _ in $(seq 1 60); do
+			[ "$(psql_db -At -c "SELECT count(*) FROM pg_stat_activity
+			                      WHERE backend_type = 'omniroute tick' AND datname = current_database()")" = 1 ] && break
+			sleep 0.5
+		done
+	fi
 }
 
 PHASES=" ${BENCH_PHASES:-insert steady scale drain} "

@@ -13,9 +13,11 @@
 #        smoke                 bench/smoke.sh, if present, with PGHOST/PGPORT/PGUSER set
 #        scripts               standalone test scripts, each one test:
 #                              test/stress/run.sh (pgbench traffic, then invariant
-#                              checks; STRESS_SECONDS, default 20) and
+#                              checks; STRESS_SECONDS, default 20),
 #                              test/nopreload/run.sh (routing without preloading,
-#                              on a second throwaway cluster of its own)
+#                              on a second throwaway cluster of its own) and
+#                              test/notify/run.sh (notifications sent by the
+#                              worker, on a third)
 #   5. the server log is checked for crashes (signal, PANIC, failed assertion)
 #
 # The last line printed is always `N passed, N failed` (N counts test files;
@@ -47,7 +49,7 @@ tap_files=(test/pgtap/*.sql)
 smoke_files=()
 [ -f bench/smoke.sh ] && smoke_files=(bench/smoke.sh)
 script_files=()
-for f in test/stress/run.sh test/nopreload/run.sh; do
+for f in test/stress/run.sh test/nopreload/run.sh test/notify/run.sh; do
 	[ -f "$f" ] && script_files+=("$f")
 done
 total=$((${#regress_files[@]} + ${#spec_files[@]} + ${#tap_files[@]} + ${#smoke_files[@]} + ${#script_files[@]}))

@@ -18,7 +18,6 @@
 #include "postgres.h"
 
 #include "catalog/pg_type.h"
-#include "commands/async.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -27,6 +26,7 @@
 
 #include "direct.h"
 #include "events.h"
+#include "notify.h"
 #include "omniroute.h"
 #include "util.h"
 
@@ -139,5 +139,5 @@ notify_agent(int64 agent, const char *event, int64 item, int64 workstream, int64
 						 tm.tm_sec, (int) fsec);
 	}
 	appendStringInfoChar(&payload, '}');
-	Async_Notify(channel, payload.data);
+	notify_send(channel, payload.data);
 }

@@ -19,6 +19,7 @@
 
 #include "catalog.h"
 #include "omniroute.h"
+#include "notify.h"
 #include "worker.h"
 
 PG_MODULE_MAGIC;
@@ -26,6 +27,7 @@ PG_MODULE_MAGIC;
 char	   *omniroute_database = NULL;
 int			omniroute_tick_interval = 1000;
 bool		omniroute_notify = true;
+bool		omniroute_notify_by_worker = true;
 
 void		_PG_init(void);
 
@@ -56,11 +58,25 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("omniroute.notify_by_worker",
+							 "Let the tick worker send this session's notifications after commit, when it serves the database.",
+							 "Off: the session's own transaction sends them at commit, under NOTIFY's database-wide commit lock.",
+							 &omniroute_notify_by_worker,
+							 true,
+							 PGC_USERSET,
+							 0,
+							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omniroute");
 
 	catalog_init();
 
-	/* the tick worker (worker.c) exists only when we are preloaded */
+	/*
+	 * the tick worker (worker.c) and the ring through which it sends agent
+	 * notifications (notify.c) exist only when we are preloaded
+	 */
 	if (process_shared_preload_libraries_in_progress)
+	{
+		notify_init();
 		worker_register();
+	}
 }

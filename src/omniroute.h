@@ -7,5 +7,6 @@
 extern char *omniroute_database;
 extern int	omniroute_tick_interval;
 extern bool omniroute_notify;
+extern bool omniroute_notify_by_worker;
 
 #endif							/* OMNIROUTE_H */

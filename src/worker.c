@@ -68,6 +68,7 @@
 #include "utils/timestamp.h"
 
 #include "omniroute.h"
+#include "notify.h"
 #include "worker.h"
 
 /*
@@ -81,6 +82,15 @@
 #define WORKER_PROBE_MS			1000
 
 #define TICK_QUERY				"SELECT omniroute.tick()"
+
+/*
+ * Notifications sent per transaction, at most; and how long the worker
+ * lets them gather after sending some, so that under a stream of routed
+ * inserts one transaction (and one turn of NOTIFY's commit lock) carries
+ * many, and routers seldom have to wake the worker with a signal.
+ */
+#define NOTIFY_BATCH			256
+#define NOTIFY_GATHER_US		1000
 
 /* The database this process is connected to, for good. */
 static char *worker_database = NULL;
@@ -172,7 +182,7 @@ tick_once(void)
 }
 
 /*
- * Run one tick and survive an ERROR in it.
+ * Run fn (one tick, or sending notifications) and survive an ERROR in it.
  *
  * The catch block does what PostgresMain's error recovery does for a plain
  * backend: report the error, abort the transaction (which releases locks,
@@ -182,11 +192,11 @@ tick_once(void)
  * the next CHECK_FOR_INTERRUPTS in the main loop.
  */
 static void
-run_tick(void)
+run_guarded(void (*fn) (void), const char *what)
 {
 	PG_TRY();
 	{
-		tick_once();
+		fn();
 	}
 	PG_CATCH();
 	{
@@ -205,13 +215,30 @@ run_tick(void)
 		RESUME_INTERRUPTS();
 
 		ereport(LOG,
-				(errmsg("omniroute tick worker: tick failed; retrying in %d ms",
-						omniroute_tick_interval)));
+				(errmsg("omniroute tick worker: %s failed; retrying in %d ms",
+						what, omniroute_tick_interval)));
 	}
 	PG_END_TRY();
 
 	/* commit and abort both leave us in TopMemoryContext */
 	MemoryContextSwitchTo(loop_context);
+}
+
+/* notifications sent by the last send_notifications() */
+static int	notifications_sent;
+
+/*
+ * Send the agent notifications routers handed over at their commit
+ * (notify.c), a batch per transaction, until none are waiting.
+ */
+static void
+send_notifications(void)
+{
+	int			n;
+
+	notifications_sent = 0;
+	while ((n = notify_worker_send(NOTIFY_BATCH)) > 0)
+		notifications_sent += n;
 }
 
 /*
@@ -235,6 +262,7 @@ void
 omniroute_worker_main(Datum main_arg)
 {
 	TimestampTz last_tick = 0;
+	TimestampTz last_probe = 0;
 	bool		ticked = false;
 
 	(void) main_arg;
@@ -253,6 +281,9 @@ omniroute_worker_main(Datum main_arg)
 
 	ereport(LOG,
 			(errmsg("omniroute tick worker started in database \"%s\"", worker_database)));
+
+	/* routers in this database now hand their notifications to us */
+	notify_worker_attach();
 
 	loop_context = AllocSetContextCreate(TopMemoryContext,
 										 "omniroute tick worker",
@@ -289,13 +320,28 @@ omniroute_worker_main(Datum main_arg)
 			}
 		}
 
-		if (database_wanted_exclusively())
+		now = GetCurrentTimestamp();
+		if (TimestampDifferenceExceeds(last_probe, now, WORKER_PROBE_MS))
 		{
-			ereport(LOG,
-					(errmsg("omniroute tick worker: database \"%s\" is being dropped, renamed, moved or copied; leaving it, restarting in %d s",
-							worker_database, WORKER_RESTART_SECONDS)));
-			proc_exit(1);
+			last_probe = now;
+			if (database_wanted_exclusively())
+			{
+				ereport(LOG,
+						(errmsg("omniroute tick worker: database \"%s\" is being dropped, renamed, moved or copied; leaving it, restarting in %d s",
+								worker_database, WORKER_RESTART_SECONDS)));
+				proc_exit(1);
+			}
 		}
+
+		/*
+		 * Reset before looking for work: a router that hands over
+		 * notifications after this sets it again, and the wait below
+		 * returns at once.
+		 */
+		ResetLatch(MyLatch);
+		notifications_sent = 0;
+		if (!RecoveryInProgress())
+			run_guarded(send_notifications, "sending notifications");
 
 		now = GetCurrentTimestamp();
 		if (!ticked ||
@@ -306,8 +352,15 @@ omniroute_worker_main(Datum main_arg)
 
 			/* a standby cannot write: nothing to do until promotion */
 			if (!RecoveryInProgress())
-				run_tick();
+				run_guarded(tick_once, "tick");
 			now = GetCurrentTimestamp();
+		}
+
+		/* more will likely follow the ones just sent: let them gather */
+		if (notifications_sent > 0)
+		{
+			pg_usleep(NOTIFY_GATHER_US);
+			continue;
 		}
 
 		timeout = TimestampDifferenceMilliseconds(now,
@@ -319,6 +372,5 @@ omniroute_worker_main(Datum main_arg)
 						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
 						 timeout,
 						 PG_WAIT_EXTENSION);
-		ResetLatch(MyLatch);
 	}
 }

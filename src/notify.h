@@ -1,0 +1,23 @@
+/*
+ * notify.h — agent notifications, sent by the tick worker after the
+ * routing transaction commits when it serves the database (see notify.c).
+ */
+#ifndef OMNIROUTE_NOTIFY_H
+#define OMNIROUTE_NOTIFY_H
+
+#include "postgres.h"
+
+/* from _PG_init, when preloaded: the shared ring */
+extern void notify_init(void);
+
+/*
+ * NOTIFY channel with payload when this transaction commits: through the
+ * worker if it serves this database and there is room, else as NOTIFY.
+ */
+extern void notify_send(const char *channel, const char *payload);
+
+/* the worker: serve this database; send up to max waiting notifications */
+extern void notify_worker_attach(void);
+extern int	notify_worker_send(int max);
+
+#endif							/* OMNIROUTE_NOTIFY_H */

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# test/notify/run.sh — agent notifications go through the tick worker when it
+# serves the database (src/notify.c): a listener receives the offer's NOTIFY
+# from the worker's process, after the routing transaction commits; nothing
+# for a transaction that rolls back, nor for work routed in a subtransaction
+# that rolls back; in commit order.  Without the worker (another database)
+# the router's own transaction sends them, as NOTIFY always did.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+dir=$(mktemp -d /tmp/omniroute-notify.XXXXXX)
+trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
+eval "$(OMNIROUTE_PGCONF="omniroute.database = 'notify_test'\nomniroute.tick_interval = 200" \
+	bash scripts/cluster.sh start "$dir" 2>/dev/null)"
+export PGHOST PGPORT PGUSER
+
+fail() { echo "notify: $*"; exit 1; }
+setup() {
+	createdb "$1"
+	psql -X -q -v ON_ERROR_STOP=1 -d "$1" <<'SQL'
+CREATE EXTENSION omniroute;
+INSERT INTO omniroute.queue (id, name) VALUES (1, 'q');
+INSERT INTO omniroute.agent (id, name, presence, capacity) VALUES (1, 'a', 'available', 100);
+INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (1, 1);
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id, skill_matching) VALUES (1, 'w', 1, 'none');
+SQL
+}
+setup notify_test
+setup other_db
+
+# the worker connects to notify_test (it retries until the database exists)
+for _ in $(seq 1 60); do
+	worker=$(psql -X -At -d postgres -c "SELECT pid FROM pg_stat_activity
+	                                      WHERE backend_type = 'omniroute tick' AND datname = 'notify_test'")
+	[ -n "$worker" ] && break
+	sleep 0.5
+done
+[ -n "$worker" ] || fail "the tick worker did not connect to notify_test"
+
+# One session: listen, then route items in several kinds of transaction;
+# psql prints each notification it has received after the next command.
+out=$(psql -X -q -v ON_ERROR_STOP=1 -d notify_test 2>&1 <<'SQL'
+LISTEN omniroute_agent_1;
+SELECT pg_backend_pid() AS me \gset
+\echo me :me
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (101, 1);
+BEGIN;
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (102, 1);
+ROLLBACK;
+BEGIN;
+SAVEPOINT s;
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (103, 1);
+ROLLBACK TO s;
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (104, 1);
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (105, 1);
+COMMIT;
+SELECT pg_sleep(1);
+SQL
+)
+me=$(echo "$out" | awk '/^me / {print $2}')
+got=$(echo "$out" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
+	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/')
+want=$(printf '101 %s\n104 %s\n105 %s' "$worker" "$worker" "$worker")
+[ "$got" = "$want" ] || fail "through the worker: expected (item, sender)
+$want
+got
+$got
+(psql said: $out)"
+
+# in a database the worker does not serve, the router's transaction notifies
+out=$(psql -X -q -v ON_ERROR_STOP=1 -d other_db 2>&1 <<'SQL'
+LISTEN omniroute_agent_1;
+SELECT pg_backend_pid() AS me \gset
+\echo me :me
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (201, 1);
+SELECT pg_sleep(0.2);
+SQL
+)
+me=$(echo "$out" | awk '/^me / {print $2}')
+got=$(echo "$out" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
+	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/')
+[ "$got" = "201 $me" ] || fail "without the worker: expected '201 $me', got '$got'"
+
+echo "notify: offers notified by the worker ($worker) after commit, none for rolled-back work, inline without it: ok"
