@@ -3,7 +3,8 @@
 # steady state, scaling with agents, backlog drain.  One line per figure.
 #
 #   bench/run.sh            full run: own throwaway cluster (synchronous_commit
-#                           off, the rest default), about 3 minutes on 2 cores
+#                           off, the rest default; the tick worker serves its
+#                           database), about 7 minutes on 2 cores
 #   BENCH_PHASES="insert scale" bench/run.sh
 #                           only those phases (insert, steady, scale, drain)
 #   bench/run.sh --smoke    tiny run against the cluster in PGHOST/PGPORT
@@ -85,7 +86,7 @@ routed_count() { psql_db -At -c "SELECT count(*) FROM omniroute.work_item WHERE 
 
 # ---- insert: routed vs plain, in one run, same rows ----
 if phase insert; then
-	plain=0; routed=0; quiet=0; rounds=""
+	plain=0; routed=0; quiet=0; inline=0; rounds=""
 	for ((round = 1; round <= ROUNDS; round++)); do
 		load "$MAIN_AGENTS" 100000000
 		# odd rounds measure plain first, even rounds last: neither gains
@@ -93,14 +94,16 @@ if phase insert; then
 		if [ $((round % 2)) -eq 1 ]; then p=$(tps bench/insert_plain.sql); fi
 		r=$(tps bench/insert_routed.sql)
 		q=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
+		i=$(PGOPTIONS="-c omniroute.notify_by_worker=off" tps bench/insert_routed.sql)
 		if [ $((round % 2)) -eq 0 ]; then p=$(tps bench/insert_plain.sql); fi
-		plain=$((plain + p)); routed=$((routed + r)); quiet=$((quiet + q))
+		plain=$((plain + p)); routed=$((routed + r)); quiet=$((quiet + q)); inline=$((inline + i))
 		rounds="$rounds $(ratio "$r" "$p")"
 	done
 	assigned=$(routed_count)
-	plain=$((plain / ROUNDS)); routed=$((routed / ROUNDS)); quiet=$((quiet / ROUNDS))
+	plain=$((plain / ROUNDS)); routed=$((routed / ROUNDS)); quiet=$((quiet / ROUNDS)); inline=$((inline / ROUNDS))
 	echo "insert: plain $plain rows/s, routed $routed rows/s, ratio $(ratio "$routed" "$plain") ($MAIN_AGENTS agents, $CLIENTS clients; mean of $ROUNDS round(s):$rounds; $assigned items given an agent in the last)"
-	echo "insert without NOTIFY: routed $quiet rows/s, ratio $(ratio "$quiet" "$plain") (NOTIFY costs $(ratio $((quiet - routed)) "$quiet") of routed throughput)"
+	echo "insert without NOTIFY: routed $quiet rows/s, ratio $(ratio "$quiet" "$plain") (notifications by the worker cost $(ratio $((quiet - routed)) "$quiet") of routed throughput)"
+	echo "insert, NOTIFY at the router's commit (notify_by_worker off): routed $inline rows/s, ratio $(ratio "$inline" "$plain") (costs $(ratio $((quiet - inline)) "$quiet"))"
 fi
 
 # ---- steady state: insert + accept + close, agents keep freeing capacity ----

@@ -45,6 +45,7 @@
 #define RING_SIZE			4096
 #define PAYLOAD_MAX			256
 #define CHANNEL_MAX			NAMEDATALEN
+#define NOTIFY_SEND_MAX		256	/* notifications per worker transaction */
 
 typedef struct RingEntry
 {
@@ -303,12 +304,15 @@ notify_worker_attach(void)
 int
 notify_worker_send(int max)
 {
-	RingEntry  *batch;
+	/* for the life of the worker: this runs every millisecond under load */
+	static RingEntry *batch = NULL;
 	int			n;
 
 	if (shared == NULL)
 		return 0;
-	batch = palloc(sizeof(RingEntry) * max);
+	max = Min(max, NOTIFY_SEND_MAX);
+	if (batch == NULL)
+		batch = MemoryContextAlloc(TopMemoryContext, sizeof(RingEntry) * NOTIFY_SEND_MAX);
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	n = (int) Min((uint64) max, shared->head - shared->tail);
 	for (int i = 0; i < n; i++)

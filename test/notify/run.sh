@@ -81,4 +81,26 @@ got=$(echo "$out" | grep -o '"work_item_id": [0-9]*, .* received from server pro
 	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/')
 [ "$got" = "201 $me" ] || fail "without the worker: expected '201 $me', got '$got'"
 
+# a stream of notifications does not grow the worker's memory (it sends a
+# batch per millisecond: anything it kept per batch would add up at once)
+worker_memory() {
+	psql -X -At -d postgres -c "SELECT pg_log_backend_memory_contexts($worker)" >/dev/null
+	sleep 1
+	grep "Grand total: " "$dir/log" | tail -1 | sed -E 's/.*Grand total: ([0-9]+) bytes.*/\1/'
+}
+before=$(worker_memory)
+psql -X -q -v ON_ERROR_STOP=1 -d notify_test -c "UPDATE omniroute.agent SET capacity = 100000 WHERE id = 1" >/dev/null
+for c in 1 2; do
+	psql -X -q -v ON_ERROR_STOP=1 -d notify_test -c "
+		DO \$\$ BEGIN FOR i IN 1..1500 LOOP
+			INSERT INTO omniroute.work_item (id, workstream_id) VALUES ($c * 10000 + i, 1); COMMIT;
+		END LOOP; END \$\$" &
+done
+wait
+after=$(worker_memory)
+offered=$(psql -X -At -d notify_test -c "SELECT count(*) FROM omniroute.work_item WHERE state = 'offered'")
+[ "$offered" -ge 3003 ] || fail "the stream was not routed ($offered offered)"
+[ -n "$before" ] && [ -n "$after" ] || fail "no memory context report from the worker"
+[ $((after - before)) -lt 4194304 ] || fail "the worker's memory grew from $before to $after bytes over 3,000 notifications"
+
 echo "notify: offers notified by the worker ($worker) after commit, none for rolled-back work, inline without it: ok"
