@@ -36,6 +36,8 @@ void
 events_init(EventBuf *buf)
 {
 	memset(buf, 0, sizeof(EventBuf));
+	/* events outlive whatever (nested SPI) context they are added in */
+	buf->cxt = CurrentMemoryContext;
 }
 
 #define GROW(field, type) buf->field = buf->field ? repalloc(buf->field, sizeof(type) * buf->cap) : palloc(sizeof(type) * buf->cap)
@@ -45,6 +47,7 @@ events_add(EventBuf *buf, int64 item, const char *event, int64 agent, int64 queu
 		   const char *detail)
 {
 	int			i;
+	MemoryContext old = MemoryContextSwitchTo(buf->cxt);
 
 	if (buf->n == buf->cap)
 	{
@@ -67,6 +70,7 @@ events_add(EventBuf *buf, int64 item, const char *event, int64 agent, int64 queu
 	buf->queue_nulls[i] = (queue == 0);
 	buf->details[i] = detail ? util_jsonb(detail) : (Datum) 0;
 	buf->detail_nulls[i] = (detail == NULL);
+	MemoryContextSwitchTo(old);
 }
 
 static Datum

@@ -12,6 +12,7 @@
 /* events gathered during one operation, written by one INSERT */
 typedef struct EventBuf
 {
+	MemoryContext cxt;			/* where the events are kept */
 	int			n;
 	int			cap;
 	Datum	   *items;

@@ -131,6 +131,47 @@ try_lock_agent_of(int64 item)
 	return util_exec(try_lock_agent_plan, values, NULL, false, 0, SPI_OK_SELECT) > 0;
 }
 
+/*
+ * Each item of a tick is handled in an SPI connection of its own, whose
+ * memory (query results above all) goes when the item is done: a tick
+ * handles up to a thousand items per kind, and kept results added up to
+ * gigabytes.
+ */
+static void
+item_begin(void)
+{
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+}
+
+static void
+item_end(void)
+{
+	SPI_finish();
+}
+
+static bool
+expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
+{
+	WorkItem	it;
+	int64		agent;
+	Datum		values[1];
+
+	if (!try_lock_agent_of(id))
+		return false;
+	lifecycle_lock_item(id, &it);	/* ours already */
+	agent = it.agent_id;
+	lifecycle_release_item(&it, at);
+	lifecycle_add_declined(&it, agent);
+	events_add(&call->events, it.id, "missed", agent, it.queue_id, NULL);
+	notify_agent(agent, "missed", it.id, it.ws_id, it.queue_id, NULL);
+	/* an agent who lets offers expire is not there: stop offering */
+	values[0] = Int64GetDatum(agent);
+	util_exec(inactive_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	lifecycle_reroute(call, &it, "missed");
+	return true;
+}
+
 static int
 expire_offers(LifecycleCall *call, TimestampTz at)
 {
@@ -140,25 +181,28 @@ expire_offers(LifecycleCall *call, TimestampTz at)
 
 	for (int i = 0; i < n; i++)
 	{
-		WorkItem	it;
-		int64		agent;
-		Datum		values[1];
-
-		if (!try_lock_agent_of(ids[i]))
-			continue;
-		done++;
-		lifecycle_lock_item(ids[i], &it);	/* ours already */
-		agent = it.agent_id;
-		lifecycle_release_item(&it, at);
-		lifecycle_add_declined(&it, agent);
-		events_add(&call->events, it.id, "missed", agent, it.queue_id, NULL);
-		notify_agent(agent, "missed", it.id, it.ws_id, it.queue_id, NULL);
-		/* an agent who lets offers expire is not there: stop offering */
-		values[0] = Int64GetDatum(agent);
-		util_exec(inactive_plan, values, NULL, false, 0, SPI_OK_UPDATE);
-		lifecycle_reroute(call, &it, "missed");
+		item_begin();
+		if (expire_offer(call, ids[i], at))
+			done++;
+		item_end();
 	}
 	return done;
+}
+
+static bool
+release_wrap_up(LifecycleCall *call, int64 id, TimestampTz at)
+{
+	WorkItem	it;
+	Datum		values[1] = {Int64GetDatum(id)};
+
+	if (!try_lock_agent_of(id))
+		return false;
+	lifecycle_lock_item(id, &it);
+	util_exec(unblock_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	lifecycle_release_item(&it, at);
+	events_add(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, NULL);
+	serve_agent_ext(it.agent_id, at, &call->events, true);
+	return true;
 }
 
 static int
@@ -166,22 +210,14 @@ release_wrap_ups(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
 	int64	   *ids = fetch_ids(wrap_up_plan, at, &n);
-
 	int			done = 0;
 
 	for (int i = 0; i < n; i++)
 	{
-		WorkItem	it;
-		Datum		values[1] = {Int64GetDatum(ids[i])};
-
-		if (!try_lock_agent_of(ids[i]))
-			continue;
-		done++;
-		lifecycle_lock_item(ids[i], &it);
-		util_exec(unblock_plan, values, NULL, false, 0, SPI_OK_UPDATE);
-		lifecycle_release_item(&it, at);
-		events_add(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, NULL);
-		serve_agent_ext(it.agent_id, at, &call->events, true);
+		item_begin();
+		if (release_wrap_up(call, ids[i], at))
+			done++;
+		item_end();
 	}
 	return done;
 }
@@ -197,10 +233,12 @@ close_idle(LifecycleCall *call, TimestampTz at)
 		WorkItem	it;
 		Datum		values[2] = {Int64GetDatum(ids[i]), TimestampTzGetDatum(at)};
 
+		item_begin();
 		lifecycle_lock_item(ids[i], &it);
 		util_exec(close_idle_plan, values, NULL, false, 0, SPI_OK_UPDATE);
 		events_add(&call->events, it.id, "closed", it.agent_id, it.queue_id,
 				   "{\"from\": \"waiting\", \"reason\": \"inactivity\"}");
+		item_end();
 	}
 	return n;
 }
@@ -215,7 +253,11 @@ serve_waiting(LifecycleCall *call, TimestampTz at)
 	for (uint64 i = 0; i < got; i++)
 		agents[i] = util_col_int64(i, 1);
 	for (uint64 i = 0; i < got; i++)
+	{
+		item_begin();
 		served += serve_agent_ext(agents[i], at, &call->events, true);
+		item_end();
+	}
 	return served;
 }
 
