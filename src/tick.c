@@ -94,15 +94,20 @@ prepare_plans(void)
 	try_lock_agent_plan = util_prepare("SELECT 1 FROM omniroute.agent WHERE id = ("
 									   " SELECT agent_id FROM omniroute.work_item WHERE id = $1)"
 									   " FOR UPDATE SKIP LOCKED", 1, ti);
-	/* members with room for some open push item of their queues */
+	/*
+	 * members with room for some open push item of their queues, in a
+	 * presence that item's workstream allows (the others cannot take it:
+	 * serving them is wasted work, on every tick)
+	 */
 	servable_plan = util_prepare("SELECT DISTINCT m.agent_id"
-								 "  FROM (SELECT w.queue_id, min(ws.capacity_units) AS units"
+								 "  FROM (SELECT DISTINCT w.queue_id, w.workstream_id"
 								 "          FROM omniroute.work_item w"
-								 "          JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
-								 "         WHERE w.state = 'open' AND ws.mode = 'push'"
-								 "         GROUP BY w.queue_id) q"
+								 "         WHERE w.state = 'open') q"
+								 "  JOIN omniroute.workstream ws ON ws.id = q.workstream_id"
+								 "   AND ws.mode = 'push'"
 								 "  JOIN omniroute.queue_member m ON m.queue_id = q.queue_id"
-								 " WHERE m.free_units >= q.units"
+								 "   AND m.free_units >= ws.capacity_units"
+								 "   AND m.presence = ANY (ws.allowed_presences)"
 								 " LIMIT 1000", 0, NULL);
 	/* only now: a failed prepare above is retried on the next call */
 	plans_ready = true;
