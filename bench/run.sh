@@ -4,7 +4,7 @@
 #
 #   bench/run.sh            full run: own throwaway cluster (synchronous_commit
 #                           off, the rest default; the tick worker serves its
-#                           database), about 7 minutes on 2 cores
+#                           database), about 5 minutes on 2 cores
 #   BENCH_PHASES="insert scale" bench/run.sh
 #                           only those phases (insert, steady, scale, drain)
 #   bench/run.sh --smoke    tiny run against the cluster in PGHOST/PGPORT
