@@ -375,9 +375,16 @@ lock_row(Relation rel, ItemPointer tid, Snapshot snapshot, TupleTableSlot *slot,
 	bool		xact_snapshot = IsolationUsesXactSnapshot();
 	TM_Result	result;
 
+	/*
+	 * As ExecLockRows() does: LOCK_UPDATE_IN_PROGRESS locks the version an
+	 * in-progress (or, since our snapshot, committed) update made too, not
+	 * only the one we saw; without it a FOR KEY SHARE lock behind a non-key
+	 * update protects nothing, and a DELETE of the row need not wait.
+	 */
 	result = table_tuple_lock(rel, tid, snapshot, slot, GetCurrentCommandId(true),
 							  mode, wait,
-							  xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION, &tmfd);
+							  TUPLE_LOCK_FLAG_LOCK_UPDATE_IN_PROGRESS |
+							  (xact_snapshot ? 0 : TUPLE_LOCK_FLAG_FIND_LAST_VERSION), &tmfd);
 	switch (result)
 	{
 		case TM_Ok:
