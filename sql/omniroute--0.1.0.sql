@@ -327,7 +327,9 @@ CREATE TRIGGER route_work_item BEFORE INSERT ON omniroute.work_item
 CREATE TRIGGER check_refs_insert AFTER INSERT ON omniroute.work_item
     FOR EACH ROW WHEN (omniroute.work_item_refs_unchecked(NEW.queue_id, NEW.agent_id))
     EXECUTE FUNCTION omniroute.check_refs();
-CREATE TRIGGER check_refs_update AFTER UPDATE OF queue_id, agent_id ON omniroute.work_item
+-- (on every UPDATE, not only OF queue_id, agent_id: a BEFORE UPDATE trigger
+-- may change them without their being in the SET list)
+CREATE TRIGGER check_refs_update AFTER UPDATE ON omniroute.work_item
     FOR EACH ROW WHEN ((NEW.queue_id IS NOT NULL AND NEW.queue_id IS DISTINCT FROM OLD.queue_id)
                     OR (NEW.agent_id IS NOT NULL AND NEW.agent_id IS DISTINCT FROM OLD.agent_id))
     EXECUTE FUNCTION omniroute.check_refs();

@@ -22,9 +22,14 @@
  *	  transaction as before.  A reservation becomes entries at commit and
  *	  is given back at abort, so an aborted transaction notifies nobody, and
  *	  notifications queued in a subtransaction that rolls back are dropped,
- *	  as NOTIFY does.  The worker sends in ring order, which is commit order.
- *	  Entries in the ring when the worker stops wait for it to start again
- *	  (they are lost only with the server).
+ *	  as NOTIFY does.  The worker sends in ring order, which is the order
+ *	  of the commit callbacks (nearly always commit order), and takes
+ *	  entries off the ring only once its transaction has sent them: a
+ *	  failed send is tried again (a worker killed between its commit and
+ *	  that step sends a batch twice); entries wait while the worker is away
+ *	  and are lost only with the server.  A worker busy in a tick for more
+ *	  than WORKER_BUSY_MS (a tick may wait for locks) gets nothing new:
+ *	  routers send their own until it is back.
  *
  *-------------------------------------------------------------------------
  */
@@ -38,6 +43,7 @@
 #include "storage/lwlock.h"
 #include "storage/shmem.h"
 #include "utils/memutils.h"
+#include "utils/timestamp.h"
 
 #include "notify.h"
 #include "omniroute.h"
@@ -46,6 +52,12 @@
 #define PAYLOAD_MAX			256
 #define CHANNEL_MAX			NAMEDATALEN
 #define NOTIFY_SEND_MAX		256	/* notifications per worker transaction */
+
+/*
+ * A worker in a tick (which may wait for locks) this long does not get new
+ * notifications: routers send theirs themselves until it is back.
+ */
+#define WORKER_BUSY_MS		100
 
 typedef struct RingEntry
 {
@@ -59,6 +71,7 @@ typedef struct NotifyShared
 	LWLock	   *lock;
 	Oid			database;		/* served by the worker; InvalidOid: none */
 	Latch	   *latch;			/* the worker's, while it serves */
+	TimestampTz busy_since;		/* the worker is in a tick since; 0: not */
 	uint64		head;			/* entries ever written */
 	uint64		tail;			/* entries ever taken by the worker */
 	uint32		reserved;		/* slots promised to committing transactions */
@@ -114,6 +127,7 @@ notify_shmem_startup(void)
 		shared->lock = &(GetNamedLWLockTranche("omniroute notify"))->lock;
 		shared->database = InvalidOid;
 		shared->latch = NULL;
+		shared->busy_since = 0;
 		shared->head = 0;
 		shared->tail = 0;
 		shared->reserved = 0;
@@ -157,6 +171,9 @@ notify_xact_callback(XactEvent event, void *arg)
 				break;
 			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 			if (shared->database == MyDatabaseId &&
+				(shared->busy_since == 0 ||
+				 !TimestampDifferenceExceeds(shared->busy_since, GetCurrentTimestamp(),
+											 WORKER_BUSY_MS)) &&
 				RING_SIZE - (shared->head - shared->tail) - shared->reserved >= (uint64) npending)
 			{
 				shared->reserved += npending;
@@ -175,10 +192,12 @@ notify_xact_callback(XactEvent event, void *arg)
 			{
 				Latch	   *latch;
 
+				/* nothing can queue a notification after PRE_COMMIT */
+				Assert((uint32) npending == reserved);
 				LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-				for (int i = 0; i < npending; i++)
+				for (uint32 i = 0; i < reserved; i++)
 					shared->ring[(shared->head + i) % RING_SIZE] = pending[i].entry;
-				shared->head += npending;
+				shared->head += reserved;
 				shared->reserved -= reserved;
 				latch = shared->latch;
 				LWLockRelease(shared->lock);
@@ -297,8 +316,30 @@ notify_worker_attach(void)
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
 	shared->database = MyDatabaseId;
 	shared->latch = MyLatch;
+	shared->busy_since = 0;
 	LWLockRelease(shared->lock);
 	before_shmem_exit(notify_worker_detach, (Datum) 0);
+}
+
+void
+notify_worker_busy(bool busy)
+{
+	if (shared == NULL)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	shared->busy_since = busy ? GetCurrentTimestamp() : 0;
+	LWLockRelease(shared->lock);
+}
+
+/* whether (channel, payload) of batch[i] is already among batch[from..i-1] */
+static bool
+sent_already(const RingEntry *batch, int from, int i)
+{
+	for (int j = from; j < i; j++)
+		if (strcmp(batch[j].payload, batch[i].payload) == 0 &&
+			strcmp(batch[j].channel, batch[i].channel) == 0)
+			return true;
+	return false;
 }
 
 int
@@ -307,17 +348,17 @@ notify_worker_send(int max)
 	/* for the life of the worker: this runs every millisecond under load */
 	static RingEntry *batch = NULL;
 	int			n;
+	int			from = 0;
 
 	if (shared == NULL)
 		return 0;
 	max = Min(max, NOTIFY_SEND_MAX);
 	if (batch == NULL)
 		batch = MemoryContextAlloc(TopMemoryContext, sizeof(RingEntry) * NOTIFY_SEND_MAX);
-	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	LWLockAcquire(shared->lock, LW_SHARED);
 	n = (int) Min((uint64) max, shared->head - shared->tail);
 	for (int i = 0; i < n; i++)
 		batch[i] = shared->ring[(shared->tail + i) % RING_SIZE];
-	shared->tail += n;
 	LWLockRelease(shared->lock);
 	if (n == 0)
 		return 0;
@@ -325,13 +366,35 @@ notify_worker_send(int max)
 	StartTransactionCommand();
 	for (int i = 0; i < n; i++)
 	{
-		if (batch[i].database == MyDatabaseId)
-			Async_Notify(batch[i].channel, batch[i].payload);
-		else
+		if (batch[i].database != MyDatabaseId)
+		{
 			ereport(LOG,
 					(errmsg("omniroute notifier: dropped a notification on \"%s\" for another database",
 							batch[i].channel)));
+			continue;
+		}
+
+		/*
+		 * NOTIFY sends a (channel, payload) once per transaction; these
+		 * came from different ones (an assignment, its revocation, the
+		 * same assignment again): each gets its own.
+		 */
+		if (sent_already(batch, from, i))
+		{
+			CommitTransactionCommand();
+			StartTransactionCommand();
+			from = i;
+		}
+		Async_Notify(batch[i].channel, batch[i].payload);
 	}
 	CommitTransactionCommand();
+
+	/*
+	 * Taken off the ring only now that they are sent: a failure above
+	 * leaves them for the next try (the worker is the only one to take).
+	 */
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	shared->tail += n;
+	LWLockRelease(shared->lock);
 	return n;
 }

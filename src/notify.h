@@ -18,6 +18,7 @@ extern void notify_send(const char *channel, const char *payload);
 
 /* the worker: serve this database; send up to max waiting notifications */
 extern void notify_worker_attach(void);
+extern void notify_worker_busy(bool busy);
 extern int	notify_worker_send(int max);
 
 #endif							/* OMNIROUTE_NOTIFY_H */

@@ -90,6 +90,7 @@
  * many, and routers seldom have to wake the worker with a signal.
  */
 #define NOTIFY_BATCH			256
+#define NOTIFY_BATCHES_PER_LOOP	16
 #define NOTIFY_GATHER_US		1000
 
 /* The database this process is connected to, for good. */
@@ -237,8 +238,13 @@ send_notifications(void)
 	int			n;
 
 	notifications_sent = 0;
-	while ((n = notify_worker_send(NOTIFY_BATCH)) > 0)
+	/* a ring's worth at most, so that ticks and signals are not starved */
+	for (int batches = 0; batches < NOTIFY_BATCHES_PER_LOOP; batches++)
+	{
+		if ((n = notify_worker_send(NOTIFY_BATCH)) == 0)
+			break;
 		notifications_sent += n;
+	}
 }
 
 /*
@@ -352,7 +358,11 @@ omniroute_worker_main(Datum main_arg)
 
 			/* a standby cannot write: nothing to do until promotion */
 			if (!RecoveryInProgress())
+			{
+				notify_worker_busy(true);
 				run_guarded(tick_once, "tick");
+				notify_worker_busy(false);
+			}
 			now = GetCurrentTimestamp();
 		}
 

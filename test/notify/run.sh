@@ -67,6 +67,29 @@ got
 $got
 (psql said: $out)"
 
+# The same (channel, payload) from different transactions reaches the
+# listener each time, even when the worker sends them in one transaction
+# (NOTIFY folds duplicates within one): an auto-accepted item assigned to
+# agent 1, moved to agent 2 and back, while the worker is stopped.
+psql -X -q -v ON_ERROR_STOP=1 -d notify_test >/dev/null <<'SQL'
+INSERT INTO omniroute.agent (id, name, presence, capacity) VALUES (2, 'b', 'offline', 100);
+INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (1, 2);
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id, skill_matching, auto_accept)
+VALUES (2, 'w auto', 1, 'none', true);
+SQL
+out=$(WORKER=$worker psql -X -q -v ON_ERROR_STOP=1 -d notify_test 2>&1 <<'SQL'
+LISTEN omniroute_agent_1;
+\! kill -STOP $WORKER
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (301, 2);
+SELECT state FROM omniroute.transfer_to_agent(301, 2);
+SELECT state FROM omniroute.transfer_to_agent(301, 1);
+\! sleep 0.3; kill -CONT $WORKER
+SELECT pg_sleep(1);
+SQL
+)
+got=$(echo "$out" | grep -o '"event": "[a-z]*", "work_item_id": 301' | sed -E 's/"event": "([a-z]*)".*/\1/' | tr '\n' ' ')
+[ "$got" = "assigned revoked assigned " ] || fail "repeated payloads: expected 'assigned revoked assigned', got '$got' ($out)"
+
 # in a database the worker does not serve, the router's transaction notifies
 out=$(psql -X -q -v ON_ERROR_STOP=1 -d other_db 2>&1 <<'SQL'
 LISTEN omniroute_agent_1;

@@ -4,7 +4,7 @@
 -- after the fact, and a queue or agent that work refers to cannot be deleted
 -- or renumbered.  Concurrency is in test/specs/references.spec.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 
 SET LOCAL client_min_messages = warning;
 
@@ -64,6 +64,19 @@ SELECT lives_ok($$INSERT INTO omniroute.work_item (id, workstream_id, context)
 SELECT is((SELECT queue_id FROM omniroute.work_item WHERE id = 9603), 9602::bigint,
           'the later trigger''s queue is the one stored');
 DROP TRIGGER zz_redirect ON omniroute.work_item;
+
+-- a BEFORE UPDATE trigger that sets agent_id although the UPDATE did not
+CREATE FUNCTION pg_temp.reassign() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.agent_id := 9699;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER zz_reassign BEFORE UPDATE ON omniroute.work_item
+    FOR EACH ROW WHEN (NEW.customer_id = 'reassign') EXECUTE FUNCTION pg_temp.reassign();
+SELECT throws_ok($$UPDATE omniroute.work_item SET customer_id = 'reassign' WHERE id = 9601$$, '23503',
+                 'insert or update on table "work_item" refers to agent 9699, which does not exist',
+                 'an agent set by a BEFORE UPDATE trigger, not by the UPDATE, is checked too');
+DROP TRIGGER zz_reassign ON omniroute.work_item;
 
 -- the referenced side
 SELECT throws_ok($$DELETE FROM omniroute.agent WHERE id = 9601$$, '23503',
