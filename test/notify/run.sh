@@ -3,8 +3,11 @@
 # serves the database (src/notify.c): a listener receives the offer's NOTIFY
 # from the worker's process, after the routing transaction commits; nothing
 # for a transaction that rolls back, nor for work routed in a subtransaction
-# that rolls back; in commit order.  Without the worker (another database)
-# the router's own transaction sends them, as NOTIFY always did.
+# that rolls back; in commit order; a repeated payload from another
+# transaction each time; from the router itself while the worker's tick waits
+# for a lock; and the worker's memory stays flat over a stream.  Without the
+# worker (another database) the router's own transaction sends them, as
+# NOTIFY always did.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
@@ -59,7 +62,7 @@ SQL
 )
 me=$(echo "$out" | awk '/^me / {print $2}')
 got=$(echo "$out" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
-	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/')
+	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/' || true)
 want=$(printf '101 %s\n104 %s\n105 %s' "$worker" "$worker" "$worker")
 [ "$got" = "$want" ] || fail "through the worker: expected (item, sender)
 $want
@@ -87,8 +90,45 @@ SELECT state FROM omniroute.transfer_to_agent(301, 1);
 SELECT pg_sleep(1);
 SQL
 )
-got=$(echo "$out" | grep -o '"event": "[a-z]*", "work_item_id": 301' | sed -E 's/"event": "([a-z]*)".*/\1/' | tr '\n' ' ')
+got=$(echo "$out" | grep -o '"event": "[a-z]*", "work_item_id": 301' | sed -E 's/"event": "([a-z]*)".*/\1/' | tr '\n' ' ' || true)
 [ "$got" = "assigned revoked assigned " ] || fail "repeated payloads: expected 'assigned revoked assigned', got '$got' ($out)"
+
+# While the worker's tick waits for a lock, routers notify for themselves:
+# an offer to agent 1 expires while an admin holds agent 1's membership, so
+# the tick that would expire it waits; an item for agent 3 (another queue)
+# is then announced by its own transaction at once.
+psql -X -q -v ON_ERROR_STOP=1 -d notify_test >/dev/null <<'SQL'
+INSERT INTO omniroute.queue (id, name) VALUES (3, 'q3');
+INSERT INTO omniroute.agent (id, name, presence, capacity) VALUES (3, 'c', 'available', 100);
+INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (3, 3);
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id, skill_matching, offer_timeout)
+VALUES (3, 'w short', 1, 'none', '1 second'), (4, 'w other', 3, 'none', '1 hour');
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (401, 3);
+SQL
+coproc ADMIN { psql -X -At -q -v ON_ERROR_STOP=1 -d notify_test; }
+echo "BEGIN; SELECT 1 FROM omniroute.queue_member WHERE agent_id = 1 FOR UPDATE;" >&"${ADMIN[1]}"
+read -r _ <&"${ADMIN[0]}"
+for _ in $(seq 1 40); do
+	[ "$(psql -X -At -d postgres -c "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $worker")" = Lock ] && break
+	sleep 0.25
+done
+[ "$(psql -X -At -d postgres -c "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $worker")" = Lock ] ||
+	fail "the tick did not wait for the admin's lock"
+sleep 0.3	# past WORKER_BUSY_MS (100 ms) of the tick
+out=$(psql -X -q -v ON_ERROR_STOP=1 -d notify_test 2>&1 <<'SQL'
+LISTEN omniroute_agent_3;
+SELECT pg_backend_pid() AS me \gset
+\echo me :me
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (402, 4);
+SELECT pg_sleep(0.5);
+SQL
+)
+echo "COMMIT;" >&"${ADMIN[1]}"
+echo '\q' >&"${ADMIN[1]}"
+me=$(echo "$out" | awk '/^me / {print $2}')
+got=$(echo "$out" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
+	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/' || true)
+[ "$got" = "402 $me" ] || fail "with the worker waiting in a tick: expected '402 $me', got '$got'"
 
 # in a database the worker does not serve, the router's transaction notifies
 out=$(psql -X -q -v ON_ERROR_STOP=1 -d other_db 2>&1 <<'SQL'
@@ -101,7 +141,7 @@ SQL
 )
 me=$(echo "$out" | awk '/^me / {print $2}')
 got=$(echo "$out" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
-	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/')
+	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/' || true)
 [ "$got" = "201 $me" ] || fail "without the worker: expected '201 $me', got '$got'"
 
 # a stream of notifications does not grow the worker's memory (it sends a
@@ -112,7 +152,7 @@ worker_memory() {
 	grep "Grand total: " "$dir/log" | tail -1 | sed -E 's/.*Grand total: ([0-9]+) bytes.*/\1/'
 }
 before=$(worker_memory)
-psql -X -q -v ON_ERROR_STOP=1 -d notify_test -c "UPDATE omniroute.agent SET capacity = 100000 WHERE id = 1" >/dev/null
+psql -X -q -v ON_ERROR_STOP=1 -d notify_test -c "UPDATE omniroute.agent SET capacity = 100000, presence = 'available' WHERE id = 1" >/dev/null
 for c in 1 2; do
 	psql -X -q -v ON_ERROR_STOP=1 -d notify_test -c "
 		DO \$\$ BEGIN FOR i IN 1..1500 LOOP
