@@ -464,20 +464,13 @@ reach_of(const QueueConfig *queue)
 
 	if (catalog_watch_begin(&reach_watch) || reach_cache == NULL)
 	{
-		HASHCTL		ctl;
-
 		if (reach_ctx != NULL)
 			MemoryContextDelete(reach_ctx);
 		reach_ctx = NULL;
 		reach_cache = NULL;
 		reach_ctx = AllocSetContextCreate(CacheMemoryContext, "omniroute skill reach",
 										  ALLOCSET_DEFAULT_SIZES);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(int64);
-		ctl.entrysize = sizeof(ReachEntry);
-		ctl.hcxt = reach_ctx;
-		reach_cache = hash_create("omniroute skill reach", 64, &ctl,
-								  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		reach_cache = util_int64_hash("omniroute skill reach", sizeof(ReachEntry), reach_ctx);
 	}
 	e = hash_search(reach_cache, &queue->id, HASH_FIND, NULL);
 	if (e != NULL)

@@ -42,6 +42,7 @@
 #include "utils/rel.h"
 
 #include "catalog.h"
+#include "util.h"
 
 typedef struct WsEntry
 {
@@ -166,8 +167,6 @@ catalog_watch_loaded(CatalogWatch *w)
 static void
 ensure_cache(void)
 {
-	HASHCTL		ctl;
-
 	if (!catalog_watch_begin(&config_watch) && cache_ctx != NULL)
 		return;
 
@@ -176,15 +175,8 @@ ensure_cache(void)
 
 	cache_ctx = AllocSetContextCreate(CacheMemoryContext, "omniroute config cache",
 									  ALLOCSET_DEFAULT_SIZES);
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(WsEntry);
-	ctl.hcxt = cache_ctx;
-	ws_cache = hash_create("omniroute workstreams", 64, &ctl,
-						   HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-	ctl.entrysize = sizeof(QueueEntry);
-	queue_cache = hash_create("omniroute queues", 64, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	ws_cache = util_int64_hash("omniroute workstreams", sizeof(WsEntry), cache_ctx);
+	queue_cache = util_int64_hash("omniroute queues", sizeof(QueueEntry), cache_ctx);
 }
 
 const char *

@@ -218,7 +218,6 @@ serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locke
 	int64		limit = 32;
 	AgentSkills skills = {0};
 	HTAB	   *seen;
-	HASHCTL		ctl;
 	Taken	   *taken = NULL;
 	int			ntaken = 0;
 	int			cap = 0;
@@ -233,11 +232,7 @@ serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locke
 	if (DatumGetBool(util_col(0, 3, &isnull)))
 		return 0;				/* bots take work only as a workstream's bot */
 
-	memset(&ctl, 0, sizeof(ctl));
-	ctl.keysize = sizeof(int64);
-	ctl.entrysize = sizeof(int64);
-	ctl.hcxt = CurrentMemoryContext;
-	seen = hash_create("omniroute served items", 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	seen = util_int64_hash("omniroute served items", sizeof(int64), CurrentMemoryContext);
 
 	for (;;)
 	{

@@ -8,6 +8,8 @@
  */
 #include "postgres.h"
 
+#include "utils/hsearch.h"
+
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 
@@ -80,4 +82,16 @@ Datum
 util_jsonb(const char *json)
 {
 	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
+}
+
+HTAB *
+util_int64_hash(const char *name, Size entrysize, MemoryContext cxt)
+{
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(int64);
+	ctl.entrysize = entrysize;
+	ctl.hcxt = cxt;
+	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 }

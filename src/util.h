@@ -7,6 +7,7 @@
 #include "postgres.h"
 
 #include "executor/spi.h"
+#include "utils/hsearch.h"
 
 /* prepare and keep a plan for the life of the backend */
 extern SPIPlanPtr util_prepare(const char *sql, int nargs, Oid *argtypes);
@@ -26,5 +27,8 @@ extern int32 util_col_int32(uint64 row, int col);
 extern char *util_col_text(uint64 row, int col);	/* NULL if null */
 
 extern Datum util_jsonb(const char *json);
+
+/* a hash table keyed by an int64 (the entry's first member), in cxt */
+extern HTAB *util_int64_hash(const char *name, Size entrysize, MemoryContext cxt);
 
 #endif							/* OMNIROUTE_UTIL_H */
