@@ -559,28 +559,31 @@ reach_level(const ReachSkill *rs, int64 agent)
 	return 0;
 }
 
-/* rate_skills() from the queue's skill reach, without reading anything */
-static void
-rate_skills_reach(const RequiredSkills *rs, const ReachEntry *e, Candidate *cands, int n)
-{
-	int32	   *have = palloc(sizeof(int32) * Max(n * rs->n, 1));
-
-	for (int s = 0; s < rs->n; s++)
-	{
-		const ReachSkill *skill = reach_skill(e, rs->names[s]);
-
-		for (int i = 0; i < n; i++)
-			have[i * rs->n + s] = skill ? reach_level(skill, cands[i].agent_id) : 0;
-	}
-	rate_levels(rs, cands, n, have);
-}
-
-/* a member's skills, for a CandidateFilter, from the queue's skill reach */
+/*
+ * An item's required skills as the queue's skill reach knows them: for
+ * passing members over on their agent id (a CandidateFilter) and rating
+ * the others, without reading anything
+ */
 typedef struct SkillFilter
 {
 	const RequiredSkills *rs;
-	const ReachSkill **by_skill;	/* per required skill, NULL: nobody has it */
+	const ReachSkill **by_skill;	/* per required skill, NULL: nobody has it;
+									 * the whole array NULL: reach not known */
 } SkillFilter;
+
+/* rate_skills() from the skill reach */
+static void
+rate_skills_reach(const SkillFilter *f, Candidate *cands, int n)
+{
+	const RequiredSkills *rs = f->rs;
+	int32	   *have = palloc(sizeof(int32) * Max(n * rs->n, 1));
+
+	for (int s = 0; s < rs->n; s++)
+		for (int i = 0; i < n; i++)
+			have[i * rs->n + s] = f->by_skill[s] ?
+				reach_level(f->by_skill[s], cands[i].agent_id) : 0;
+	rate_levels(rs, cands, n, have);
+}
 
 static bool
 admit_skilled(int64 agent_id, void *arg)
@@ -601,12 +604,12 @@ admit_skilled(int64 agent_id, void *arg)
  * Exact matching: the members who have every required skill at its level.
  * Returns false when some skill is out of reach (res says which); else
  * agents, surplus and n give the qualified members (n = -1: not known now,
- * or too many to be worth looking up one by one), and *reach the queue's
- * skill reach to rate members with (NULL: not known now).
+ * or too many to be worth looking up one by one), and filter the skills
+ * as the reach knows them (filter->by_skill NULL: not known now).
  */
 static bool
 skills_reach(const AssignRequest *req, AssignResult *res, int64 **agents, int32 **surplus,
-			 int *n, const ReachEntry **reach)
+			 int *n, SkillFilter *filter)
 {
 	ReachEntry *e = reach_of(req->queue);
 	const ReachSkill *rarest = NULL;
@@ -614,10 +617,12 @@ skills_reach(const AssignRequest *req, AssignResult *res, int64 **agents, int32 
 	int			count = 0;
 
 	*n = -1;
-	*reach = e;
+	filter->rs = req->skills;
+	filter->by_skill = NULL;
 	if (e == NULL)
 		return true;			/* not known now: let the members say */
 	by_skill = palloc(sizeof(ReachSkill *) * req->skills->n);
+	filter->by_skill = by_skill;
 	for (int s = 0; s < req->skills->n; s++)
 	{
 		const ReachSkill *rs = reach_skill(e, req->skills->names[s]);
@@ -698,25 +703,15 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	int64	   *qualified = NULL;
 	int32	   *surplus = NULL;
 	int			nqualified = -1;
-	const ReachEntry *reach = NULL;
-	SkillFilter filter;
+	SkillFilter filter = {0};
 
 	memset(res, 0, sizeof(AssignResult));
 	if (req->ws->npresences == 0)
 		return false;
 	prepare_plans();
 	if (use_skills && !closest &&
-		!skills_reach(req, res, &qualified, &surplus, &nqualified, &reach))
+		!skills_reach(req, res, &qualified, &surplus, &nqualified, &filter))
 		return false;
-
-	/* exact skills known from the skill reach: pass over the others unread */
-	if (reach != NULL)
-	{
-		filter.rs = req->skills;
-		filter.by_skill = palloc(sizeof(ReachSkill *) * req->skills->n);
-		for (int s = 0; s < req->skills->n; s++)
-			filter.by_skill[s] = reach_skill(reach, req->skills->names[s]);
-	}
 
 	for (;;)
 	{
@@ -742,12 +737,13 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 		}
 		else
 		{
-			n = fetch_candidates(req, limit, reach ? admit_skilled : NULL, &filter,
+			/* exact skills known from the skill reach: pass over the others unread */
+			n = fetch_candidates(req, limit, filter.by_skill ? admit_skilled : NULL, &filter,
 								 &cands, &more, &passed);
 			if (n > 0 && use_skills)
 			{
-				if (reach != NULL)
-					rate_skills_reach(req->skills, reach, cands, n);
+				if (filter.by_skill != NULL)
+					rate_skills_reach(&filter, cands, n);
 				else
 					rate_skills(req, cands, n);
 				if (closest)
