@@ -417,6 +417,45 @@ drel_lock(DirectRel *d, ItemPointer tid, Snapshot snapshot, LockWaitPolicy wait)
 	return lock_row(d->rel, tid, snapshot, d->locked, LockTupleNoKeyExclusive, wait);
 }
 
+/*
+ * Write the new version in d->slot over *row, the version at *tid: at once
+ * if *row is the version we locked, else without locking it first, as
+ * UPDATE does (waiting for a transaction that holds it when wait is
+ * LockWaitBlock).  Returns true once written.  When another transaction
+ * changed the row (or holds it), its latest version is locked with wait
+ * into d->locked and false returned with *row and *tid on it, for the
+ * caller to check and build again; or with *row NULL when the row is gone,
+ * held (LockWaitSkip), or no longer the one whose column key_att is key.
+ */
+static bool
+drel_write(DirectRel *d, TupleTableSlot **row, ItemPointer tid, Snapshot snapshot,
+		   LockWaitPolicy wait, AttrNumber key_att, int64 key)
+{
+	TM_Result	result;
+	bool		isnull;
+
+	if (*row == d->locked)
+	{
+		drel_update(d, snapshot);
+		return true;
+	}
+	result = drel_try_update(d, tid, snapshot, wait == LockWaitBlock);
+	if (result == TM_Ok)
+		return true;
+	if (result != TM_Updated && result != TM_Deleted && result != TM_BeingModified)
+		elog(ERROR, "omniroute: unexpected result %d updating a row of \"%s\"",
+			 (int) result, RelationGetRelationName(d->rel));
+	if (!drel_lock(d, tid, snapshot, wait) ||
+		DatumGetInt64(slot_getattr(d->locked, key_att, &isnull)) != key)
+	{
+		*row = NULL;
+		return false;
+	}
+	*row = d->locked;
+	*tid = d->locked->tts_tid;
+	return false;
+}
+
 /* start the new version as a copy of the row in from */
 static void
 drel_copy(DirectRel *d, TupleTableSlot *from)
@@ -701,12 +740,10 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 	if (find_by_key(ag.rel, cache.agent_pkey, agent_id, snapshot, ag.found, &tid))
 	{
 		TupleTableSlot *row = ag.found;
-		bool		reserving = (mode == UNITS_RESERVE);
+		LockWaitPolicy wait = (mode == UNITS_RESERVE) ? LockWaitSkip : LockWaitBlock;
 
 		for (;;)
 		{
-			TM_Result	result;
-
 			capacity = DatumGetInt32(slot_getattr(row, cache.ag_capacity, &isnull));
 			used = DatumGetInt32(slot_getattr(row, cache.ag_used, &isnull));
 			switch (mode)
@@ -735,22 +772,14 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 			if (returning)
 				set_col(ag.slot, cache.ag_last_released, TimestampTzGetDatum(at), false);
 			ExecStoreVirtualTuple(ag.slot);
-			if (row == ag.locked)
+			if (drel_write(&ag, &row, &tid, snapshot, wait, cache.ag_id, agent_id))
+				break;
+			if (row == NULL)
 			{
-				drel_update(&ag, snapshot);
+				ok = false;		/* gone, or held by another transaction */
 				break;
 			}
-			result = drel_try_update(&ag, &tid, snapshot, !reserving);
-			if (result == TM_Ok)
-				break;
-			if (result != TM_Updated && result != TM_Deleted && result != TM_BeingModified)
-				elog(ERROR, "omniroute: unexpected result %d updating an agent", (int) result);
-			ok = false;
-			if (!drel_lock(&ag, &tid, snapshot, reserving ? LockWaitSkip : LockWaitBlock) ||
-				DatumGetInt64(slot_getattr(ag.locked, cache.ag_id, &isnull)) != agent_id)
-				break;
-			row = ag.locked;
-			tid = ag.locked->tts_tid;
+			/* changed meanwhile: check the latest version again */
 		}
 	}
 
@@ -793,8 +822,6 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 			 */
 			for (;;)
 			{
-				TM_Result	result;
-
 				drel_copy(&qm, from);
 				set_col(qm.slot, cache.qm_free, Int32GetDatum(free_units), false);
 				if (assigning)
@@ -809,23 +836,10 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 				if (returning)
 					set_col(qm.slot, cache.qm_released, TimestampTzGetDatum(at), false);
 				ExecStoreVirtualTuple(qm.slot);
-				if (from == qm.locked)
-				{
-					drel_update(&qm, snapshot);
+				/* gone: left the queue, or someone else's membership now */
+				if (drel_write(&qm, &from, &mtid, snapshot, LockWaitBlock, cache.qm_agent,
+							   agent_id) || from == NULL)
 					break;
-				}
-				result = drel_try_update(&qm, &mtid, snapshot, true);
-				if (result == TM_Ok)
-					break;
-				if (result != TM_Updated && result != TM_Deleted)
-					elog(ERROR, "omniroute: unexpected result %d updating a membership",
-						 (int) result);
-				if (!drel_lock(&qm, &mtid, snapshot, LockWaitBlock))
-					break;		/* left the queue meanwhile */
-				/* the new version may be someone else's membership now */
-				if (DatumGetInt64(slot_getattr(qm.locked, cache.qm_agent, &isnull)) != agent_id)
-					break;
-				from = qm.locked;
 			}
 		}
 		index_endscan(scan);
