@@ -18,6 +18,11 @@ eval "$(OMNIROUTE_PGCONF="omniroute.database = 'notify_test'\nomniroute.tick_int
 export PGHOST PGPORT PGUSER
 
 fail() { echo "notify: $*"; exit 1; }
+# "item sender-pid" for each notification psql reports in its output $1
+senders() {
+	echo "$1" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
+		sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/' || true
+}
 setup() {
 	createdb "$1"
 	psql -X -q -v ON_ERROR_STOP=1 -d "$1" <<'SQL'
@@ -44,8 +49,6 @@ done
 # psql prints each notification it has received after the next command.
 out=$(psql -X -q -v ON_ERROR_STOP=1 -d notify_test 2>&1 <<'SQL'
 LISTEN omniroute_agent_1;
-SELECT pg_backend_pid() AS me \gset
-\echo me :me
 INSERT INTO omniroute.work_item (id, workstream_id) VALUES (101, 1);
 BEGIN;
 INSERT INTO omniroute.work_item (id, workstream_id) VALUES (102, 1);
@@ -60,9 +63,7 @@ COMMIT;
 SELECT pg_sleep(1);
 SQL
 )
-me=$(echo "$out" | awk '/^me / {print $2}')
-got=$(echo "$out" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
-	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/' || true)
+got=$(senders "$out")
 want=$(printf '101 %s\n104 %s\n105 %s' "$worker" "$worker" "$worker")
 [ "$got" = "$want" ] || fail "through the worker: expected (item, sender)
 $want
@@ -126,8 +127,7 @@ SQL
 echo "COMMIT;" >&"${ADMIN[1]}"
 echo '\q' >&"${ADMIN[1]}"
 me=$(echo "$out" | awk '/^me / {print $2}')
-got=$(echo "$out" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
-	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/' || true)
+got=$(senders "$out")
 [ "$got" = "402 $me" ] || fail "with the worker waiting in a tick: expected '402 $me', got '$got'"
 
 # in a database the worker does not serve, the router's transaction notifies
@@ -140,16 +140,24 @@ SELECT pg_sleep(0.2);
 SQL
 )
 me=$(echo "$out" | awk '/^me / {print $2}')
-got=$(echo "$out" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
-	sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/' || true)
+got=$(senders "$out")
 [ "$got" = "201 $me" ] || fail "without the worker: expected '201 $me', got '$got'"
 
 # a stream of notifications does not grow the worker's memory (it sends a
 # batch per millisecond: anything it kept per batch would add up at once)
+# (the worker reports when it next checks for interrupts, which may be in the
+# middle of a tick, with that tick's transaction memory: the least of three
+# reports is what it keeps)
 worker_memory() {
-	psql -X -At -d postgres -c "SELECT pg_log_backend_memory_contexts($worker)" >/dev/null
-	sleep 1
-	grep "Grand total: " "$dir/log" | tail -1 | sed -E 's/.*Grand total: ([0-9]+) bytes.*/\1/'
+	local least=""
+	for _ in 1 2 3; do
+		psql -X -At -d postgres -c "SELECT pg_log_backend_memory_contexts($worker)" >/dev/null
+		sleep 0.5
+		local total
+		total=$(grep "Grand total: " "$dir/log" | tail -1 | sed -E 's/.*Grand total: ([0-9]+) bytes.*/\1/')
+		if [ -z "$least" ] || [ "$total" -lt "$least" ]; then least=$total; fi
+	done
+	echo "$least"
 }
 before=$(worker_memory)
 psql -X -q -v ON_ERROR_STOP=1 -d notify_test -c "UPDATE omniroute.agent SET capacity = 100000, presence = 'available' WHERE id = 1" >/dev/null
