@@ -362,12 +362,19 @@ CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON 
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.presence
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
 -- who has which skill in which queue (the skill reach of src/assign.c): not
--- on the routing state the extension itself keeps in queue_member
+-- on the routing state the extension itself keeps in queue_member.  These
+-- two invalidate the sequence below rather than their own tables: VACUUM
+-- and ANALYZE invalidate a table's relcache entry too, and the tick worker
+-- vacuums queue_member as often as every second (src/tidy.c), which must
+-- not make every backend rebuild its skill reach.
+CREATE SEQUENCE omniroute.skill_reach_signal;
+COMMENT ON SEQUENCE omniroute.skill_reach_signal IS
+    'Never used for values: its relcache invalidation tells every backend that memberships or skills changed.';
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.agent_skill
-    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache('skill_reach_signal');
 CREATE TRIGGER invalidate_cache AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF queue_id, agent_id, method
     ON omniroute.queue_member
-    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache('skill_reach_signal');
 
 -- workstream: mode is fixed at creation; allowed presences must exist;
 -- a workstream with unclosed work cannot be deleted

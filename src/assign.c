@@ -422,11 +422,15 @@ assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
  *   - a skill no member has at the level: nobody, without reading members;
  *   - few qualified members (k with k * k <= 4 * members): those are
  *     looked up by key and ordered by the method (skill first);
- *   - many: the method's order, in batches, each member rated from this
- *     cache (a binary search per required skill, nothing read).
+ *   - many: the method's order, members without the skills passed over
+ *     on the agent id of their index entry, from this cache (a binary
+ *     search per required skill, nothing read); the first one left in each
+ *     presence is the best there.
  * Built per queue on first use (one pass over its members' skills) and
- * forgotten when skills or memberships change (a CatalogWatch on
- * agent_skill and queue_member, see catalog.c).
+ * forgotten when skills or memberships change: the invalidate_cache
+ * triggers on agent_skill and queue_member invalidate the sequence
+ * skill_reach_signal, which a CatalogWatch follows (see catalog.c); not
+ * the tables themselves, which every VACUUM of them invalidates too.
  * ----------------------------------------------------------------
  */
 typedef struct ReachSkill
@@ -448,7 +452,8 @@ typedef struct ReachEntry
 
 static HTAB *reach_cache = NULL;
 static MemoryContext reach_ctx = NULL;
-static const char *const reach_tables[] = {"agent_skill", "queue_member"};
+/* the triggers on agent_skill and queue_member invalidate this one */
+static const char *const reach_tables[] = {"skill_reach_signal"};
 static CatalogWatch reach_watch = {.tables = reach_tables, .ntables = lengthof(reach_tables)};
 
 static ReachEntry *
@@ -712,6 +717,14 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	if (use_skills && !closest &&
 		!skills_reach(req, res, &qualified, &surplus, &nqualified, &filter))
 		return false;
+
+	/*
+	 * Exact skills the skill reach judges: whoever the filter admits meets
+	 * them, and all who meet them rank alike, so the first admitted member
+	 * of each presence is the best there, as without skills.
+	 */
+	if (filter.by_skill != NULL && req->ws->capacity_profile == NULL)
+		limit = 1;
 
 	for (;;)
 	{

@@ -708,6 +708,19 @@ omniroute_invalidate_cache(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("invalidate_cache() must be called as a trigger")));
-	CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
+	/* the table itself, or the relation of schema omniroute its argument names */
+	if (trigdata->tg_trigger->tgnargs > 0)
+	{
+		const char *name = trigdata->tg_trigger->tgargs[0];
+		Oid			relid = get_relname_relid(name, get_namespace_oid("omniroute", false));
+
+		if (!OidIsValid(relid))
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("relation \"omniroute.%s\" does not exist", name)));
+		CacheInvalidateRelcacheByRelid(relid);
+	}
+	else
+		CacheInvalidateRelcacheByRelid(RelationGetRelid(trigdata->tg_relation));
 	PG_RETURN_POINTER(NULL);
 }
