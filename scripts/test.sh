@@ -17,8 +17,9 @@
 #                              test/nopreload/run.sh (routing without preloading,
 #                              on a second throwaway cluster of its own),
 #                              test/notify/run.sh (notifications sent by the
-#                              worker, on a third) and test/tickmem/run.sh (a
-#                              tick's memory, on a fourth)
+#                              worker, on a third), test/tickmem/run.sh (a
+#                              tick's memory, on a fourth) and test/tidy/run.sh
+#                              (the worker vacuums queue_member, on a fifth)
 #   5. the server log is checked for crashes (signal, PANIC, failed assertion)
 #
 # The last line printed is always `N passed, N failed` (N counts test files;
@@ -50,7 +51,7 @@ tap_files=(test/pgtap/*.sql)
 smoke_files=()
 [ -f bench/smoke.sh ] && smoke_files=(bench/smoke.sh)
 script_files=()
-for f in test/stress/run.sh test/nopreload/run.sh test/notify/run.sh test/tickmem/run.sh; do
+for f in test/stress/run.sh test/nopreload/run.sh test/notify/run.sh test/tickmem/run.sh test/tidy/run.sh; do
 	[ -f "$f" ] && script_files+=("$f")
 done
 total=$((${#regress_files[@]} + ${#spec_files[@]} + ${#tap_files[@]} + ${#smoke_files[@]} + ${#script_files[@]}))

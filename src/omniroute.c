@@ -13,6 +13,8 @@
  */
 #include "postgres.h"
 
+#include <limits.h>
+
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
@@ -28,6 +30,7 @@ char	   *omniroute_database = NULL;
 int			omniroute_tick_interval = 1000;
 bool		omniroute_notify = true;
 bool		omniroute_notify_by_worker = true;
+int			omniroute_member_vacuum_threshold = 1000;
 
 void		_PG_init(void);
 
@@ -66,6 +69,14 @@ _PG_init(void)
 							 PGC_USERSET,
 							 0,
 							 NULL, NULL, NULL);
+	DefineCustomIntVariable("omniroute.member_vacuum_threshold",
+							"Membership rows rewritten since the worker last vacuumed queue_member before it vacuums it again.",
+							"Every assignment rewrites the agent's memberships; vacuuming often keeps candidate scans off dead index entries. 0: leave it to autovacuum.",
+							&omniroute_member_vacuum_threshold,
+							1000, 0, INT_MAX,
+							PGC_SIGHUP,
+							0,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omniroute");
 
 	catalog_init();

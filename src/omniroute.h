@@ -8,5 +8,6 @@ extern char *omniroute_database;
 extern int	omniroute_tick_interval;
 extern bool omniroute_notify;
 extern bool omniroute_notify_by_worker;
+extern int	omniroute_member_vacuum_threshold;
 
 #endif							/* OMNIROUTE_H */

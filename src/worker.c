@@ -18,6 +18,10 @@
  *	  is safe to run concurrently with a manual call, so the worker takes no
  *	  locks of its own.
  *
+ *	  Between ticks it also sends the agent notifications routers hand it
+ *	  (notify.c), and vacuums queue_member when routing has churned it
+ *	  (tidy.c), each in transactions of its own.
+ *
  *	  Errors: an ERROR in a tick is caught, reported to the server log,
  *	  the transaction aborted and the error state flushed; the worker then
  *	  waits for the next tick and tries again.  A FATAL (SIGTERM goes through
@@ -69,6 +73,7 @@
 
 #include "omniroute.h"
 #include "notify.h"
+#include "tidy.h"
 #include "worker.h"
 
 /*
@@ -269,6 +274,7 @@ omniroute_worker_main(Datum main_arg)
 {
 	TimestampTz last_tick = 0;
 	TimestampTz last_probe = 0;
+	TimestampTz last_tidy = 0;
 	bool		ticked = false;
 
 	(void) main_arg;
@@ -363,6 +369,17 @@ omniroute_worker_main(Datum main_arg)
 				run_guarded(tick_once, "tick");
 				notify_worker_busy(false);
 			}
+			now = GetCurrentTimestamp();
+		}
+
+		/* dead candidate index entries: see tidy.c */
+		if (extension_seen == 1 && !RecoveryInProgress() &&
+			TimestampDifferenceExceeds(last_tidy, now, TIDY_INTERVAL_MS))
+		{
+			last_tidy = now;
+			notify_worker_busy(true);
+			run_guarded(tidy_members, "vacuuming queue_member");
+			notify_worker_busy(false);
 			now = GetCurrentTimestamp();
 		}
 
