@@ -84,6 +84,8 @@ typedef struct DirectCache
 	Oid			agent_pkey;
 	Oid			queue;
 	Oid			queue_pkey;
+	Oid			workstream;
+	Oid			workstream_pkey;
 	Oid			member;
 	Oid			member_pkey;
 	Oid			member_method_idx[3];	/* by AssignMethod */
@@ -98,6 +100,8 @@ typedef struct DirectCache
 	AttrNumber	ag_last_released;
 	/* queue */
 	AttrNumber	qu_id;
+	/* workstream */
+	AttrNumber	ws_id;
 	/* queue_member */
 	AttrNumber	qm_queue;
 	AttrNumber	qm_agent;
@@ -133,6 +137,7 @@ direct_relcache_callback(Datum arg, Oid relid)
 		return;
 	if (relid == InvalidOid || relid == cache.agent || relid == cache.agent_pkey ||
 		relid == cache.queue || relid == cache.queue_pkey ||
+		relid == cache.workstream || relid == cache.workstream_pkey ||
 		relid == cache.member || relid == cache.member_pkey || relid == cache.event ||
 		relid == cache.event_seq || relid == cache.member_method_idx[0] ||
 		relid == cache.member_method_idx[1] || relid == cache.member_method_idx[2])
@@ -175,6 +180,7 @@ load_cache_once(void)
 	nsp = get_namespace_oid("omniroute", false);
 	c.agent = rel_oid(nsp, "agent");
 	c.queue = rel_oid(nsp, "queue");
+	c.workstream = rel_oid(nsp, "workstream");
 	c.member = rel_oid(nsp, "queue_member");
 	c.event = rel_oid(nsp, "work_item_event");
 	c.event_seq = rel_oid(nsp, "work_item_event_id_seq");
@@ -184,6 +190,7 @@ load_cache_once(void)
 	/* by name: the primary key lookup API differs between major versions */
 	c.agent_pkey = rel_oid(nsp, "agent_pkey");
 	c.queue_pkey = rel_oid(nsp, "queue_pkey");
+	c.workstream_pkey = rel_oid(nsp, "workstream_pkey");
 	c.member_pkey = rel_oid(nsp, "queue_member_pkey");
 
 	c.ag_id = att(c.agent, "id");
@@ -194,6 +201,7 @@ load_cache_once(void)
 	c.ag_last_released = att(c.agent, "last_released_at");
 
 	c.qu_id = att(c.queue, "id");
+	c.ws_id = att(c.workstream, "id");
 
 	c.qm_queue = att(c.member, "queue_id");
 	c.qm_agent = att(c.member, "agent_id");
@@ -859,23 +867,43 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 bool
 direct_key_share(DirectTable table, int64 id)
 {
-	bool		queue = (table == DIRECT_QUEUE);
 	Snapshot	snapshot;
 	Relation	rel;
 	TupleTableSlot *slot;
 	ItemPointerData tid;
+	Oid			relid = InvalidOid;
+	Oid			pkey = InvalidOid;
+	AttrNumber	id_att = InvalidAttrNumber;
 	bool		ok;
 	bool		isnull;
 
 	load_cache();
+	switch (table)
+	{
+		case DIRECT_QUEUE:
+			relid = cache.queue;
+			pkey = cache.queue_pkey;
+			id_att = cache.qu_id;
+			break;
+		case DIRECT_AGENT:
+			relid = cache.agent;
+			pkey = cache.agent_pkey;
+			id_att = cache.ag_id;
+			break;
+		case DIRECT_WORKSTREAM:
+			relid = cache.workstream;
+			pkey = cache.workstream_pkey;
+			id_att = cache.ws_id;
+			break;
+	}
 	snapshot = push_snapshot();
 	/* a lock, not a write: no executor state, only a slot */
-	rel = table_open(queue ? cache.queue : cache.agent, RowShareLock);
+	rel = table_open(relid, RowShareLock);
 	slot = table_slot_create(rel, NULL);
 	/* the latest version may have another id (READ COMMITTED follows it) */
-	ok = find_by_key(rel, queue ? cache.queue_pkey : cache.agent_pkey, id, snapshot, slot, &tid) &&
+	ok = find_by_key(rel, pkey, id, snapshot, slot, &tid) &&
 		lock_row(rel, &tid, snapshot, slot, LockTupleKeyShare, LockWaitBlock) &&
-		DatumGetInt64(slot_getattr(slot, queue ? cache.qu_id : cache.ag_id, &isnull)) == id;
+		DatumGetInt64(slot_getattr(slot, id_att, &isnull)) == id;
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	PopActiveSnapshot();

@@ -79,11 +79,12 @@ extern bool direct_agent_units(int64 agent_id, int32 units, UnitsMode mode,
 typedef enum DirectTable
 {
 	DIRECT_QUEUE,
-	DIRECT_AGENT
+	DIRECT_AGENT,
+	DIRECT_WORKSTREAM
 } DirectTable;
 
 /*
- * Lock the row of the queue or agent with this id FOR KEY SHARE, as a
+ * Lock the row of the queue, agent or workstream with this id FOR KEY SHARE, as a
  * foreign key check does, waiting for a transaction that holds it.  Returns
  * false when there is no such row (any more).
  */

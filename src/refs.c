@@ -1,30 +1,36 @@
 /*-------------------------------------------------------------------------
  *
  * refs.c
- *	  A work item's references to its queue and its agent, kept by the
- *	  extension instead of by foreign keys.
+ *	  A work item's references to its workstream, queue and agent, kept by
+ *	  the extension instead of by foreign keys.
  *
  *	  A foreign key check runs a SQL statement (executor start and end,
- *	  a row lock) for every inserted row; two of them, for queue_id and
- *	  agent_id, cost a routed insert about a tenth of its time, and the
- *	  router has already done their work: it chose the queue from its
- *	  configuration and it holds the agent's row, which it updated to take
- *	  the agent's capacity.  So the references are kept the way a foreign
- *	  key keeps them, with the same locks, but without the statements:
+ *	  a row lock) for every inserted row; three of them, for workstream_id,
+ *	  queue_id and agent_id, cost a routed insert about a seventh of its
+ *	  time, and the router has already done their work: it found the
+ *	  workstream and chose the queue in its configuration, and it holds the
+ *	  agent's row, which it updated to take the agent's capacity.  So the
+ *	  references are kept the way a foreign key keeps them, with the same
+ *	  locks, but without the statements:
  *
- *	    - referencing side: the router locks the queue's row FOR KEY
- *	      SHARE, and the agent's row when it did not update it (a bot), and
- *	      notes what it secured for the row it is about to insert.  An
- *	      AFTER INSERT trigger on work_item whose WHEN clause asks
- *	      refs_unchecked() fires only for values the router did not secure
- *	      (another BEFORE trigger changed them); it and the AFTER UPDATE
- *	      trigger lock the rows referred to FOR KEY SHARE, as a foreign key
- *	      check does, or fail with 23503 when one does not exist;
+ *	    - referencing side: the router locks the workstream's and the
+ *	      queue's rows FOR KEY SHARE, and the agent's row when it did not
+ *	      update it (a bot), and notes what it secured for the row it is
+ *	      about to insert.  An AFTER INSERT trigger on work_item whose WHEN
+ *	      clause asks refs_unchecked() fires only for values the router did
+ *	      not secure (another BEFORE trigger changed them); it and the AFTER
+ *	      UPDATE trigger lock the rows referred to FOR KEY SHARE, as a
+ *	      foreign key check does, or fail with 23503 when one does not exist;
  *	    - referenced side: a BEFORE DELETE OR UPDATE OF id trigger on queue
  *	      and agent fails with 23503 while a work item refers to the row.
- *	      A BEFORE row trigger runs once the row is locked, so it waits for
- *	      every transaction holding one of the locks above and then looks,
- *	      with the latest snapshot, at what they committed.
+ *	      On workstream, renumbering fails the same way, and deleting one
+ *	      deletes its work items as the foreign key's ON DELETE CASCADE did
+ *	      (workstream_guard, before, refuses while any is not closed; this
+ *	      looks again with the latest snapshot), and TRUNCATE fails while
+ *	      work_item has rows.  A BEFORE row trigger runs once the row is
+ *	      locked, so it waits for every transaction holding one of the
+ *	      locks above and then looks, with the latest snapshot, at what they
+ *	      committed.
  *
  *	  What is secured is good for the one row being inserted: the WHEN
  *	  function takes it (it is evaluated right after the row is stored, in
@@ -51,6 +57,7 @@
 static struct
 {
 	bool		valid;
+	int64		workstream_id;
 	int64		queue_id;
 	int64		agent_id;		/* 0: none */
 }			secured;
@@ -98,6 +105,13 @@ missing(const char *column, const char *table, int64 id)
 }
 
 void
+refs_lock_workstream(int64 workstream_id)
+{
+	if (!direct_key_share(DIRECT_WORKSTREAM, workstream_id))
+		missing("workstream_id", "workstream", workstream_id);
+}
+
+void
 refs_lock_queue(int64 queue_id)
 {
 	if (!direct_key_share(DIRECT_QUEUE, queue_id))
@@ -112,18 +126,19 @@ refs_lock_agent(int64 agent_id)
 }
 
 void
-refs_secured(int64 queue_id, int64 agent_id)
+refs_secured(int64 workstream_id, int64 queue_id, int64 agent_id)
 {
 	refs_register();
 	secured.valid = true;
+	secured.workstream_id = workstream_id;
 	secured.queue_id = queue_id;
 	secured.agent_id = agent_id;
 }
 
 /*
- * work_item_refs_unchecked(queue_id, agent_id): whether an inserted row
- * refers to something the router did not secure for it.  Takes what was
- * secured, which serves one row.
+ * work_item_refs_unchecked(workstream_id, queue_id, agent_id): whether an
+ * inserted row refers to something the router did not secure for it.
+ * Takes what was secured, which serves one row.
  */
 PG_FUNCTION_INFO_V1(omniroute_refs_unchecked);
 
@@ -131,12 +146,12 @@ Datum
 omniroute_refs_unchecked(PG_FUNCTION_ARGS)
 {
 	bool		was_valid = secured.valid;
+	int64		held[3] = {secured.workstream_id, secured.queue_id, secured.agent_id};
 
 	secured.valid = false;
-	if (!PG_ARGISNULL(0) && !(was_valid && secured.queue_id == PG_GETARG_INT64(0)))
-		PG_RETURN_BOOL(true);
-	if (!PG_ARGISNULL(1) && !(was_valid && secured.agent_id == PG_GETARG_INT64(1)))
-		PG_RETURN_BOOL(true);
+	for (int i = 0; i < 3; i++)
+		if (!PG_ARGISNULL(i) && !(was_valid && held[i] == PG_GETARG_INT64(i)))
+			PG_RETURN_BOOL(true);
 	PG_RETURN_BOOL(false);
 }
 
@@ -152,8 +167,8 @@ int8_attr(HeapTuple tup, TupleDesc desc, const char *col, bool *isnull)
 
 /*
  * check_refs(): AFTER INSERT OR UPDATE row trigger on work_item.  Locks the
- * queue and agent a row refers to (new values only, on update) FOR KEY
- * SHARE; 23503 when one does not exist.
+ * workstream, queue and agent a row refers to (new values only, on update)
+ * FOR KEY SHARE; 23503 when one does not exist.
  */
 PG_FUNCTION_INFO_V1(omniroute_check_refs);
 
@@ -164,7 +179,7 @@ omniroute_check_refs(PG_FUNCTION_ARGS)
 	TupleDesc	desc;
 	HeapTuple	tup;
 	bool		update;
-	static const char *const columns[] = {"queue_id", "agent_id"};
+	static const char *const columns[] = {"workstream_id", "queue_id", "agent_id"};
 
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!TRIGGER_FIRED_AFTER(td->tg_event))
@@ -190,6 +205,8 @@ omniroute_check_refs(PG_FUNCTION_ARGS)
 				continue;		/* unchanged: checked when it was set */
 		}
 		if (i == 0)
+			refs_lock_workstream(id);
+		else if (i == 1)
 			refs_lock_queue(id);
 		else
 			refs_lock_agent(id);
@@ -197,9 +214,85 @@ omniroute_check_refs(PG_FUNCTION_ARGS)
 	return PointerGetDatum(NULL);
 }
 
+/* the tables work_item refers to, by the column that refers to each */
+static const struct
+{
+	const char *column;
+	const char *table;
+	const char *find;			/* one work item referring to $1 */
+}			referenced[] =
+{
+	{"workstream_id", "workstream",
+	"SELECT id FROM omniroute.work_item WHERE workstream_id = $1 LIMIT 1"},
+	{"queue_id", "queue",
+	"SELECT id FROM omniroute.work_item WHERE queue_id = $1 LIMIT 1"},
+	{"agent_id", "agent",
+	"SELECT id FROM omniroute.work_item WHERE agent_id = $1 LIMIT 1"},
+};
+
+#define REF_WORKSTREAM 0
+
+/*
+ * Run plan with $1 = id under the latest snapshot, as a foreign key's
+ * check does: the row lock the calling trigger runs under waited for
+ * whoever held the row, and what they committed counts whatever this
+ * transaction's snapshot is.  Under REPEATABLE READ, touching rows the
+ * transaction's snapshot does not see is a serialization failure, as for
+ * a foreign key's cascade.
+ */
+static int
+run_latest(SPIPlanPtr plan, int64 id, bool read_only, long limit, int expect)
+{
+	Datum		value = Int64GetDatum(id);
+	int			ret;
+
+	CommandCounterIncrement();
+	ret = SPI_execute_snapshot(plan, &value, NULL, GetLatestSnapshot(),
+							   IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : InvalidSnapshot,
+							   read_only, false, limit);
+	if (ret != expect)
+		elog(ERROR, "omniroute: reference check failed: %s", SPI_result_code_string(ret));
+	return ret;
+}
+
+/*
+ * Deleting a workstream deletes its work items, as the foreign key's ON
+ * DELETE CASCADE did; workstream_guard, which fires before, refused while
+ * one was not closed by the statement's snapshot, and this looks again with
+ * the latest one (a router may have committed one since).
+ */
+static void
+delete_work_of(int64 workstream_id, const char *name)
+{
+	static SPIPlanPtr unclosed_plan = NULL;
+	static SPIPlanPtr delete_plan = NULL;
+	Oid			type = INT8OID;
+
+	int64		unclosed;
+
+	if (unclosed_plan == NULL)
+		unclosed_plan = util_prepare("SELECT count(*) FROM omniroute.work_item"
+									 " WHERE workstream_id = $1 AND state <> 'closed'",
+									 1, &type);
+	if (delete_plan == NULL)
+		delete_plan = util_prepare("DELETE FROM omniroute.work_item WHERE workstream_id = $1",
+								   1, &type);
+	run_latest(unclosed_plan, workstream_id, true, 1, SPI_OK_SELECT);
+	unclosed = util_col_int64(0, 1);
+	/* as workstream_guard says it */
+	if (unclosed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_DEPENDENT_OBJECTS_STILL_EXIST),
+				 errmsg("cannot delete workstream \"%s\": " INT64_FORMAT " work item(s) not closed",
+						name, unclosed),
+				 errhint("Close its work items first.")));
+	run_latest(delete_plan, workstream_id, false, 0, SPI_OK_DELETE);
+}
+
 /*
  * check_referenced(column): BEFORE DELETE OR UPDATE OF id row trigger on
- * queue and agent; column is work_item's column that refers to the table.
+ * workstream, queue and agent, and BEFORE TRUNCATE statement trigger on
+ * workstream; column is work_item's column that refers to the table.
  */
 PG_FUNCTION_INFO_V1(omniroute_check_referenced);
 
@@ -207,30 +300,61 @@ Datum
 omniroute_check_referenced(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	static SPIPlanPtr plans[2];
+	static SPIPlanPtr plans[lengthof(referenced)];
 	TupleDesc	desc;
 	bool		isnull;
 	int64		id;
-	int			which;
-	Datum		value;
+	int			which = -1;
 	HeapTuple	result;
 	const char *table;
+	bool		truncating;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
-		!TRIGGER_FIRED_BEFORE(td->tg_event) || td->tg_trigger->tgnargs != 1)
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		td->tg_trigger->tgnargs != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("check_referenced() must be a BEFORE row trigger with one argument")));
-	if (strcmp(td->tg_trigger->tgargs[0], "queue_id") == 0)
-		which = 0;
-	else if (strcmp(td->tg_trigger->tgargs[0], "agent_id") == 0)
-		which = 1;
-	else
+				 errmsg("check_referenced() must be a BEFORE trigger with one argument")));
+	for (int i = 0; i < (int) lengthof(referenced); i++)
+		if (strcmp(td->tg_trigger->tgargs[0], referenced[i].column) == 0)
+			which = i;
+	if (which < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("check_referenced(): unknown column \"%s\"", td->tg_trigger->tgargs[0])));
-	table = (which == 0) ? "queue" : "agent";
+	table = referenced[which].table;
+	truncating = TRIGGER_FIRED_BY_TRUNCATE(td->tg_event);
+	if (!truncating && !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("check_referenced() must be a row trigger, or a TRUNCATE trigger")));
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+	/* TRUNCATE: not while any work item may refer to a row */
+	if (truncating)
+	{
+		static SPIPlanPtr any_plan = NULL;
+
+		if (any_plan == NULL)
+			any_plan = util_prepare("SELECT id FROM omniroute.work_item LIMIT 1", 0, NULL);
+		if (SPI_execute_snapshot(any_plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
+								 true, false, 1) != SPI_OK_SELECT)
+			elog(ERROR, "omniroute: reference check failed");
+		if (SPI_processed > 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+					 errmsg("cannot truncate table \"%s\": table \"work_item\" refers to it", table),
+					 errhint("Truncate table \"work_item\" first, or delete the rows instead.")));
+		SPI_finish();
+		return PointerGetDatum(NULL);
+	}
+
+	if (plans[which] == NULL)
+	{
+		Oid			type = INT8OID;
+
+		plans[which] = util_prepare(referenced[which].find, 1, &type);
+	}
 	desc = RelationGetDescr(td->tg_relation);
 	id = DatumGetInt64(heap_getattr(td->tg_trigtuple, SPI_fnumber(desc, "id"), desc, &isnull));
 	result = td->tg_trigtuple;
@@ -242,33 +366,25 @@ omniroute_check_referenced(PG_FUNCTION_ARGS)
 
 		result = td->tg_newtuple;
 		if (newnull == isnull && newid == id)
+		{
+			SPI_finish();
 			return PointerGetDatum(result);
+		}
 	}
 	if (isnull)
-		return PointerGetDatum(result);
-
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "omniroute: SPI_connect failed");
-	if (plans[which] == NULL)
 	{
-		Oid			type = INT8OID;
-
-		plans[which] = util_prepare(which == 0 ?
-									"SELECT id FROM omniroute.work_item WHERE queue_id = $1 LIMIT 1" :
-									"SELECT id FROM omniroute.work_item WHERE agent_id = $1 LIMIT 1",
-									1, &type);
+		SPI_finish();
+		return PointerGetDatum(result);
 	}
-	value = Int64GetDatum(id);
 
-	/*
-	 * The latest snapshot, as a foreign key's check does: the row lock this
-	 * trigger runs under waited for whoever held the row, and what they
-	 * committed counts whatever this transaction's snapshot is.
-	 */
-	CommandCounterIncrement();
-	if (SPI_execute_snapshot(plans[which], &value, NULL, GetLatestSnapshot(), InvalidSnapshot,
-							 true, false, 1) != SPI_OK_SELECT)
-		elog(ERROR, "omniroute: reference check failed");
+	if (which == REF_WORKSTREAM && TRIGGER_FIRED_BY_DELETE(td->tg_event))
+	{
+		delete_work_of(id, SPI_getvalue(td->tg_trigtuple, desc, SPI_fnumber(desc, "name")));
+		SPI_finish();
+		return PointerGetDatum(result);
+	}
+
+	run_latest(plans[which], id, true, 1, SPI_OK_SELECT);
 	if (SPI_processed > 0)
 	{
 		int64		item = util_col_int64(0, 1);
@@ -279,6 +395,8 @@ omniroute_check_referenced(PG_FUNCTION_ARGS)
 						table, id),
 				 errdetail("Key (id)=(" INT64_FORMAT ") is referenced by work item " INT64_FORMAT ".",
 						   id, item),
+				 which == REF_WORKSTREAM ?
+				 errhint("Work items keep the id of their workstream.") :
 				 errhint("Delete its work items first; queues and agents that have handled "
 						 "work are usually kept rather than deleted.")));
 	}

@@ -495,6 +495,8 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
+	/* held as a foreign key would hold it (refs.c) */
+	refs_lock_workstream(ws_id);
 
 	memset(&in, 0, sizeof(in));
 	{
@@ -640,14 +642,15 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	}
 
 	/*
-	 * The new row must outlive SPI's memory.  Its queue and agent rows are
-	 * held: the agent's by the update that took its units (or the lock on
-	 * a bot), so the reference check after the insert may be skipped.
+	 * The new row must outlive SPI's memory.  Its workstream, queue and
+	 * agent rows are held: the agent's by the update that took its units
+	 * (or the lock on a bot), so the reference check after the insert may
+	 * be skipped.
 	 */
 	MemoryContextSwitchTo(caller_ctx);
 	tup = heap_modify_tuple(tup, desc, values, nulls, replace);
 	SPI_finish();
-	refs_secured(out.queue->id, assigned ? res.agent_id : 0);
+	refs_secured(ws_id, out.queue->id, assigned ? res.agent_id : 0);
 	PG_RETURN_POINTER(tup);
 }
 

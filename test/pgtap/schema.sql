@@ -2,7 +2,7 @@
 -- they exist with their key columns, the six base presences are seeded, and
 -- the constraints refuse bad configuration with the right SQLSTATE.
 BEGIN;
-SELECT plan(178);
+SELECT plan(177);
 
 SET LOCAL client_min_messages = warning;
 
@@ -84,7 +84,6 @@ SELECT fk_ok('omniroute', 'queue_member', 'agent_id', 'omniroute', 'agent', 'id'
 SELECT fk_ok('omniroute', 'workstream', 'fallback_queue_id', 'omniroute', 'queue', 'id');
 SELECT fk_ok('omniroute', 'workstream', 'capacity_profile', 'omniroute', 'capacity_profile', 'name');
 SELECT fk_ok('omniroute', 'route_rule', 'queue_id', 'omniroute', 'queue', 'id');
-SELECT fk_ok('omniroute', 'work_item', 'workstream_id', 'omniroute', 'workstream', 'id');
 
 -- ---------------------------------------------------------------------------
 -- Seeded presences
