@@ -830,97 +830,93 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	}
 }
 
-static void
-append_time(StringInfo buf, TimestampTz t, bool isnull)
-{
-	if (isnull)
-		appendStringInfoString(buf, "null");
-	else
-		escape_json(buf, timestamptz_to_str(t));
-}
-
 /* the "assignment" member of diagnostics for a successful choice */
 static void
-assign_result_json(StringInfo buf, const AssignRequest *req, const AssignResult *res)
+assign_result_json(JsonBuild *b, const AssignRequest *req, const AssignResult *res)
 {
-	appendStringInfo(buf, "\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT ", \"method\": ",
-					 req->ws->auto_accept ? "active" : "offered", res->agent_id);
-	escape_json(buf, method_name(req->queue->method));
-	appendStringInfoString(buf, ", \"score\": {");
+	jb_kv_string(b, "outcome", req->ws->auto_accept ? "active" : "offered");
+	jb_kv_int(b, "agent_id", res->agent_id);
+	jb_kv_string(b, "method", method_name(req->queue->method));
+	jb_key(b, "score");
+	jb_object(b);
 	switch (req->queue->method)
 	{
 		case METHOD_HIGHEST_CAPACITY:
-			appendStringInfo(buf, "\"free_units\": %d", res->free_units);
+			jb_kv_int(b, "free_units", res->free_units);
 			break;
 		case METHOD_ROUND_ROBIN:
-			appendStringInfoString(buf, "\"last_assigned_from_queue\": ");
-			append_time(buf, res->score_time, res->score_time_null);
+			jb_key(b, "last_assigned_from_queue");
+			jb_time(b, res->score_time, res->score_time_null);
 			break;
 		case METHOD_LEAST_ACTIVE:
-			appendStringInfoString(buf, "\"last_released\": ");
-			append_time(buf, res->score_time, res->score_time_null);
+			jb_key(b, "last_released");
+			jb_time(b, res->score_time, res->score_time_null);
 			break;
 	}
 	if (req->skills != NULL && req->skills->n > 0 && req->ws->skill_matching != SKILLS_NONE)
-		appendStringInfo(buf, ", \"skills\": \"%s\", \"skill_%s\": %d",
-						 res->meets_skills ? "met" : "closest",
-						 res->meets_skills ? "surplus" : "shortfall",
-						 res->skill_distance);
-	appendStringInfo(buf, "}, \"candidates_examined\": %d", res->examined);
+	{
+		jb_kv_string(b, "skills", res->meets_skills ? "met" : "closest");
+		jb_kv_int(b, res->meets_skills ? "skill_surplus" : "skill_shortfall", res->skill_distance);
+	}
+	jb_end_object(b);
+	jb_kv_int(b, "candidates_examined", res->examined);
 	if (res->raced > 0)
-		appendStringInfo(buf, ", \"lost_to_concurrent\": %d", res->raced);
+		jb_kv_int(b, "lost_to_concurrent", res->raced);
 }
 
 /* ... and when nobody was eligible: say why */
 static void
-assign_none_json(StringInfo buf, const AssignRequest *req, const AssignResult *res)
+assign_none_json(JsonBuild *b, const AssignRequest *req, const AssignResult *res)
 {
-	appendStringInfoString(buf, "\"outcome\": \"open\", \"reason\": ");
+	const char *reason;
+
 	if (res->unreached_skill != NULL)
-		escape_json(buf, psprintf("no member of queue \"%s\" has skill \"%s\" at level %d (best: %d)",
-								  req->queue->name, res->unreached_skill,
-								  res->unreached_level, res->unreached_best));
+		reason = psprintf("no member of queue \"%s\" has skill \"%s\" at level %d (best: %d)",
+						  req->queue->name, res->unreached_skill,
+						  res->unreached_level, res->unreached_best);
 	else if (res->unreached_all)
-		escape_json(buf, psprintf("no member of queue \"%s\" has every required skill at its level",
-								  req->queue->name));
+		reason = psprintf("no member of queue \"%s\" has every required skill at its level",
+						  req->queue->name);
 	else if (res->examined == 0)
-		escape_json(buf, psprintf("no member of queue \"%s\" has an allowed presence and %d free unit(s)",
-								  req->queue->name, req->ws->capacity_units));
+		reason = psprintf("no member of queue \"%s\" has an allowed presence and %d free unit(s)",
+						  req->queue->name, req->ws->capacity_units);
 	else if (res->lacking_skills == res->examined)
-		escape_json(buf, psprintf("%d member(s) with room, none with the required skills",
-								  res->examined));
+		reason = psprintf("%d member(s) with room, none with the required skills",
+						  res->examined);
 	else if (res->no_profile_slot == res->examined)
-		escape_json(buf, psprintf("%d member(s) with room, none with a free slot of capacity profile \"%s\"",
-								  res->examined, req->ws->capacity_profile));
+		reason = psprintf("%d member(s) with room, none with a free slot of capacity profile \"%s\"",
+						  res->examined, req->ws->capacity_profile);
 	else
-		escape_json(buf, psprintf("%d member(s) with room: %d without the skills, %d without a capacity profile slot, %d rejected or missed it before, %d taken by concurrent work",
-								  res->examined, res->lacking_skills, res->no_profile_slot,
-								  res->excluded, res->raced));
-	appendStringInfoString(buf, ", \"method\": ");
-	escape_json(buf, method_name(req->queue->method));
-	appendStringInfo(buf, ", \"candidates_examined\": %d", res->examined);
+		reason = psprintf("%d member(s) with room: %d without the skills, %d without a capacity profile slot, %d rejected or missed it before, %d taken by concurrent work",
+						  res->examined, res->lacking_skills, res->no_profile_slot,
+						  res->excluded, res->raced);
+	jb_kv_string(b, "outcome", "open");
+	jb_kv_string(b, "reason", reason);
+	jb_kv_string(b, "method", method_name(req->queue->method));
+	jb_kv_int(b, "candidates_examined", res->examined);
 }
 
 /*
- * Choose (and with req->reserve, reserve) an agent and append the
- * diagnostics' "assignment" object, braces included.
+ * Choose (and with req->reserve, reserve) an agent and add the
+ * diagnostics' "assignment" object to diag, as a value or an element.
  */
 bool
-assign_and_describe(const AssignRequest *req, AssignResult *res, StringInfo diag)
+assign_and_describe(const AssignRequest *req, AssignResult *res, JsonBuild *diag)
 {
 	bool		found;
 
-	appendStringInfoChar(diag, '{');
+	jb_object(diag);
 	if (req->ws->pick_mode)
 	{
 		memset(res, 0, sizeof(AssignResult));
-		appendStringInfoString(diag, "\"outcome\": \"open\", \"reason\": \"pick mode: waiting to be picked\"");
+		jb_kv_string(diag, "outcome", "open");
+		jb_kv_string(diag, "reason", "pick mode: waiting to be picked");
 		found = false;
 	}
 	else if ((found = assign_choose(req, res)))
 		assign_result_json(diag, req, res);
 	else
 		assign_none_json(diag, req, res);
-	appendStringInfoChar(diag, '}');
+	jb_end_object(diag);
 	return found;
 }

@@ -7,9 +7,9 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
-#include "lib/stringinfo.h"
 
 #include "catalog.h"
+#include "util.h"
 
 typedef struct RequiredSkills
 {
@@ -59,7 +59,8 @@ extern void assign_unreserve(int64 agent_id, int32 units);
 /* reserve units for a named agent if they have room (picking) */
 extern bool assign_if_room(int64 agent_id, int32 units, int64 queue_id, TimestampTz now);
 extern bool assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now);
+/* choose as assign_choose, and add the "assignment" object to diag */
 extern bool assign_and_describe(const AssignRequest *req, AssignResult *res,
-								StringInfo diag);
+								JsonBuild *diag);
 
 #endif							/* OMNIROUTE_ASSIGN_H */

@@ -17,6 +17,8 @@
  */
 #include "postgres.h"
 
+#include "utils/datum.h"
+
 #include "catalog/pg_type.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -46,6 +48,13 @@ void
 events_add(EventBuf *buf, int64 item, const char *event, int64 agent, int64 queue,
 		   const char *detail)
 {
+	events_add_jsonb(buf, item, event, agent, queue, detail ? util_jsonb(detail) : (Datum) 0);
+}
+
+void
+events_add_jsonb(EventBuf *buf, int64 item, const char *event, int64 agent, int64 queue,
+				 Datum detail)
+{
 	int			i;
 	MemoryContext old = MemoryContextSwitchTo(buf->cxt);
 
@@ -68,8 +77,8 @@ events_add(EventBuf *buf, int64 item, const char *event, int64 agent, int64 queu
 	buf->agent_nulls[i] = (agent == 0);
 	buf->queues[i] = Int64GetDatum(queue);
 	buf->queue_nulls[i] = (queue == 0);
-	buf->details[i] = detail ? util_jsonb(detail) : (Datum) 0;
-	buf->detail_nulls[i] = (detail == NULL);
+	buf->details[i] = detail ? datumCopy(detail, false, -1) : (Datum) 0;
+	buf->detail_nulls[i] = (detail == (Datum) 0);
 	MemoryContextSwitchTo(old);
 }
 

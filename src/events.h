@@ -29,6 +29,9 @@ extern void events_init(EventBuf *buf);
 /* agent and queue 0 mean none; detail is JSON text or NULL */
 extern void events_add(EventBuf *buf, int64 item, const char *event,
 					   int64 agent, int64 queue, const char *detail);
+/* ... detail a jsonb Datum, or 0 */
+extern void events_add_jsonb(EventBuf *buf, int64 item, const char *event,
+							 int64 agent, int64 queue, Datum detail);
 extern void events_flush(EventBuf *buf, TimestampTz at);
 
 /* NOTIFY omniroute_agent_<agent> with a JSON payload; expires may be NULL */

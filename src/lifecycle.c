@@ -247,7 +247,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	AssignRequest req;
 	AssignResult res;
 	RequiredSkills rs;
-	StringInfoData diag;
+	JsonBuild	diag;
 	Datum	   *elems;
 	bool	   *elem_nulls;
 	int			n;
@@ -272,7 +272,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	req.nexcluded = n;
 	req.reserve = true;
 	req.now = call->now;
-	initStringInfo(&diag);
+	jb_init(&diag);
 	if (assign_and_describe(&req, &res, &diag))
 	{
 		TimestampTz expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -286,7 +286,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		values[3] = Int32GetDatum(ws->capacity_units);
 		values[4] = TimestampTzGetDatum(call->now);
 		values[5] = it->declined;
-		values[6] = util_jsonb(diag.data);
+		values[6] = jb_finish(&diag);
 		values[7] = ws->capacity_profile ? CStringGetTextDatum(ws->capacity_profile) : (Datum) 0;
 		util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
 		events_add(&call->events, it->id, ev, res.agent_id, it->queue_id,
@@ -299,7 +299,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		values[0] = Int64GetDatum(it->id);
 		values[1] = TimestampTzGetDatum(call->now);
 		values[2] = it->declined;
-		values[3] = util_jsonb(diag.data);
+		values[3] = jb_finish(&diag);
 		util_exec(requeue_plan, values, NULL, false, 0, SPI_OK_UPDATE);
 		/* (no slot was taken: the profile column stays as released) */
 		events_add(&call->events, it->id, "queued", 0, it->queue_id,

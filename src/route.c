@@ -226,12 +226,6 @@ skills_to_jsonb(const RequiredSkills *rs)
 	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
 }
 
-static void
-append_jsonb(StringInfo buf, Jsonb *js)
-{
-	appendStringInfoString(buf, JsonbToCString(NULL, &js->root, VARSIZE(js)));
-}
-
 /*
  * The values rules see for an item: built-ins, then the context variables,
  * checked against their declared types (22P02).
@@ -265,11 +259,10 @@ fill_slots(WorkstreamConfig *ws, const RuleVars *vars, const ItemInput *in)
 
 void
 route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
-			   StringInfo diag)
+			   JsonBuild *diag)
 {
 	RuleValue  *slots;
 	int64		queue_id;
-	bool		first = true;
 
 	memset(out, 0, sizeof(RouteOutcome));
 	out->context = in->context;
@@ -278,7 +271,8 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 	slots = fill_slots(ws, ws->vars, in);
 
 	/* 1. classification */
-	appendStringInfoString(diag, "\"classification\": [");
+	jb_key(diag, "classification");
+	jb_array(diag);
 	for (int i = 0; i < ws->nclass; i++)
 	{
 		CompiledRule *r = &ws->class_rules[i];
@@ -286,14 +280,12 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 
 		if (!rule_eval(r->expr, slots))
 			continue;
-		if (!first)
-			appendStringInfoString(diag, ", ");
-		first = false;
-		appendStringInfoString(diag, "{\"rule\": ");
-		escape_json(diag, r->name);
-		appendStringInfo(diag, ", \"position\": %d, \"output\": ", r->position);
-		append_jsonb(diag, o->source);
-		appendStringInfoChar(diag, '}');
+		jb_object(diag);
+		jb_kv_string(diag, "rule", r->name);
+		jb_kv_int(diag, "position", r->position);
+		jb_key(diag, "output");
+		jb_jsonb(diag, o->source);
+		jb_end_object(diag);
 
 		if (o->has_priority)
 		{
@@ -315,14 +307,16 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 				slots[o->patched_slots[k]] = o->patched_values[k];
 		}
 	}
-	appendStringInfoString(diag, "], \"route\": {");
+	jb_end_array(diag);
+	jb_key(diag, "route");
+	jb_object(diag);
 
 	/* 2. route to queue */
 	queue_id = 0;
 	if (in->given_queue_id != 0)
 	{
 		queue_id = in->given_queue_id;
-		appendStringInfoString(diag, "\"given\": true");
+		jb_kv_bool(diag, "given", true);
 	}
 	else
 	{
@@ -334,16 +328,15 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 			{
 				queue_id = r->queue_id;
 				out->route_rule = r->name;
-				appendStringInfoString(diag, "\"rule\": ");
-				escape_json(diag, r->name);
-				appendStringInfo(diag, ", \"position\": %d", r->position);
+				jb_kv_string(diag, "rule", r->name);
+				jb_kv_int(diag, "position", r->position);
 				break;
 			}
 		}
 		if (queue_id == 0)
 		{
 			queue_id = ws->fallback_queue_id;
-			appendStringInfoString(diag, "\"fallback\": true");
+			jb_kv_bool(diag, "fallback", true);
 		}
 	}
 	out->queue = catalog_queue(queue_id);
@@ -351,9 +344,9 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("queue " INT64_FORMAT " does not exist", queue_id)));
-	appendStringInfo(diag, ", \"queue_id\": " INT64_FORMAT ", \"queue\": ", queue_id);
-	escape_json(diag, out->queue->name);
-	appendStringInfoChar(diag, '}');
+	jb_kv_int(diag, "queue_id", queue_id);
+	jb_kv_string(diag, "queue", out->queue->name);
+	jb_end_object(diag);
 }
 
 /* ----------------------------------------------------------------
@@ -440,7 +433,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	WorkstreamConfig *ws;
 	ItemInput	in;
 	RouteOutcome out;
-	StringInfoData diag;
+	JsonBuild	diag;
 	Datum	   *values;
 	bool	   *nulls;
 	bool	   *replace;
@@ -450,7 +443,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	bool		assigned = false;
 	const char *event = NULL;
 	EventBuf	events;
-	StringInfoData detail;
+	JsonBuild	detail;
 	MemoryContext caller_ctx;
 	bool		active;
 	int32		units;
@@ -517,12 +510,12 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	in.external_id = datum_text_or_null(tup, desc, att_num[A_EXTERNAL]);
 	in.customer_id = datum_text_or_null(tup, desc, att_num[A_CUSTOMER]);
 
-	initStringInfo(&diag);
-	appendStringInfoChar(&diag, '{');
+	jb_init(&diag);
+	jb_object(&diag);
 	route_classify(ws, &in, &out, &diag);
 
 	now = GetCurrentTimestamp();
-	appendStringInfoString(&diag, ", \"assignment\": ");
+	jb_key(&diag, "assignment");
 	memset(&req, 0, sizeof(req));
 	req.ws = ws;
 	req.queue = out.queue;
@@ -544,8 +537,11 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		active = true;
 		units = 0;
 		how = "bot";
-		appendStringInfo(&diag, "{\"outcome\": \"active\", \"agent_id\": " INT64_FORMAT
-						 ", \"method\": \"bot\"}", res.agent_id);
+		jb_object(&diag);
+		jb_kv_string(&diag, "outcome", "active");
+		jb_kv_int(&diag, "agent_id", res.agent_id);
+		jb_kv_string(&diag, "method", "bot");
+		jb_end_object(&diag);
 	}
 	else if (!ws->pick_mode && ws->keep_same_agent && in.external_id != NULL &&
 			 (res.agent_id = route_affinity_agent(ws->id, in.external_id)) != 0 &&
@@ -559,9 +555,11 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 			profile_charged = assign_profile_charge(res.agent_id, ws->capacity_profile, now, true);
 		assigned = true;
 		how = "keep_same_agent";
-		appendStringInfo(&diag, "{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
-						 ", \"method\": \"keep_same_agent\"}",
-						 active ? "active" : "offered", res.agent_id);
+		jb_object(&diag);
+		jb_kv_string(&diag, "outcome", active ? "active" : "offered");
+		jb_kv_int(&diag, "agent_id", res.agent_id);
+		jb_kv_string(&diag, "method", "keep_same_agent");
+		jb_end_object(&diag);
 	}
 	else
 	{
@@ -570,7 +568,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	}
 	if (assigned)
 		event = active ? "assigned" : "offered";
-	appendStringInfoChar(&diag, '}');
+	jb_end_object(&diag);
 
 	/* the new row */
 	values = palloc(sizeof(Datum) * desc->natts);
@@ -585,7 +583,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		SET(A_SKILLS, JsonbPGetDatum(skills_to_jsonb(&out.skills)), false);
 	SET(A_QUEUE, Int64GetDatum(out.queue->id), false);
 	SET(A_ACTIVITY, TimestampTzGetDatum(now), false);
-	SET(A_DIAG, util_jsonb(diag.data), false);
+	SET(A_DIAG, jb_finish(&diag), false);
 	if (assigned)
 	{
 		SET(A_STATE, CStringGetTextDatum(active ? "active" : "offered"), false);
@@ -603,30 +601,25 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 
 	/* events and notification */
 	events_init(&events);
-	initStringInfo(&detail);
-	appendStringInfoString(&detail, "{\"route\": ");
-	if (in.given_queue_id != 0)
-		appendStringInfoString(&detail, "\"given\"");
-	else if (out.route_rule)
-		escape_json(&detail, out.route_rule);
-	else
-		appendStringInfoString(&detail, "\"fallback\"");
-	appendStringInfo(&detail, ", \"priority\": %d", out.priority);
+	jb_init(&detail);
+	jb_object(&detail);
+	jb_kv_string(&detail, "route", in.given_queue_id != 0 ? "given" :
+				 out.route_rule ? out.route_rule : "fallback");
+	jb_kv_int(&detail, "priority", out.priority);
 	/*
 	 * An item offered in the inserting transaction was never observably
 	 * open: one event, "offered" (or "assigned"), carries the route too.
 	 */
 	if (assigned)
 	{
-		appendStringInfo(&detail, ", \"method\": \"%s\", \"candidates_examined\": %d}",
-						 how, res.examined);
-		events_add(&events, item_id, event, res.agent_id, out.queue->id, detail.data);
+		jb_kv_string(&detail, "method", how);
+		jb_kv_int(&detail, "candidates_examined", res.examined);
 	}
+	jb_end_object(&detail);
+	if (assigned)
+		events_add_jsonb(&events, item_id, event, res.agent_id, out.queue->id, jb_finish(&detail));
 	else
-	{
-		appendStringInfoChar(&detail, '}');
-		events_add(&events, item_id, "queued", 0, out.queue->id, detail.data);
-	}
+		events_add_jsonb(&events, item_id, "queued", 0, out.queue->id, jb_finish(&detail));
 	events_flush(&events, now);
 
 	if (assigned)
@@ -703,20 +696,22 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	WorkstreamConfig *ws;
 	ItemInput	in;
 	RouteOutcome out;
-	StringInfoData diag;
+	JsonBuild	diag;
 	Datum		result;
 	MemoryContext caller_ctx = CurrentMemoryContext;
 
 	ws = begin_trial("simulate", ws_id, context, &in);
 
-	initStringInfo(&diag);
-	appendStringInfoString(&diag, "{\"simulated\": true, ");
+	jb_init(&diag);
+	jb_object(&diag);
+	jb_kv_bool(&diag, "simulated", true);
 	route_classify(ws, &in, &out, &diag);
-	appendStringInfo(&diag, ", \"priority\": %d, \"required_skills\": ", out.priority);
-	append_jsonb(&diag, skills_to_jsonb(&out.skills));
-	appendStringInfoString(&diag, ", \"context\": ");
-	append_jsonb(&diag, out.context);
-	appendStringInfoString(&diag, ", \"assignment\": ");
+	jb_kv_int(&diag, "priority", out.priority);
+	jb_key(&diag, "required_skills");
+	jb_jsonb(&diag, skills_to_jsonb(&out.skills));
+	jb_key(&diag, "context");
+	jb_jsonb(&diag, out.context);
+	jb_key(&diag, "assignment");
 	{
 		AssignRequest req;
 		AssignResult res;
@@ -729,9 +724,9 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 		req.now = GetCurrentTimestamp();
 		assign_and_describe(&req, &res, &diag);
 	}
-	appendStringInfoChar(&diag, '}');
+	jb_end_object(&diag);
 	MemoryContextSwitchTo(caller_ctx);
-	result = util_jsonb(diag.data);
+	result = jb_finish(&diag);
 	SPI_finish();
 	PG_RETURN_DATUM(result);
 }

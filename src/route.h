@@ -6,7 +6,6 @@
 
 #include "postgres.h"
 
-#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 #include "assign.h"
@@ -41,7 +40,7 @@ typedef struct RouteOutcome
  * and "route" members of the diagnostics to diag (an open JSON object).
  */
 extern void route_classify(WorkstreamConfig *ws, const ItemInput *in,
-						   RouteOutcome *out, StringInfo diag);
+						   RouteOutcome *out, JsonBuild *diag);
 extern Jsonb *skills_to_jsonb(const RequiredSkills *rs);
 extern void parse_required_skills(Jsonb *js, RequiredSkills *rs);
 extern int64 route_affinity_agent(int64 ws_id, const char *external_id);
