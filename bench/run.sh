@@ -123,10 +123,21 @@ fi
 if phase scale; then
 	declare -A sum=()
 	for ((round = 1; round <= ROUNDS; round++)); do
-		for n in "${AGENTS[@]}"; do
+		# odd rounds go up from the fewest agents, even rounds down: a
+		# machine that speeds up or slows down during the phase favours
+		# no agent count
+		order=("${AGENTS[@]}")
+		if [ $((round % 2)) -eq 0 ]; then
+			order=()
+			for ((i = ${#AGENTS[@]} - 1; i >= 0; i--)); do order+=("${AGENTS[$i]}"); done
+		fi
+		declare -A this=()
+		for n in "${order[@]}"; do
 			load "$n" 100000000
-			sum[$n]=$((${sum[$n]:-0} + $(tps bench/insert_routed.sql)))
+			this[$n]=$(tps bench/insert_routed.sql)
+			sum[$n]=$((${sum[$n]:-0} + ${this[$n]}))
 		done
+		scale_rounds="${scale_rounds:-} $(ratio "${this[${AGENTS[-1]}]}" "${this[${AGENTS[0]}]}")"
 	done
 	base=
 	line="scale:"
@@ -135,7 +146,7 @@ if phase scale; then
 		[ -n "$base" ] || base=$r
 		line="$line $n agents $r rows/s ($(ratio "$r" "$base"));"
 	done
-	echo "${line%;} (mean of $ROUNDS round(s))"
+	echo "${line%;} (mean of $ROUNDS round(s); ${AGENTS[-1]} vs ${AGENTS[0]} by round:$scale_rounds)"
 fi
 
 # ---- drain: a backlog waits, then agents come online one by one ----
