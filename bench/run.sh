@@ -89,13 +89,21 @@ if phase insert; then
 	plain=0; routed=0; quiet=0; inline=0; rounds=""
 	for ((round = 1; round <= ROUNDS; round++)); do
 		load "$MAIN_AGENTS" 100000000
-		# odd rounds measure plain first, even rounds last: neither gains
-		# from its place in the order
-		if [ $((round % 2)) -eq 1 ]; then p=$(tps bench/insert_plain.sql); fi
-		r=$(tps bench/insert_routed.sql)
-		q=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
-		i=$(PGOPTIONS="-c omniroute.notify_by_worker=off" tps bench/insert_routed.sql)
-		if [ $((round % 2)) -eq 0 ]; then p=$(tps bench/insert_plain.sql); fi
+		# odd rounds measure plain, routed, without NOTIFY, inline NOTIFY;
+		# even rounds the reverse: none gains from its place in the order,
+		# and each figure is next to the one it is compared with (this
+		# machine's speed drifts by tens of percent within minutes)
+		if [ $((round % 2)) -eq 1 ]; then
+			p=$(tps bench/insert_plain.sql)
+			r=$(tps bench/insert_routed.sql)
+			q=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
+			i=$(PGOPTIONS="-c omniroute.notify_by_worker=off" tps bench/insert_routed.sql)
+		else
+			i=$(PGOPTIONS="-c omniroute.notify_by_worker=off" tps bench/insert_routed.sql)
+			q=$(PGOPTIONS="-c omniroute.notify=off" tps bench/insert_routed.sql)
+			r=$(tps bench/insert_routed.sql)
+			p=$(tps bench/insert_plain.sql)
+		fi
 		plain=$((plain + p)); routed=$((routed + r)); quiet=$((quiet + q)); inline=$((inline + i))
 		rounds="$rounds $(ratio "$r" "$p")"
 	done
