@@ -344,7 +344,8 @@ CREATE TRIGGER check_referenced BEFORE DELETE OR UPDATE OF id ON omniroute.agent
 -- named to fire after workstream_guard, whose message for unclosed work wins
 CREATE TRIGGER workstream_work_items BEFORE DELETE OR UPDATE OF id ON omniroute.workstream
     FOR EACH ROW EXECUTE FUNCTION omniroute.check_referenced('workstream_id');
-CREATE TRIGGER workstream_work_items_truncate BEFORE TRUNCATE ON omniroute.workstream
+-- after: TRUNCATE work_item, workstream ... empties both before it looks
+CREATE TRIGGER workstream_work_items_truncate AFTER TRUNCATE ON omniroute.workstream
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.check_referenced('workstream_id');
 
 CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON omniroute.classification_rule

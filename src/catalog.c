@@ -153,7 +153,18 @@ catalog_watch_begin(CatalogWatch *w)
 	w->from_xact_snapshot = false;
 	nsp = get_namespace_oid("omniroute", false);
 	for (int i = 0; i < w->ntables; i++)
+	{
 		w->oids[i] = get_relname_relid(w->tables[i], nsp);
+		/* a cache no invalidation could reach would go stale for good */
+		if (!OidIsValid(w->oids[i]))
+		{
+			w->stale = true;
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_TABLE),
+					 errmsg("omniroute: relation \"omniroute.%s\" is missing", w->tables[i]),
+					 errhint("Reinstall the extension.")));
+		}
+	}
 	return true;
 }
 

@@ -26,8 +26,8 @@
  *	      On workstream, renumbering fails the same way, and deleting one
  *	      deletes its work items as the foreign key's ON DELETE CASCADE did
  *	      (workstream_guard, before, refuses while any is not closed; this
- *	      looks again with the latest snapshot), and TRUNCATE fails while
- *	      work_item has rows.  A BEFORE row trigger runs once the row is
+ *	      looks again with the latest snapshot), and TRUNCATE fails when
+ *	      work_item still has rows after it (truncate both at once).  A BEFORE row trigger runs once the row is
  *	      locked, so it waits for every transaction holding one of the
  *	      locks above and then looks, with the latest snapshot, at what they
  *	      committed.
@@ -149,6 +149,11 @@ omniroute_refs_unchecked(PG_FUNCTION_ARGS)
 	int64		held[3] = {secured.workstream_id, secured.queue_id, secured.agent_id};
 
 	secured.valid = false;
+	if (PG_NARGS() != 3)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("omniroute: work_item_refs_unchecked() takes 3 arguments, not %d", PG_NARGS()),
+				 errhint("The extension's SQL objects are older than its library: reinstall the extension.")));
 	for (int i = 0; i < 3; i++)
 		if (!PG_ARGISNULL(i) && !(was_valid && held[i] == PG_GETARG_INT64(i)))
 			PG_RETURN_BOOL(true);
@@ -309,11 +314,10 @@ omniroute_check_referenced(PG_FUNCTION_ARGS)
 	const char *table;
 	bool		truncating;
 
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		td->tg_trigger->tgnargs != 1)
+	if (!CALLED_AS_TRIGGER(fcinfo) || td->tg_trigger->tgnargs != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("check_referenced() must be a BEFORE trigger with one argument")));
+				 errmsg("check_referenced() must be a trigger with one argument")));
 	for (int i = 0; i < (int) lengthof(referenced); i++)
 		if (strcmp(td->tg_trigger->tgargs[0], referenced[i].column) == 0)
 			which = i;
@@ -323,14 +327,18 @@ omniroute_check_referenced(PG_FUNCTION_ARGS)
 				 errmsg("check_referenced(): unknown column \"%s\"", td->tg_trigger->tgargs[0])));
 	table = referenced[which].table;
 	truncating = TRIGGER_FIRED_BY_TRUNCATE(td->tg_event);
-	if (!truncating && !TRIGGER_FIRED_FOR_ROW(td->tg_event))
+	if (truncating ? !TRIGGER_FIRED_AFTER(td->tg_event) :
+		!(TRIGGER_FIRED_FOR_ROW(td->tg_event) && TRIGGER_FIRED_BEFORE(td->tg_event)))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("check_referenced() must be a row trigger, or a TRUNCATE trigger")));
+				 errmsg("check_referenced() must be a BEFORE row trigger or an AFTER TRUNCATE trigger")));
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
-	/* TRUNCATE: not while any work item may refer to a row */
+	/*
+	 * TRUNCATE: not while any work item may refer to a row.  After it, so
+	 * that work_item truncated in the same command counts as empty.
+	 */
 	if (truncating)
 	{
 		static SPIPlanPtr any_plan = NULL;
@@ -344,7 +352,7 @@ omniroute_check_referenced(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 					 errmsg("cannot truncate table \"%s\": table \"work_item\" refers to it", table),
-					 errhint("Truncate table \"work_item\" first, or delete the rows instead.")));
+					 errhint("Truncate table \"work_item\" too, in the same command or before.")));
 		SPI_finish();
 		return PointerGetDatum(NULL);
 	}

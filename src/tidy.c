@@ -23,7 +23,8 @@
  *	  HOT or deleted since it last vacuumed, and from
  *	  omniroute.member_vacuum_threshold rows on (0: never) runs
  *	  VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON, TRUNCATE OFF) on queue_member:
- *	  it skips the table rather than wait when autovacuum has it, always
+ *	  it leaves the table for the next look rather than wait when autovacuum
+ *	  (or anything else taking SHARE UPDATE EXCLUSIVE) has it, always
  *	  cleans the indexes (the point), and never takes the exclusive lock a
  *	  truncation needs, which would stall routers.  Statistics reach the
  *	  worker about once a second, so under load that is about the pace.
@@ -34,11 +35,13 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "commands/vacuum.h"
 #include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "pgstat.h"
+#include "storage/lmgr.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
 
@@ -78,22 +81,28 @@ members_churned(void)
 static void
 vacuum_members(MemoryContext portal)
 {
-	VacuumStmt *stmt = makeNode(VacuumStmt);
+	VacuumStmt *stmt;
 	MemoryContext saved_portal = PortalContext;
+	MemoryContext old;
 
+	/*
+	 * VACUUM commits the transaction it is called in, runs its own, and
+	 * starts a new one for the caller to commit, as for a client's command.
+	 * The statement must outlive the first (VACUUM keeps pointers into it,
+	 * and reads the relation's name when it skips it), and VACUUM's memory
+	 * across those transactions lives under PortalContext, which a worker
+	 * does not have: both go in the caller's context, reset every loop.
+	 */
+	old = MemoryContextSwitchTo(portal);
+	stmt = makeNode(VacuumStmt);
 	stmt->options = list_make3(makeDefElem("skip_locked", (Node *) makeString(pstrdup("on")), -1),
 							   makeDefElem("index_cleanup", (Node *) makeString(pstrdup("on")), -1),
 							   makeDefElem("truncate", (Node *) makeString(pstrdup("off")), -1));
 	stmt->rels = list_make1(makeVacuumRelation(makeRangeVar("omniroute", "queue_member", -1),
 											   InvalidOid, NIL));
 	stmt->is_vacuumcmd = true;
+	MemoryContextSwitchTo(old);
 
-	/*
-	 * VACUUM commits the transaction it is called in, runs its own, and
-	 * starts a new one for the caller to commit, as for a client's command.
-	 * Its memory across those lives under PortalContext, which a worker
-	 * does not have: lend it the caller's, reset after every loop.
-	 */
 	PortalContext = portal;
 	PG_TRY();
 	{
@@ -111,6 +120,7 @@ tidy_members(void)
 {
 	MemoryContext caller = CurrentMemoryContext;
 	int64		churned;
+	Oid			relid;
 
 	if (omniroute_member_vacuum_threshold <= 0)
 		return;
@@ -124,6 +134,18 @@ tidy_members(void)
 	if (churned >= 0 && (vacuumed_at < 0 || churned < vacuumed_at))
 		vacuumed_at = churned;
 	if (churned < 0 || churned - vacuumed_at < omniroute_member_vacuum_threshold)
+	{
+		CommitTransactionCommand();
+		return;
+	}
+
+	/*
+	 * Autovacuum (or an index build) has the table: try again next time,
+	 * rather than have VACUUM skip it with a WARNING each time.  Our lock
+	 * goes with this transaction, which VACUUM commits before taking its own.
+	 */
+	relid = RangeVarGetRelid(makeRangeVar("omniroute", "queue_member", -1), NoLock, true);
+	if (!OidIsValid(relid) || !ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
 	{
 		CommitTransactionCommand();
 		return;

@@ -6,7 +6,7 @@
 -- deleting one deletes its closed items as ON DELETE CASCADE did.
 -- Concurrency is in test/specs/references.spec.
 BEGIN;
-SELECT plan(25);
+SELECT plan(27);
 
 SET LOCAL client_min_messages = warning;
 
@@ -129,6 +129,9 @@ SELECT lives_ok($$DELETE FROM omniroute.workstream WHERE id = 9603$$,
                 'a workstream whose work is all closed can be deleted');
 SELECT is((SELECT count(*) FROM omniroute.work_item WHERE id IN (9604, 9605)), 0::bigint,
           'deleting a workstream deletes its work items, as ON DELETE CASCADE did');
+SELECT lives_ok($$TRUNCATE omniroute.work_item, omniroute.workstream CASCADE$$,
+                'work items and workstreams truncated in one command');
+SELECT is((SELECT count(*) FROM omniroute.workstream), 0::bigint, 'no workstream is left');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -8,7 +8,7 @@
 -- (memberships included) is in place before the first item is inserted, so
 -- no scenario can be served by capacity freed in another.
 BEGIN;
-SELECT plan(112);
+SELECT plan(113);
 
 SET LOCAL client_min_messages = warning;
 
@@ -799,6 +799,12 @@ SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 9701), 9711::bigi
 SELECT cmp_ok((SELECT (diagnostics->'assignment'->>'candidates_examined')::int
                  FROM omniroute.work_item WHERE id = 9701), '>', 5,
               'many qualified: found in the method''s order, passing over those without');
+
+-- the first member with the skill is all the scan reads in each presence;
+-- when that one cannot take the item (it rejected it), it reads further
+DO $$ BEGIN PERFORM omniroute.reject(9701); END $$;
+SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 9701), 9710::bigint,
+          'many qualified: after a reject, the scan reads past the first qualified member to the next');
 
 SELECT * FROM finish();
 ROLLBACK;
