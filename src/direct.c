@@ -61,6 +61,10 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "utils/memutils.h"
+#include "access/transam.h"
+#include "optimizer/optimizer.h"
+#include "nodes/nodeFuncs.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
@@ -225,6 +229,82 @@ load_cache_once(void)
 	cache = c;
 }
 
+/*
+ * Partial-index predicates of the indexes we insert into, compiled once per
+ * backend instead of once per call (ExecInsertIndexTuples compiles them
+ * into each new executor state: a thirtieth of a routed insert).  Only
+ * predicates that call nothing but built-in functions: a user function
+ * could keep state (fn_extra) that must not outlive a query.  Forgotten
+ * with the cache above, on any invalidation of our tables or indexes
+ * (an index's predicate never changes, but a new index may reuse an oid).
+ */
+typedef struct PredicateEntry
+{
+	Oid			index;			/* hash key */
+	ExprState  *state;			/* NULL: compile per call, as the executor does */
+} PredicateEntry;
+
+static HTAB *predicates = NULL;
+static MemoryContext predicates_cxt = NULL;
+
+static bool
+nonbuiltin_function(Oid func_id, void *context)
+{
+	(void) context;
+	return func_id >= FirstNormalObjectId;
+}
+
+static bool
+calls_nonbuiltin_walker(Node *node, void *context)
+{
+	if (node == NULL)
+		return false;
+	if (check_functions_in_node(node, nonbuiltin_function, context))
+		return true;
+	return expression_tree_walker(node, calls_nonbuiltin_walker, context);
+}
+
+/* the compiled predicate of the index, or NULL to let the executor compile it */
+static ExprState *
+cached_predicate(Relation index, List *predicate)
+{
+	Oid			oid = RelationGetRelid(index);
+	PredicateEntry *e;
+	bool		found;
+
+	if (predicates == NULL)
+	{
+		HASHCTL		ctl;
+
+		predicates_cxt = AllocSetContextCreate(CacheMemoryContext, "omniroute index predicates",
+											   ALLOCSET_SMALL_SIZES);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(PredicateEntry);
+		ctl.hcxt = predicates_cxt;
+		predicates = hash_create("omniroute index predicates", 16, &ctl,
+								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	}
+	e = hash_search(predicates, &oid, HASH_FIND, &found);
+	if (!found)
+	{
+		ExprState  *state = NULL;
+
+		if (!calls_nonbuiltin_walker((Node *) predicate, NULL))
+		{
+			MemoryContext old = MemoryContextSwitchTo(predicates_cxt);
+
+			/* as ExecPrepareQual, without an executor state to live in */
+			state = ExecInitQual((List *) expression_planner((Expr *) copyObject(predicate)),
+								 NULL);
+			MemoryContextSwitchTo(old);
+		}
+		e = hash_search(predicates, &oid, HASH_ENTER, NULL);
+		e->state = state;
+	}
+	return e->state;
+}
+
 static void
 load_cache(void)
 {
@@ -234,6 +314,14 @@ load_cache(void)
 	{
 		CacheRegisterRelcacheCallback(direct_relcache_callback, (Datum) 0);
 		callback_registered = true;
+	}
+	if (predicates != NULL)
+	{
+		/* no direct write is under way: nothing points into them */
+		hash_destroy(predicates);
+		MemoryContextDelete(predicates_cxt);
+		predicates = NULL;
+		predicates_cxt = NULL;
 	}
 
 	/*
@@ -302,6 +390,14 @@ drel_insert_index_entries(DirectRel *d, bool summarizing_only)
 	if (!d->indexes_open)
 	{
 		ExecOpenIndices(d->rri, false);
+		for (int i = 0; i < d->rri->ri_NumIndices; i++)
+		{
+			IndexInfo  *ii = d->rri->ri_IndexRelationInfo[i];
+
+			if (ii->ii_Predicate != NIL)
+				ii->ii_PredicateState = cached_predicate(d->rri->ri_IndexRelationDescs[i],
+														 ii->ii_Predicate);
+		}
 		d->indexes_open = true;
 	}
 	/*
