@@ -43,7 +43,19 @@ psql_db() { psql -X -q -v ON_ERROR_STOP=1 -d "$DB" "$@"; }
 
 # load AGENTS CAPACITY [PRESENCE]: a fresh database with the bench configuration
 load() {
-	dropdb --if-exists "$DB" >/dev/null 2>&1 || true
+	# DROP DATABASE waits only 5 s for other sessions to leave; the tick
+	# worker leaves between ticks (src/worker.c), and a tick after the steady
+	# phase may take longer: try again for up to a minute
+	local tries=0
+	until dropdb --if-exists "$DB" >/dev/null 2>&1; do
+		tries=$((tries + 1))
+		if [ "$tries" -ge 120 ]; then
+			echo "bench: could not drop database $DB: $(dropdb --if-exists "$DB" 2>&1)" >&2
+			exit 1
+		fi
+		sleep 0.5
+	done
+	[ "$tries" -eq 0 ] || echo "bench: dropping $DB waited $((tries / 2)) s for other sessions" >&2
 	createdb "$DB"
 	psql_db -c "CREATE EXTENSION omniroute" >/dev/null
 	psql_db -v agents="$1" -v capacity="$2" -f bench/config.sql >/dev/null
