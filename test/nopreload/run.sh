@@ -6,10 +6,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-dir=$(mktemp -d /tmp/omniroute-nopreload.XXXXXX)
-trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
-eval "$(OMNIROUTE_PRELOAD=0 bash scripts/cluster.sh start "$dir" 2>/dev/null)"
-export PGHOST PGPORT PGUSER
+. test/throwaway.sh
+OMNIROUTE_PRELOAD=0 throwaway_cluster nopreload
 
 q() { psql -X -At -q -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 

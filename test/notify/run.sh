@@ -11,17 +11,32 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-dir=$(mktemp -d /tmp/omniroute-notify.XXXXXX)
-trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
-eval "$(OMNIROUTE_PGCONF="omniroute.database = 'notify_test'\nomniroute.tick_interval = 200" \
-	bash scripts/cluster.sh start "$dir" 2>/dev/null)"
-export PGHOST PGPORT PGUSER
+. test/throwaway.sh
+OMNIROUTE_PGCONF="omniroute.database = 'notify_test'\nomniroute.tick_interval = 200" \
+	throwaway_cluster notify
 
 fail() { echo "notify: $*"; exit 1; }
 # "item sender-pid" for each notification psql reports in its output $1
 senders() {
 	echo "$1" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |
 		sed -E 's/"work_item_id": ([0-9]+),.*PID ([0-9]+)/\1 \2/' || true
+}
+# listen_and_route DB AGENT ITEM WORKSTREAM SECONDS: in one session, listen
+# on the agent's channel, insert the item and wait; sets me (that session's
+# pid) and got (the "item sender-pid" it was notified of)
+listen_and_route() {
+	local out
+	out=$(psql -X -q -v ON_ERROR_STOP=1 -d "$1" -v channel="omniroute_agent_$2" -v item="$3" \
+		-v ws="$4" -v secs="$5" 2>&1 <<'SQL'
+LISTEN :"channel";
+SELECT pg_backend_pid() AS me \gset
+\echo me :me
+INSERT INTO omniroute.work_item (id, workstream_id) VALUES (:item, :ws);
+SELECT pg_sleep(:secs);
+SQL
+	)
+	me=$(echo "$out" | awk '/^me / {print $2}')
+	got=$(senders "$out")
 }
 setup() {
 	createdb "$1"
@@ -116,31 +131,13 @@ done
 [ "$(psql -X -At -d postgres -c "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $worker")" = Lock ] ||
 	fail "the tick did not wait for the admin's lock"
 sleep 0.3	# past WORKER_BUSY_MS (100 ms) of the tick
-out=$(psql -X -q -v ON_ERROR_STOP=1 -d notify_test 2>&1 <<'SQL'
-LISTEN omniroute_agent_3;
-SELECT pg_backend_pid() AS me \gset
-\echo me :me
-INSERT INTO omniroute.work_item (id, workstream_id) VALUES (402, 4);
-SELECT pg_sleep(0.5);
-SQL
-)
+listen_and_route notify_test 3 402 4 0.5
 echo "COMMIT;" >&"${ADMIN[1]}"
 echo '\q' >&"${ADMIN[1]}"
-me=$(echo "$out" | awk '/^me / {print $2}')
-got=$(senders "$out")
 [ "$got" = "402 $me" ] || fail "with the worker waiting in a tick: expected '402 $me', got '$got'"
 
 # in a database the worker does not serve, the router's transaction notifies
-out=$(psql -X -q -v ON_ERROR_STOP=1 -d other_db 2>&1 <<'SQL'
-LISTEN omniroute_agent_1;
-SELECT pg_backend_pid() AS me \gset
-\echo me :me
-INSERT INTO omniroute.work_item (id, workstream_id) VALUES (201, 1);
-SELECT pg_sleep(0.2);
-SQL
-)
-me=$(echo "$out" | awk '/^me / {print $2}')
-got=$(senders "$out")
+listen_and_route other_db 1 201 1 0.2
 [ "$got" = "201 $me" ] || fail "without the worker: expected '201 $me', got '$got'"
 
 # a stream of notifications does not grow the worker's memory (it sends a

@@ -9,10 +9,8 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-dir=$(mktemp -d /tmp/omniroute-tickmem.XXXXXX)
-trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
-eval "$(bash scripts/cluster.sh start "$dir" 2>/dev/null)"
-export PGHOST PGPORT PGUSER
+. test/throwaway.sh
+throwaway_cluster tickmem
 
 createdb tickmem
 psql -X -q -v ON_ERROR_STOP=1 -d tickmem <<'SQL'

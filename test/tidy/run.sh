@@ -14,11 +14,9 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-dir=$(mktemp -d /tmp/omniroute-tidy.XXXXXX)
-trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
-eval "$(OMNIROUTE_PGCONF="omniroute.database = 'tidy'\nomniroute.tick_interval = 200\nautovacuum = off\nomniroute.member_vacuum_threshold = 0" \
-	bash scripts/cluster.sh start "$dir" 2>/dev/null)"
-export PGHOST PGPORT PGUSER
+. test/throwaway.sh
+OMNIROUTE_PGCONF="omniroute.database = 'tidy'\nomniroute.tick_interval = 200\nautovacuum = off\nomniroute.member_vacuum_threshold = 0" \
+	throwaway_cluster tidy
 
 fail() { echo "tidy: $*"; exit 1; }
 q() { psql -X -At -q -v ON_ERROR_STOP=1 -d tidy -c "$1"; }
