@@ -75,6 +75,7 @@
 
 #include "catalog.h"
 #include "direct.h"
+#include "util.h"
 
 /* ----------------------------------------------------------------
  * Relations and columns, looked up once and forgotten on any relcache
@@ -240,7 +241,7 @@ load_cache_once(void)
  */
 typedef struct PredicateEntry
 {
-	Oid			index;			/* hash key */
+	int64		index;			/* hash key: the index's oid */
 	ExprState  *state;			/* NULL: compile per call, as the executor does */
 } PredicateEntry;
 
@@ -268,22 +269,16 @@ calls_nonbuiltin_walker(Node *node, void *context)
 static ExprState *
 cached_predicate(Relation index, List *predicate)
 {
-	Oid			oid = RelationGetRelid(index);
+	int64		oid = RelationGetRelid(index);
 	PredicateEntry *e;
 	bool		found;
 
 	if (predicates == NULL)
 	{
-		HASHCTL		ctl;
-
 		predicates_cxt = AllocSetContextCreate(CacheMemoryContext, "omniroute index predicates",
 											   ALLOCSET_SMALL_SIZES);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(PredicateEntry);
-		ctl.hcxt = predicates_cxt;
-		predicates = hash_create("omniroute index predicates", 16, &ctl,
-								 HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		predicates = util_int64_hash("omniroute index predicates", sizeof(PredicateEntry),
+									 predicates_cxt);
 	}
 	e = hash_search(predicates, &oid, HASH_FIND, &found);
 	if (!found)

@@ -208,22 +208,14 @@ merge_skills(RequiredSkills *rs, Jsonb *add)
 Jsonb *
 skills_to_jsonb(const RequiredSkills *rs)
 {
-	JsonbParseState *ps = NULL;
-	JsonbValue	k;
-	JsonbValue	v;
+	JsonBuild	b;
 
-	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	jb_init(&b);
+	jb_object(&b);
 	for (int i = 0; i < rs->n; i++)
-	{
-		k.type = jbvString;
-		k.val.string.val = rs->names[i];
-		k.val.string.len = strlen(rs->names[i]);
-		pushJsonbValue(&ps, WJB_KEY, &k);
-		v.type = jbvNumeric;
-		v.val.numeric = int64_to_numeric(rs->levels[i]);
-		pushJsonbValue(&ps, WJB_VALUE, &v);
-	}
-	return JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL));
+		jb_kv_int(&b, rs->names[i], rs->levels[i]);
+	jb_end_object(&b);
+	return DatumGetJsonbP(jb_finish(&b));
 }
 
 /*
