@@ -18,8 +18,10 @@
 #                              on a second throwaway cluster of its own),
 #                              test/notify/run.sh (notifications sent by the
 #                              worker, on a third), test/tickmem/run.sh (a
-#                              tick's memory, on a fourth) and test/tidy/run.sh
-#                              (the worker vacuums queue_member, on a fifth)
+#                              tick's memory, on a fourth), test/tidy/run.sh
+#                              (the worker vacuums queue_member, on a fifth) and
+#                              test/prune/run.sh (routing leaves page pruning to
+#                              VACUUM until a page is nearly full, on a sixth)
 #   5. the server log is checked for crashes (signal, PANIC, failed assertion)
 #
 # The last line printed is always `N passed, N failed` (N counts test files;
@@ -51,7 +53,7 @@ tap_files=(test/pgtap/*.sql)
 smoke_files=()
 [ -f bench/smoke.sh ] && smoke_files=(bench/smoke.sh)
 script_files=()
-for f in test/stress/run.sh test/nopreload/run.sh test/notify/run.sh test/tickmem/run.sh test/tidy/run.sh; do
+for f in test/stress/run.sh test/nopreload/run.sh test/notify/run.sh test/tickmem/run.sh test/tidy/run.sh test/prune/run.sh; do
 	[ -f "$f" ] && script_files+=("$f")
 done
 total=$((${#regress_files[@]} + ${#spec_files[@]} + ${#tap_files[@]} + ${#smoke_files[@]} + ${#script_files[@]}))

@@ -46,6 +46,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/heapam.h"
 #include "access/itup.h"
 #include "access/relscan.h"
 #include "access/htup_details.h"
@@ -61,6 +62,8 @@
 #include "executor/tuptable.h"
 #include "miscadmin.h"
 #include "nodes/execnodes.h"
+#include "pgstat.h"
+#include "storage/bufmgr.h"
 #include "utils/memutils.h"
 #include "access/transam.h"
 #include "optimizer/optimizer.h"
@@ -333,6 +336,99 @@ load_cache(void)
 		if (generation == inval_generation)
 			break;
 	}
+}
+
+/* ----------------------------------------------------------------
+ * Index scans that leave page pruning to VACUUM
+ *
+ * Reading a heap page through an index prunes it (heap_page_prune_opt())
+ * whenever its free space is below the table's fillfactor target and it
+ * holds a deleted version.  agent and queue_member have fillfactor 50, and
+ * every assignment rewrites an agent's row and memberships, so their pages
+ * sit at that threshold: each reading of one after a write pruned it again,
+ * to take back the one or two versions written since, at a cost of about
+ * 15,000 instructions and a WAL record each time (1 to 3 times per routed
+ * insert; more with many agents, whose pages are each read less often).
+ * The tick worker vacuums queue_member every second or so (tidy.c), and
+ * HOT updates of an agent only need room on its page: so the routing scans
+ * prune a page only when it is nearly full, as for a table with the
+ * default fillfactor, once for many versions.  SQL reading these tables
+ * prunes as it always does.
+ * ----------------------------------------------------------------
+ */
+typedef struct DirectScan
+{
+	IndexScanDesc scan;
+	Buffer		buf;			/* the heap page last read */
+} DirectScan;
+
+static void
+dscan_begin(DirectScan *ds, Relation heap, Relation index, Snapshot snapshot, int nkeys)
+{
+	/* heap_hot_search_buffer() below returns one version per entry */
+	Assert(IsMVCCSnapshot(snapshot));
+	ds->scan = index_beginscan(heap, index, snapshot, nkeys, 0);
+	ds->buf = InvalidBuffer;
+}
+
+static void
+dscan_end(DirectScan *ds)
+{
+	if (BufferIsValid(ds->buf))
+		ReleaseBuffer(ds->buf);
+	index_endscan(ds->scan);
+}
+
+/*
+ * The version the current index entry points to, if our snapshot sees it,
+ * into slot: index_fetch_heap() with the pruning rule above.
+ */
+static bool
+dscan_fetch(DirectScan *ds, TupleTableSlot *slot)
+{
+	IndexScanDesc scan = ds->scan;
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+	Buffer		prev = ds->buf;
+	bool		all_dead = false;
+	bool		found;
+
+	Assert(TTS_IS_BUFFERTUPLE(slot));
+	ds->buf = ReleaseAndReadBuffer(ds->buf, scan->heapRelation,
+								   ItemPointerGetBlockNumber(&scan->xs_heaptid));
+	if (ds->buf != prev)
+	{
+		Page		page = BufferGetPage(ds->buf);
+
+		/* read without the content lock, as heap_page_prune_opt() does: a hint */
+		if (PageIsFull(page) || PageGetHeapFreeSpace(page) < BLCKSZ / 10)
+			heap_page_prune_opt(scan->heapRelation, ds->buf);
+	}
+	LockBuffer(ds->buf, BUFFER_LOCK_SHARE);
+	found = heap_hot_search_buffer(&scan->xs_heaptid, scan->heapRelation, ds->buf,
+								   scan->xs_snapshot, &bslot->base.tupdata, &all_dead, true);
+	bslot->base.tupdata.t_self = scan->xs_heaptid;
+	LockBuffer(ds->buf, BUFFER_LOCK_UNLOCK);
+	if (found)
+	{
+		slot->tts_tableOid = RelationGetRelid(scan->heapRelation);
+		ExecStoreBufferHeapTuple(&bslot->base.tupdata, slot, ds->buf);
+		pgstat_count_heap_fetch(scan->indexRelation);
+	}
+
+	/* a version nobody can see any more: the index AM may mark its entry dead */
+	if (!scan->xactStartedInRecovery)
+		scan->kill_prior_tuple = all_dead;
+	return found;
+}
+
+/* the next index entry whose version our snapshot sees, into slot */
+static bool
+dscan_next(DirectScan *ds, TupleTableSlot *slot)
+{
+	while (index_getnext_tid(ds->scan, ForwardScanDirection) != NULL)
+		if (dscan_fetch(ds, slot))
+			return true;
+	return false;
 }
 
 /* ----------------------------------------------------------------
@@ -637,6 +733,7 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 	int			cap = 8;
 	Candidate  *cands;
 	bool		by_free = (method == METHOD_HIGHEST_CAPACITY);
+	DirectScan	ds;
 	IndexScanDesc scan;
 	int			agent_col = 0;
 
@@ -650,7 +747,8 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 	index = index_open(cache.member_method_idx[method], AccessShareLock);
 	slot = table_slot_create(heap, NULL);
 
-	scan = index_beginscan(heap, index, snapshot, by_free ? 3 : 2, 0);
+	dscan_begin(&ds, heap, index, snapshot, by_free ? 3 : 2);
+	scan = ds.scan;
 
 	/*
 	 * With a filter, members are judged on the agent_id of their index
@@ -691,10 +789,10 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 					(*passed)++;
 					continue;
 				}
-				if (!index_fetch_heap(scan, slot))
+				if (!dscan_fetch(&ds, slot))
 					continue;	/* not visible to us */
 			}
-			else if (!index_getnext_slot(scan, ForwardScanDirection, slot))
+			else if (!dscan_next(&ds, slot))
 				break;
 			free_units = DatumGetInt32(slot_getattr(slot, cache.qm_free, &isnull));
 			if (free_units < units)
@@ -717,7 +815,7 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 		if (limit > 0 && got >= limit)
 			*more = true;
 	}
-	index_endscan(scan);
+	dscan_end(&ds);
 
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);
@@ -737,7 +835,7 @@ direct_members(int64 queue_id, const int64 *agents, int n, char *const *presence
 	TupleTableSlot *slot;
 	Candidate  *cands = palloc(sizeof(Candidate) * Max(n, 1));
 	int			got = 0;
-	IndexScanDesc scan;
+	DirectScan	ds;
 
 	load_cache();
 	snapshot = push_snapshot();
@@ -745,7 +843,7 @@ direct_members(int64 queue_id, const int64 *agents, int n, char *const *presence
 	index = index_open(cache.member_pkey, AccessShareLock);
 	slot = table_slot_create(heap, NULL);
 	/* one scan of the primary key (agent_id, queue_id), restarted per agent */
-	scan = index_beginscan(heap, index, snapshot, 2, 0);
+	dscan_begin(&ds, heap, index, snapshot, 2);
 	for (int i = 0; i < n; i++)
 	{
 		ScanKeyData keys[2];
@@ -753,8 +851,8 @@ direct_members(int64 queue_id, const int64 *agents, int n, char *const *presence
 
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(agents[i]));
 		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(queue_id));
-		index_rescan(scan, keys, 2, NULL, 0);
-		if (index_getnext_slot(scan, ForwardScanDirection, slot))
+		index_rescan(ds.scan, keys, 2, NULL, 0);
+		if (dscan_next(&ds, slot))
 		{
 			int32		free_units = DatumGetInt32(slot_getattr(slot, cache.qm_free, &isnull));
 
@@ -764,7 +862,7 @@ direct_members(int64 queue_id, const int64 *agents, int n, char *const *presence
 				fill_candidate(&cands[got++], slot, free_units);
 		}
 	}
-	index_endscan(scan);
+	dscan_end(&ds);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);
 	table_close(heap, NoLock);
@@ -796,17 +894,17 @@ find_by_key(Relation rel, Oid idx, int64 key, Snapshot snapshot, TupleTableSlot 
 			ItemPointer tid)
 {
 	Relation	index = index_open(idx, AccessShareLock);
-	IndexScanDesc scan;
+	DirectScan	ds;
 	ScanKeyData skey;
 	bool		found;
 
 	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(key));
-	scan = index_beginscan(rel, index, snapshot, 1, 0);
-	index_rescan(scan, &skey, 1, NULL, 0);
-	found = index_getnext_slot(scan, ForwardScanDirection, into);
+	dscan_begin(&ds, rel, index, snapshot, 1);
+	index_rescan(ds.scan, &skey, 1, NULL, 0);
+	found = dscan_next(&ds, into);
 	if (found)
 		*tid = into->tts_tid;
-	index_endscan(scan);
+	dscan_end(&ds);
 	index_close(index, NoLock);
 	return found;
 }
@@ -886,7 +984,7 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 	{
 		DirectRel	qm;
 		Relation	pkey;
-		IndexScanDesc scan;
+		DirectScan	ds;
 		ScanKeyData skey;
 		int32		free_units = capacity - used;
 
@@ -905,9 +1003,9 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 		drel_open(&qm, cache.member, RowExclusiveLock);
 		pkey = index_open(cache.member_pkey, AccessShareLock);
 		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(agent_id));
-		scan = index_beginscan(qm.rel, pkey, snapshot, 1, 0);
-		index_rescan(scan, &skey, 1, NULL, 0);
-		while (index_getnext_slot(scan, ForwardScanDirection, qm.found))
+		dscan_begin(&ds, qm.rel, pkey, snapshot, 1);
+		index_rescan(ds.scan, &skey, 1, NULL, 0);
+		while (dscan_next(&ds, qm.found))
 		{
 			ItemPointerData mtid = qm.found->tts_tid;
 			TupleTableSlot *from = qm.found;
@@ -941,7 +1039,7 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 					break;
 			}
 		}
-		index_endscan(scan);
+		dscan_end(&ds);
 		index_close(pkey, NoLock);
 		drel_close(&qm);
 	}
