@@ -56,6 +56,7 @@
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_am.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
@@ -339,21 +340,24 @@ load_cache(void)
 }
 
 /* ----------------------------------------------------------------
- * Index scans that leave page pruning to VACUUM
+ * Index scans that prune a page only when it is nearly full
  *
  * Reading a heap page through an index prunes it (heap_page_prune_opt())
- * whenever its free space is below the table's fillfactor target and it
- * holds a deleted version.  agent and queue_member have fillfactor 50, and
- * every assignment rewrites an agent's row and memberships, so their pages
- * sit at that threshold: each reading of one after a write pruned it again,
- * to take back the one or two versions written since, at a cost of about
- * 15,000 instructions and a WAL record each time (1 to 3 times per routed
- * insert; more with many agents, whose pages are each read less often).
- * The tick worker vacuums queue_member every second or so (tidy.c), and
- * HOT updates of an agent only need room on its page: so the routing scans
- * prune a page only when it is nearly full, as for a table with the
- * default fillfactor, once for many versions.  SQL reading these tables
- * prunes as it always does.
+ * whenever it holds a version old enough to remove and its free space is
+ * below Max(the table's fillfactor target, a tenth of the page).  agent and
+ * queue_member have fillfactor 50, and every assignment rewrites an agent's
+ * row and memberships, so their pages sit at that threshold: each reading
+ * of one after a write pruned it again, to take back the one or two
+ * versions written since, at a cost of about 15,000 instructions and a WAL
+ * record each time (1 to 3 times per routed insert; more with many agents,
+ * whose pages are each read less often).  So the routing scans prune a page
+ * only when under a tenth of it is free (or an update found it full), the
+ * rule for a table at the default fillfactor: once for many versions, and
+ * for queue_member often not before the tick worker's VACUUM (tidy.c).  HOT
+ * updates of an agent only need room on its page, which that still leaves.
+ * The queue and workstream tables, read here too, have the default
+ * fillfactor: nothing changes for them.  SQL reading any of these tables
+ * prunes as it always does.  test/prune/run.sh shows both sides.
  * ----------------------------------------------------------------
  */
 typedef struct DirectScan
@@ -365,8 +369,16 @@ typedef struct DirectScan
 static void
 dscan_begin(DirectScan *ds, Relation heap, Relation index, Snapshot snapshot, int nkeys)
 {
-	/* heap_hot_search_buffer() below returns one version per entry */
-	Assert(IsMVCCSnapshot(snapshot));
+	/* dscan_fetch() reads heap pages itself */
+	if (heap->rd_rel->relam != HEAP_TABLE_AM_OID)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("omniroute: table \"%s\" must use the heap access method",
+						RelationGetRelationName(heap))));
+	/* heap_hot_search_buffer() returns one version per entry only for these */
+	if (!IsMVCCSnapshot(snapshot))
+		elog(ERROR, "omniroute: index scan of \"%s\" without an MVCC snapshot",
+			 RelationGetRelationName(heap));
 	ds->scan = index_beginscan(heap, index, snapshot, nkeys, 0);
 	ds->buf = InvalidBuffer;
 }
