@@ -11,7 +11,7 @@
  *	  the tick worker serves this database, a router does not NOTIFY: at
  *	  its commit it hands the notifications to the worker through a ring in
  *	  shared memory and sets the worker's latch; the worker sends them,
- *	  many per transaction of its own, about a millisecond later.  What
+ *	  many per transaction of its own, within about 10 ms.  What
  *	  listeners receive is the same (channel, payload), only from the
  *	  worker's process and after the item is visible.
  *
@@ -345,7 +345,7 @@ sent_already(const RingEntry *batch, int from, int i)
 int
 notify_worker_send(int max)
 {
-	/* for the life of the worker: this runs every millisecond under load */
+	/* for the life of the worker: this runs every 10 ms under load */
 	static RingEntry *batch = NULL;
 	int			n;
 	int			from = 0;

@@ -92,11 +92,16 @@
  * Notifications sent per transaction, at most; and how long the worker
  * lets them gather after sending some, so that under a stream of routed
  * inserts one transaction (and one turn of NOTIFY's commit lock) carries
- * many, and routers seldom have to wake the worker with a signal.
+ * many, and routers seldom have to wake the worker with a signal.  A
+ * notification that finds the worker idle goes out at once; under a stream
+ * they go out every 10 ms.  With 1 ms, the worker's thousand transactions a
+ * second cost routing about 8% of its throughput on 2 cores (alternating
+ * pairs of 10 s runs, 1,000 agents, 2 clients: 10 ms ahead in 5 of 6, and
+ * level with routing that does not notify at all).
  */
 #define NOTIFY_BATCH			256
 #define NOTIFY_BATCHES_PER_LOOP	16
-#define NOTIFY_GATHER_US		1000
+#define NOTIFY_GATHER_US		10000
 
 /* The database this process is connected to, for good. */
 static char *worker_database = NULL;
