@@ -55,7 +55,7 @@ load() {
 		fi
 		sleep 0.5
 	done
-	[ "$tries" -eq 0 ] || echo "bench: dropping $DB waited $((tries / 2)) s for other sessions" >&2
+	[ "$tries" -eq 0 ] || echo "bench: dropping $DB waited $(awk -v t="$tries" 'BEGIN { printf "%.1f", t / 2 }') s for other sessions" >&2
 	createdb "$DB"
 	psql_db -c "CREATE EXTENSION omniroute" >/dev/null
 	psql_db -v agents="$1" -v capacity="$2" -f bench/config.sql >/dev/null
