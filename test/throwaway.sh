@@ -2,10 +2,18 @@
 # their own: throwaway_cluster NAME starts one in a fresh /tmp/omniroute-NAME.*
 # directory (scripts/cluster.sh; OMNIROUTE_PGCONF and OMNIROUTE_PRELOAD pass
 # through), exports PGHOST, PGPORT and PGUSER, sets dir to the directory, and
-# stops and removes it when the script exits.
+# stops and removes it when the script exits.  It also sets test_name to NAME,
+# for the two helpers below.
 throwaway_cluster() {
+	test_name=$1
 	dir=$(mktemp -d "/tmp/omniroute-$1.XXXXXX")
 	trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
 	eval "$(bash scripts/cluster.sh start "$dir" 2>/dev/null)"
 	export PGHOST PGPORT PGUSER
 }
+
+# fail MESSAGE: "NAME: MESSAGE", and the script stops with status 1
+fail() { echo "$test_name: $*"; exit 1; }
+
+# q SQL: one statement in the database named NAME, its result unaligned
+q() { psql -X -At -q -v ON_ERROR_STOP=1 -d "$test_name" -c "$1"; }

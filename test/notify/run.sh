@@ -15,7 +15,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OMNIROUTE_PGCONF="omniroute.database = 'notify_test'\nomniroute.tick_interval = 200" \
 	throwaway_cluster notify
 
-fail() { echo "notify: $*"; exit 1; }
 # "item sender-pid" for each notification psql reports in its output $1
 senders() {
 	echo "$1" | grep -o '"work_item_id": [0-9]*, .* received from server process with PID [0-9]*' |

@@ -18,9 +18,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 . test/throwaway.sh
 OMNIROUTE_PGCONF="autovacuum = off" throwaway_cluster prune
 
-fail() { echo "prune: $*"; exit 1; }
-q() { psql -X -At -q -v ON_ERROR_STOP=1 -d prune -c "$1"; }
-
 createdb prune
 psql -X -q -v ON_ERROR_STOP=1 -d prune <<'SQL'
 CREATE EXTENSION omniroute;

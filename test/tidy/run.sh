@@ -18,9 +18,6 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OMNIROUTE_PGCONF="omniroute.database = 'tidy'\nomniroute.tick_interval = 200\nautovacuum = off\nomniroute.member_vacuum_threshold = 0" \
 	throwaway_cluster tidy
 
-fail() { echo "tidy: $*"; exit 1; }
-q() { psql -X -At -q -v ON_ERROR_STOP=1 -d tidy -c "$1"; }
-
 createdb tidy
 psql -X -q -v ON_ERROR_STOP=1 -d tidy <<'SQL'
 CREATE EXTENSION omniroute;
