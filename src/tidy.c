@@ -37,44 +37,28 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "commands/vacuum.h"
-#include "executor/spi.h"
 #include "nodes/makefuncs.h"
 #include "parser/parse_node.h"
 #include "pgstat.h"
 #include "storage/lmgr.h"
 #include "utils/memutils.h"
-#include "utils/snapmgr.h"
 
 #include "omniroute.h"
 #include "tidy.h"
 
-#define TIDY_QUERY \
-	"SELECT n_tup_upd - n_tup_hot_upd + n_tup_del FROM pg_catalog.pg_stat_all_tables" \
-	" WHERE relid = pg_catalog.to_regclass('omniroute.queue_member')"
-
 /* rewritten or deleted membership rows when last vacuumed; -1: not known */
 static int64 vacuumed_at = -1;
 
-/* rows rewritten outside HOT or deleted so far, by the statistics; -1: no table */
+/* rows of relid rewritten outside HOT or deleted so far, by the statistics */
 static int64
-members_churned(void)
+members_churned(Oid relid)
 {
-	int64		churned = -1;
-	bool		isnull;
+	PgStat_StatTabEntry *t = pgstat_fetch_stat_tabentry(relid);
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "omniroute tick worker: SPI_connect failed");
-	if (SPI_execute(TIDY_QUERY, true, 1) != SPI_OK_SELECT)
-		elog(ERROR, "omniroute tick worker: reading the statistics of queue_member failed");
-	if (SPI_processed == 1)
-	{
-		Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 1, &isnull);
-
-		if (!isnull)
-			churned = DatumGetInt64(d);
-	}
-	SPI_finish();
-	return churned;
+	/* none yet: nothing counted, as pg_stat_all_tables would say */
+	if (t == NULL)
+		return 0;
+	return t->tuples_updated - t->tuples_hot_updated + t->tuples_deleted;
 }
 
 /* VACUUM (SKIP_LOCKED, INDEX_CLEANUP ON, TRUNCATE OFF) omniroute.queue_member */
@@ -126,26 +110,26 @@ tidy_members(void)
 		return;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	PushActiveSnapshot(GetTransactionSnapshot());
-	churned = members_churned();
-	PopActiveSnapshot();
-
-	/* first look, or the statistics were reset: count from here */
-	if (churned >= 0 && (vacuumed_at < 0 || churned < vacuumed_at))
-		vacuumed_at = churned;
-	if (churned < 0 || churned - vacuumed_at < omniroute_member_vacuum_threshold)
+	relid = RangeVarGetRelid(makeRangeVar("omniroute", "queue_member", -1), NoLock, true);
+	if (!OidIsValid(relid))
 	{
 		CommitTransactionCommand();
 		return;
 	}
+	churned = members_churned(relid);
+
+	/* first look, or the statistics were reset: count from here */
+	if (vacuumed_at < 0 || churned < vacuumed_at)
+		vacuumed_at = churned;
 
 	/*
-	 * Autovacuum (or an index build) has the table: try again next time,
-	 * rather than have VACUUM skip it with a WARNING each time.  Our lock
-	 * goes with this transaction, which VACUUM commits before taking its own.
+	 * Below the threshold; or autovacuum (or an index build) has the table:
+	 * try again next time, rather than have VACUUM skip it with a WARNING
+	 * each time.  Our lock goes with this transaction, which VACUUM commits
+	 * before taking its own.
 	 */
-	relid = RangeVarGetRelid(makeRangeVar("omniroute", "queue_member", -1), NoLock, true);
-	if (!OidIsValid(relid) || !ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
+	if (churned - vacuumed_at < omniroute_member_vacuum_threshold ||
+		!ConditionalLockRelationOid(relid, ShareUpdateExclusiveLock))
 	{
 		CommitTransactionCommand();
 		return;
