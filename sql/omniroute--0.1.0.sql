@@ -109,10 +109,14 @@ CREATE TABLE omniroute.queue_member (
     -- denormalised routing state
     method                 text NOT NULL DEFAULT 'highest_capacity',
     presence               text NOT NULL DEFAULT 'offline',
+    -- the candidate indexes' key for the presence (see below); two names
+    -- that hash alike share a range, and the router checks the name
+    presence_key           int NOT NULL GENERATED ALWAYS AS (hashtext(presence)) STORED,
     free_units             int NOT NULL DEFAULT 0,
-    agent_last_assigned_at timestamptz,
-    queue_last_assigned_at timestamptz,
-    last_released_at       timestamptz,
+    -- '-infinity': never (the agent's own columns say NULL)
+    agent_last_assigned_at timestamptz NOT NULL DEFAULT '-infinity',
+    queue_last_assigned_at timestamptz NOT NULL DEFAULT '-infinity',
+    last_released_at       timestamptz NOT NULL DEFAULT '-infinity',
     -- agent first: every change to an agent updates all its memberships
     PRIMARY KEY (agent_id, queue_id)
 ) WITH (fillfactor = 50,
@@ -133,15 +137,22 @@ CREATE TABLE omniroute.queue_member (
  * and its method's index) rather than one in every index.  Each holds the
  * agent id, so that members without an item's skills are passed over on
  * their index entry alone.
+ *
+ * Every column is fixed-width and never NULL (the presence as its hash, no
+ * time as '-infinity'): B-tree then reads each column of an entry at a
+ * known offset.  A candidate scan tests every entry of its range on the
+ * first leaf page it reads, and in a queue of hundreds of members that is
+ * a page of entries; with the text presence, or a NULL anywhere in the
+ * entry, every column after the first was found by walking the entry.
  */
 CREATE INDEX queue_member_highest_capacity_idx ON omniroute.queue_member
-    (queue_id, presence, free_units DESC, agent_last_assigned_at NULLS FIRST, agent_id)
+    (queue_id, presence_key, free_units DESC, agent_last_assigned_at, agent_id)
     WHERE method = 'highest_capacity';
 CREATE INDEX queue_member_round_robin_idx ON omniroute.queue_member
-    (queue_id, presence, queue_last_assigned_at NULLS FIRST, join_seq) INCLUDE (agent_id)
+    (queue_id, presence_key, queue_last_assigned_at, join_seq) INCLUDE (agent_id)
     WHERE method = 'round_robin';
 CREATE INDEX queue_member_least_active_idx ON omniroute.queue_member
-    (queue_id, presence, last_released_at NULLS FIRST, agent_last_assigned_at NULLS FIRST, agent_id)
+    (queue_id, presence_key, last_released_at, agent_last_assigned_at, agent_id)
     WHERE method = 'least_active';
 
 -- ---------------------------------------------------------------------------
@@ -434,17 +445,20 @@ CREATE FUNCTION omniroute.queue_member_init() RETURNS trigger
 AS $$
 BEGIN
     -- an unknown agent keeps the defaults: the foreign key then refuses it (23503)
-    SELECT a.presence, a.capacity - a.used_units, a.last_assigned_at, a.last_released_at
+    SELECT a.presence, a.capacity - a.used_units,
+           coalesce(a.last_assigned_at, '-infinity'), coalesce(a.last_released_at, '-infinity')
       INTO NEW.presence, NEW.free_units, NEW.agent_last_assigned_at, NEW.last_released_at
       FROM omniroute.agent a WHERE a.id = NEW.agent_id;
     IF NOT FOUND THEN
         NEW.presence := 'offline';
         NEW.free_units := 0;
+        NEW.agent_last_assigned_at := '-infinity';
+        NEW.last_released_at := '-infinity';
     END IF;
     SELECT q.assignment INTO NEW.method FROM omniroute.queue q WHERE q.id = NEW.queue_id;
     NEW.method := coalesce(NEW.method, 'highest_capacity');
     IF TG_OP = 'INSERT' THEN
-        NEW.queue_last_assigned_at := NULL;
+        NEW.queue_last_assigned_at := '-infinity';
     END IF;
     RETURN NEW;
 END

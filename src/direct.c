@@ -120,6 +120,7 @@ typedef struct DirectCache
 	AttrNumber	qm_released;
 	AttrNumber	qm_join_seq;
 	AttrNumber	qm_presence;
+	Oid			qm_presence_collation;
 	/* work_item_event */
 	AttrNumber	ev_id;
 	AttrNumber	ev_item;
@@ -220,6 +221,13 @@ load_cache_once(void)
 	c.qm_released = att(c.member, "last_released_at");
 	c.qm_join_seq = att(c.member, "join_seq");
 	c.qm_presence = att(c.member, "presence");
+	{
+		Oid			type;
+		int32		typmod;
+
+		/* presence_key is hashtext(presence) under the column's collation */
+		get_atttypetypmodcoll(c.member, c.qm_presence, &type, &typmod, &c.qm_presence_collation);
+	}
 
 	c.ev_id = att(c.event, "id");
 	c.ev_item = att(c.event, "work_item_id");
@@ -698,6 +706,16 @@ push_snapshot(void)
 
 static bool presence_allowed(Datum presence, char *const *presences, int npresences);
 
+/* a time of the queue_member row in slot: '-infinity' there means never */
+static TimestampTz
+member_time(TupleTableSlot *slot, AttrNumber a, bool *never)
+{
+	TimestampTz t = DatumGetTimestampTz(slot_getattr(slot, a, never));
+
+	*never = *never || TIMESTAMP_IS_NOBEGIN(t);
+	return t;
+}
+
 /* a candidate from the queue_member row in slot */
 static void
 fill_candidate(Candidate *c, TupleTableSlot *slot, int32 free_units)
@@ -706,12 +724,9 @@ fill_candidate(Candidate *c, TupleTableSlot *slot, int32 free_units)
 
 	c->agent_id = DatumGetInt64(slot_getattr(slot, cache.qm_agent, &isnull));
 	c->free_units = free_units;
-	c->agent_last = DatumGetTimestampTz(slot_getattr(slot, cache.qm_agent_last,
-													 &c->agent_last_null));
-	c->queue_last = DatumGetTimestampTz(slot_getattr(slot, cache.qm_queue_last,
-													 &c->queue_last_null));
-	c->released = DatumGetTimestampTz(slot_getattr(slot, cache.qm_released,
-												   &c->released_null));
+	c->agent_last = member_time(slot, cache.qm_agent_last, &c->agent_last_null);
+	c->queue_last = member_time(slot, cache.qm_queue_last, &c->queue_last_null);
+	c->released = member_time(slot, cache.qm_released, &c->released_null);
 	c->join_seq = DatumGetInt64(slot_getattr(slot, cache.qm_join_seq, &isnull));
 	c->meets = true;
 	c->distance = 0;
@@ -774,11 +789,14 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 		int			nkeys = 2;
 		int64		got = 0;
 
-		/* index columns: queue_id, presence, then the method's order */
+		/*
+		 * index columns: queue_id, the presence's hash (presence_key), then
+		 * the method's order
+		 */
 		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(queue_id));
-		ScanKeyEntryInitialize(&keys[1], 0, 2, BTEqualStrategyNumber, InvalidOid,
-							   index->rd_indcollation[1], F_TEXTEQ,
-							   CStringGetTextDatum(presences[p]));
+		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ,
+					DirectFunctionCall1Coll(hashtext, cache.qm_presence_collation,
+											CStringGetTextDatum(presences[p])));
 		if (by_free)
 			ScanKeyInit(&keys[nkeys++], 3, BTGreaterEqualStrategyNumber, F_INT4GE,
 						Int32GetDatum(units));
@@ -809,6 +827,10 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 			free_units = DatumGetInt32(slot_getattr(slot, cache.qm_free, &isnull));
 			if (free_units < units)
 				continue;		/* round_robin, least_active: not an index key */
+			/* another presence whose name hashes alike */
+			if (!presence_allowed(slot_getattr(slot, cache.qm_presence, &isnull),
+								  &presences[p], 1))
+				continue;
 			if (admit != NULL && agent_col == 0 &&
 				!admit(DatumGetInt64(slot_getattr(slot, cache.qm_agent, &isnull)), admit_arg))
 			{
