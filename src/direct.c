@@ -57,6 +57,7 @@
 #include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_am.h"
+#include "catalog/pg_index.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/executor.h"
@@ -73,6 +74,7 @@
 #include "utils/fmgroids.h"
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
+#include "utils/syscache.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
@@ -180,6 +182,34 @@ att(Oid rel, const char *name)
 	return a;
 }
 
+/*
+ * The scans below give B-tree scan keys for the leading columns of these
+ * indexes, with those columns' comparison functions: an index of another
+ * layout (an install of an older script, an index recreated by hand) would
+ * have its keys compared with the wrong function, so it is refused.
+ */
+static void
+check_index_columns(Oid index, const AttrNumber *cols, int n)
+{
+	HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(index));
+	Form_pg_index ix;
+	bool		ok;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for index %u", index);
+	ix = (Form_pg_index) GETSTRUCT(tup);
+	ok = ix->indnkeyatts >= n;
+	for (int i = 0; ok && i < n; i++)
+		ok = ix->indkey.values[i] == cols[i];
+	ReleaseSysCache(tup);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("omniroute: index \"omniroute.%s\" does not have the columns this version of omniroute reads",
+						get_rel_name(index)),
+				 errhint("Reinstall the extension.")));
+}
+
 static void
 load_cache_once(void)
 {
@@ -227,6 +257,19 @@ load_cache_once(void)
 
 		/* presence_key is hashtext(presence) under the column's collation */
 		get_atttypetypmodcoll(c.member, c.qm_presence, &type, &typmod, &c.qm_presence_collation);
+	}
+	{
+		AttrNumber	member_key[2] = {c.qm_agent, c.qm_queue};
+		AttrNumber	candidate_key[3] = {c.qm_queue, att(c.member, "presence_key"), c.qm_free};
+
+		check_index_columns(c.agent_pkey, &c.ag_id, 1);
+		check_index_columns(c.queue_pkey, &c.qu_id, 1);
+		check_index_columns(c.workstream_pkey, &c.ws_id, 1);
+		check_index_columns(c.member_pkey, member_key, 2);
+		/* highest_capacity's scan has a key on free units too */
+		check_index_columns(c.member_method_idx[METHOD_HIGHEST_CAPACITY], candidate_key, 3);
+		check_index_columns(c.member_method_idx[METHOD_ROUND_ROBIN], candidate_key, 2);
+		check_index_columns(c.member_method_idx[METHOD_LEAST_ACTIVE], candidate_key, 2);
 	}
 
 	c.ev_id = att(c.event, "id");

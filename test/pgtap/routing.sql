@@ -8,7 +8,7 @@
 -- (memberships included) is in place before the first item is inserted, so
 -- no scenario can be served by capacity freed in another.
 BEGIN;
-SELECT plan(117);
+SELECT plan(119);
 
 SET LOCAL client_min_messages = warning;
 
@@ -313,6 +313,7 @@ SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 5102), 1107::bigi
 SELECT is((SELECT sum(used_units) FROM omniroute.agent WHERE id BETWEEN 1101 AND 1105), 0::bigint,
           'agents whose presence is not allowed got nothing');
 -- the not-allowed twin has more room, and shares the allowed one's index range
+SELECT is((SELECT count(*) FROM twin), 1::bigint, 'a pair of presence names that hash alike was found');
 SELECT is((SELECT count(*) FROM twin t JOIN omniroute.queue_member m
              ON m.presence IN (t.allowed, t.other) AND m.queue_id = 112
             WHERE hashtext(t.allowed) = hashtext(t.other)
@@ -851,6 +852,16 @@ SELECT lives_ok(
        WHERE i.indrelid IN ('omniroute.queue_member'::regclass, 'omniroute.work_item_event'::regclass,
                             'omniroute.agent'::regclass)$$,
     'the membership, agent and history indexes hold every row their predicates admit');
+
+-- an index of another layout (as an install of an older script has) is
+-- refused with an error, not scanned with the wrong comparison functions
+DROP INDEX omniroute.queue_member_round_robin_idx;
+CREATE INDEX queue_member_round_robin_idx ON omniroute.queue_member
+    (queue_id, presence, queue_last_assigned_at, join_seq) INCLUDE (agent_id)
+    WHERE method = 'round_robin';
+SELECT throws_ok($$INSERT INTO omniroute.work_item (workstream_id) VALUES (240)$$, '55000',
+    'omniroute: index "omniroute.queue_member_round_robin_idx" does not have the columns this version of omniroute reads',
+    'a candidate index keyed on the presence text is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
