@@ -4,7 +4,7 @@
 #
 #   bench/run.sh            full run: own throwaway cluster (synchronous_commit
 #                           off, the rest default; the tick worker serves its
-#                           database), about 5 minutes on 2 cores
+#                           database), about 7 minutes on 2 cores
 #   BENCH_PHASES="insert scale" bench/run.sh
 #                           only those phases (insert, steady, scale, drain)
 #   bench/run.sh --smoke    tiny run against the cluster in PGHOST/PGPORT
@@ -18,12 +18,15 @@ smoke=0
 
 if [ "$smoke" -eq 1 ]; then
 	SECS=2; CLIENTS=2; AGENTS=(20 60); MAIN_AGENTS=20; DRAIN_ITEMS=400; DRAIN_AGENTS=20
-	ROUNDS=1
+	ROUNDS=1; SCALE_ROUNDS=1
 else
 	SECS=${BENCH_SECONDS:-15}; CLIENTS=2; AGENTS=(100 1000 10000); MAIN_AGENTS=1000
 	# insert and scale figures are the mean of this many rounds, each from a
 	# fresh load: this machine's run-to-run noise is several percent
 	ROUNDS=${BENCH_ROUNDS:-2}
+	# the scale figure compares two loads measured minutes apart, which this
+	# machine's drift moves most: four rounds, alternately up and down
+	SCALE_ROUNDS=${BENCH_SCALE_ROUNDS:-4}
 	DRAIN_ITEMS=100000; DRAIN_AGENTS=1000
 	bash scripts/setup.sh
 	make -s >/dev/null
@@ -142,7 +145,7 @@ fi
 # ---- scale: routed insert rate at each agent count, relative to the first ----
 if phase scale; then
 	declare -A sum=()
-	for ((round = 1; round <= ROUNDS; round++)); do
+	for ((round = 1; round <= SCALE_ROUNDS; round++)); do
 		# odd rounds go up from the fewest agents, even rounds down: a
 		# machine that speeds up or slows down during the phase favours
 		# no agent count
@@ -162,11 +165,11 @@ if phase scale; then
 	base=
 	line="scale:"
 	for n in "${AGENTS[@]}"; do
-		r=$((sum[$n] / ROUNDS))
+		r=$((sum[$n] / SCALE_ROUNDS))
 		[ -n "$base" ] || base=$r
 		line="$line $n agents $r rows/s ($(ratio "$r" "$base"));"
 	done
-	echo "${line%;} (mean of $ROUNDS round(s); ${AGENTS[-1]} vs ${AGENTS[0]} by round:$scale_rounds)"
+	echo "${line%;} (mean of $SCALE_ROUNDS round(s); ${AGENTS[-1]} vs ${AGENTS[0]} by round:$scale_rounds)"
 fi
 
 # ---- drain: a backlog waits, then agents come online one by one ----
