@@ -11,17 +11,11 @@
 #        pgTAP                 test/pgtap/*.sql   pg_prove, one file at a time, each
 #                              in a freshly created database with pgtap + omniroute
 #        smoke                 bench/smoke.sh, if present, with PGHOST/PGPORT/PGUSER set
-#        scripts               standalone test scripts, each one test:
-#                              test/stress/run.sh (pgbench traffic, then invariant
-#                              checks; STRESS_SECONDS, default 20),
-#                              test/nopreload/run.sh (routing without preloading,
-#                              on a second throwaway cluster of its own),
-#                              test/notify/run.sh (notifications sent by the
-#                              worker, on a third), test/tickmem/run.sh (a
-#                              tick's memory, on a fourth), test/tidy/run.sh
-#                              (the worker vacuums queue_member, on a fifth) and
-#                              test/prune/run.sh (routing leaves page pruning to
-#                              VACUUM until a page is nearly full, on a sixth)
+#        scripts               every test/<name>/run.sh, each one test, stress
+#                              first (pgbench traffic, then invariant checks;
+#                              STRESS_SECONDS, default 20); the others start
+#                              throwaway clusters of their own (test/throwaway.sh)
+#                              and say in their header what they prove
 #   5. the server log is checked for crashes (signal, PANIC, failed assertion)
 #
 # The last line printed is always `N passed, N failed` (N counts test files;
@@ -53,8 +47,11 @@ tap_files=(test/pgtap/*.sql)
 smoke_files=()
 [ -f bench/smoke.sh ] && smoke_files=(bench/smoke.sh)
 script_files=()
-for f in test/stress/run.sh test/nopreload/run.sh test/notify/run.sh test/tickmem/run.sh test/tidy/run.sh test/prune/run.sh; do
-	[ -f "$f" ] && script_files+=("$f")
+# every test/<name>/run.sh, stress first (it is the longest and tells most)
+for f in test/stress/run.sh test/*/run.sh; do
+	[ -f "$f" ] || continue
+	[ "$f" = test/stress/run.sh ] && [ ${#script_files[@]} -gt 0 ] && continue
+	script_files+=("$f")
 done
 total=$((${#regress_files[@]} + ${#spec_files[@]} + ${#tap_files[@]} + ${#smoke_files[@]} + ${#script_files[@]}))
 
