@@ -2,9 +2,17 @@
 # commands; both install what is missing first (scripts/setup.sh).
 
 EXTENSION   = omniroute
+# the version lives in omniroute.control alone (default_version)
+EXTVERSION  = $(shell sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" $(EXTENSION).control)
 MODULE_big  = omniroute
 OBJS        = $(patsubst %.c,%.o,$(wildcard src/*.c))
-DATA        = $(wildcard sql/omniroute--*.sql)
+# sql/omniroute.sql is the current schema, whole; the install script of the
+# current version is a copy of it under its versioned name (as pgvector
+# builds sql/vector--X.Y.Z.sql).  Released install scripts and every upgrade
+# script are kept as they are.
+DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
+DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
+PG_CPPFLAGS += -DOMNIROUTE_VERSION=\"$(EXTVERSION)\"
 
 TESTS       = $(wildcard test/sql/*.sql)
 REGRESS     = $(patsubst test/sql/%.sql,%,$(TESTS))
@@ -30,6 +38,12 @@ include $(PGXS)
 endif
 
 .PHONY: test demo bench setup
+
+$(DATA_built): sql/$(EXTENSION).sql $(EXTENSION).control
+	cp $< $@
+
+# the library knows the version it was built for (src/omniroute.c)
+src/omniroute.o: $(EXTENSION).control
 
 # PGXS tracks no header dependencies: rebuild every object when a header
 # changes (a struct that grew must not be laid out two ways)

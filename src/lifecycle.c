@@ -38,6 +38,7 @@
 #include "route.h"
 #include "serve.h"
 #include "util.h"
+#include "omniroute.h"
 
 static Datum append_declined(Datum arr, int64 agent_id);
 
@@ -111,6 +112,7 @@ prepare_plans(void)
 void
 lifecycle_begin(LifecycleCall *call)
 {
+	omniroute_check_version();
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
 	priv_enter(&call->caller);

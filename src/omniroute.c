@@ -1,13 +1,24 @@
 /*-------------------------------------------------------------------------
  *
  * omniroute.c
- *	  Module entry point: GUCs and the configuration cache's invalidation
- *	  callback.
+ *	  Module entry point: GUCs, the configuration cache's invalidation
+ *	  callback, and the check that the database's schema is the one this
+ *	  library was built for.
  *
  *	  Routing on INSERT needs no preloading: the library is loaded by the
  *	  first call of one of its functions.  The GUCs omniroute.database and
  *	  omniroute.tick_interval configure the background worker, which only
  *	  runs when the library is in shared_preload_libraries.
+ *
+ *	  Versions: the library serves only a database whose extension is at
+ *	  its own version (OMNIROUTE_VERSION, from omniroute.control).  Between
+ *	  the installation of a new package and ALTER EXTENSION omniroute
+ *	  UPDATE, every SQL-callable function refuses with an error that names
+ *	  that command, and the worker waits, saying so once in the log; the
+ *	  data is untouched until the update.  The SQL functions of every
+ *	  released install script keep their C symbols in the library, so that
+ *	  CREATE EXTENSION omniroute VERSION '<an old one>' and the update path
+ *	  from it keep working.
  *
  *-------------------------------------------------------------------------
  */
@@ -15,9 +26,19 @@
 
 #include <limits.h>
 
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
+#include "catalog/pg_extension.h"
+#include "commands/dbcommands.h"
+#include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
 #include "utils/guc.h"
+#include "utils/rel.h"
 
 #include "catalog.h"
 #include "omniroute.h"
@@ -25,6 +46,10 @@
 #include "worker.h"
 
 PG_MODULE_MAGIC;
+
+#ifndef OMNIROUTE_VERSION
+#error "OMNIROUTE_VERSION must be defined (the Makefile reads it from omniroute.control)"
+#endif
 
 char	   *omniroute_database = NULL;
 int			omniroute_tick_interval = 1000;
@@ -90,4 +115,70 @@ _PG_init(void)
 		notify_init();
 		worker_register();
 	}
+}
+
+/*
+ * The version of extension omniroute installed in the current database, in
+ * the current transaction's memory; NULL when it is not installed.
+ */
+char *
+omniroute_installed_version(void)
+{
+	Relation	rel;
+	SysScanDesc scan;
+	ScanKeyData key;
+	HeapTuple	tup;
+	char	   *version = NULL;
+
+	rel = table_open(ExtensionRelationId, AccessShareLock);
+	ScanKeyInit(&key, Anum_pg_extension_extname, BTEqualStrategyNumber, F_NAMEEQ,
+				CStringGetDatum("omniroute"));
+	scan = systable_beginscan(rel, ExtensionNameIndexId, true, NULL, 1, &key);
+	tup = systable_getnext(scan);
+	if (HeapTupleIsValid(tup))
+	{
+		bool		isnull;
+		Datum		d = heap_getattr(tup, Anum_pg_extension_extversion,
+									 RelationGetDescr(rel), &isnull);
+
+		if (!isnull)
+			version = TextDatumGetCString(d);
+	}
+	systable_endscan(scan);
+	table_close(rel, AccessShareLock);
+	return version;
+}
+
+/*
+ * Refuse to act on a database whose extension is at another version than
+ * this library's (see the file header).  Cheap after the first success in a
+ * backend: the answer is kept until the extension's tables change (a
+ * relcache invalidation of omniroute.presence, which DROP EXTENSION and
+ * every update that alters tables send).  While CREATE or ALTER EXTENSION
+ * runs a script, the script is what defines the schema: no check.
+ */
+static const char *const version_tables[] = {"presence"};
+static CatalogWatch version_watch = {.tables = version_tables, .ntables = lengthof(version_tables)};
+static bool version_ok = false;
+
+void
+omniroute_check_version(void)
+{
+	char	   *installed;
+
+	if (creating_extension)
+		return;
+	if (!catalog_watch_begin(&version_watch) && version_ok)
+		return;
+	version_ok = false;
+	installed = omniroute_installed_version();
+	if (installed == NULL || strcmp(installed, OMNIROUTE_VERSION) != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("extension omniroute in database \"%s\" is at version %s, but its library is version %s",
+						get_database_name(MyDatabaseId),
+						installed ? installed : "(none)", OMNIROUTE_VERSION),
+				 errhint("Run ALTER EXTENSION omniroute UPDATE; in that database.")));
+	catalog_watch_loaded(&version_watch);
+	version_ok = true;
 }

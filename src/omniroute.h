@@ -10,4 +10,7 @@ extern bool omniroute_notify;
 extern bool omniroute_notify_by_worker;
 extern int	omniroute_member_vacuum_threshold;
 
+extern char *omniroute_installed_version(void);
+extern void omniroute_check_version(void);
+
 #endif							/* OMNIROUTE_H */

@@ -53,6 +53,7 @@
 #include "direct.h"
 #include "refs.h"
 #include "util.h"
+#include "omniroute.h"
 
 static struct
 {
@@ -186,6 +187,7 @@ omniroute_check_refs(PG_FUNCTION_ARGS)
 	bool		update;
 	static const char *const columns[] = {"workstream_id", "queue_id", "agent_id"};
 
+	omniroute_check_version();
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
 		!TRIGGER_FIRED_AFTER(td->tg_event))
 		ereport(ERROR,
@@ -314,6 +316,7 @@ omniroute_check_referenced(PG_FUNCTION_ARGS)
 	const char *table;
 	bool		truncating;
 
+	omniroute_check_version();
 	if (!CALLED_AS_TRIGGER(fcinfo) || td->tg_trigger->tgnargs != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),

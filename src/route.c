@@ -36,6 +36,7 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/json.h"
@@ -49,6 +50,7 @@
 #include "refs.h"
 #include "route.h"
 #include "util.h"
+#include "omniroute.h"
 
 /* ----------------------------------------------------------------
  * Reading the item
@@ -375,6 +377,33 @@ lookup_attnums(Relation rel)
 	att_relid = RelationGetRelid(rel);
 }
 
+/*
+ * Whether the row is routed work coming back, to be kept as it is: it
+ * carries the diagnostics only the router writes, and the role inserting
+ * it (not the trigger's owner) is a superuser.  That is pg_restore loading
+ * a dump (and a superuser copying routed work between databases): the
+ * rows of a dump arrive in an order no trigger can rely on (work_item's
+ * before workstream's), and each is already what routing made it.
+ */
+static bool
+route_arrives_routed(HeapTuple tup, TupleDesc desc)
+{
+	bool		isnull;
+
+	heap_getattr(tup, att_num[A_DIAG], desc, &isnull);
+	return !isnull && superuser_arg(GetOuterUserId());
+}
+
+/* an id column of the row, 0 for NULL */
+static int64
+route_row_id(HeapTuple tup, TupleDesc desc, int a)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att_num[a], desc, &isnull);
+
+	return isnull ? 0 : DatumGetInt64(d);
+}
+
 static SPIPlanPtr affinity_plan;
 
 /* the (human) agent who last handled this conversation in this workstream */
@@ -442,6 +471,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	const char *how;			/* how the agent was chosen */
 	bool		profile_charged = false;
 
+	omniroute_check_version();
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
 		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
 		ereport(ERROR,
@@ -457,6 +487,12 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	ws_id = DatumGetInt64(heap_getattr(tup, att_num[A_WORKSTREAM], desc, &isnull));
 	if (isnull)
 		PG_RETURN_POINTER(tup); /* NOT NULL will refuse it */
+	if (route_arrives_routed(tup, desc))
+	{
+		/* its references were checked where it was routed */
+		refs_secured(ws_id, route_row_id(tup, desc, A_QUEUE), route_row_id(tup, desc, A_AGENT));
+		PG_RETURN_POINTER(tup);
+	}
 
 	state = datum_text_or_null(tup, desc, att_num[A_STATE]);
 	if (state != NULL && strcmp(state, "open") != 0)
@@ -692,6 +728,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	Datum		result;
 	MemoryContext caller_ctx = CurrentMemoryContext;
 
+	omniroute_check_version();
 	ws = begin_trial("simulate", ws_id, context, &in);
 
 	jb_init(&diag);
@@ -748,6 +785,7 @@ omniroute_test_condition(PG_FUNCTION_ARGS)
 	RuleValue  *slots;
 	bool		result;
 
+	omniroute_check_version();
 	ws = begin_trial("test_condition", ws_id, context, &in);
 	vars = catalog_load_vars(ws_id);
 	slots = fill_slots(ws, vars, &in);

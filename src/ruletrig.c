@@ -24,11 +24,13 @@
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 
 #include "catalog.h"
 #include "rules.h"
+#include "omniroute.h"
 
 static void
 check_one(const RuleVars *vars, bool classification,
@@ -73,6 +75,7 @@ omniroute_check_rule(PG_FUNCTION_ARGS)
 	Jsonb	   *output = NULL;
 	RuleVars   *vars;
 
+	omniroute_check_version();
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -97,6 +100,15 @@ omniroute_check_rule(PG_FUNCTION_ARGS)
 		if (!isnull)
 			output = DatumGetJsonbP(d);
 	}
+
+	/*
+	 * As PostgreSQL does for function bodies: with check_function_bodies
+	 * off (pg_restore sets it), a rule is not checked when written, for
+	 * the context variables it names may be restored after it; it is
+	 * compiled, and any error raised, when routing first uses it.
+	 */
+	if (!check_function_bodies)
+		PG_RETURN_POINTER(tup);
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
@@ -172,6 +184,7 @@ omniroute_recheck_rules(PG_FUNCTION_ARGS)
 	int64		old_ws;
 	ErrorContextCallback cb;
 
+	omniroute_check_version();
 	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),

@@ -132,24 +132,40 @@ worker_register(void)
 }
 
 /*
- * Log, once per change, whether the extension is installed in our database,
- * so that a worker pointed at the wrong database says so without repeating
- * itself every tick.
+ * Log, once per change, whether the extension is installed in our database
+ * at this library's version, so that a worker pointed at the wrong
+ * database, or at one still waiting for ALTER EXTENSION ... UPDATE, says so
+ * without repeating itself every tick.  Returns whether to tick.
  */
-static void
-note_extension(bool installed)
+static bool
+note_extension(const char *version)
 {
-	if (extension_seen == (int) installed)
-		return;
-	extension_seen = installed ? 1 : 0;
-	if (installed)
-		ereport(LOG,
-				(errmsg("omniroute tick worker: ticking in database \"%s\" every %d ms",
-						worker_database, omniroute_tick_interval)));
+	int			seen;
+
+	if (version == NULL)
+		seen = 0;
+	else if (strcmp(version, OMNIROUTE_VERSION) != 0)
+		seen = 2;
 	else
-		ereport(LOG,
-				(errmsg("omniroute tick worker: extension omniroute is not installed in database \"%s\"; waiting for it",
-						worker_database)));
+		seen = 1;
+	if (extension_seen != seen)
+	{
+		extension_seen = seen;
+		if (seen == 1)
+			ereport(LOG,
+					(errmsg("omniroute tick worker: ticking in database \"%s\" every %d ms",
+							worker_database, omniroute_tick_interval)));
+		else if (seen == 0)
+			ereport(LOG,
+					(errmsg("omniroute tick worker: extension omniroute is not installed in database \"%s\"; waiting for it",
+							worker_database)));
+		else
+			ereport(LOG,
+					(errmsg("omniroute tick worker: extension omniroute in database \"%s\" is at version %s, but its library is version %s; waiting for the update",
+							worker_database, version, OMNIROUTE_VERSION),
+					 errhint("Run ALTER EXTENSION omniroute UPDATE; in that database.")));
+	}
+	return seen == 1;
 }
 
 /*
@@ -158,7 +174,7 @@ note_extension(bool installed)
 static void
 tick_once(void)
 {
-	bool		installed;
+	bool		current;
 
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
@@ -166,10 +182,9 @@ tick_once(void)
 		elog(ERROR, "omniroute tick worker: SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 
-	installed = OidIsValid(get_extension_oid("omniroute", true));
-	note_extension(installed);
+	current = note_extension(omniroute_installed_version());
 
-	if (installed)
+	if (current)
 	{
 		int			ret;
 
