@@ -14,8 +14,13 @@ DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*.sql))
 PG_CPPFLAGS += -DOMNIROUTE_VERSION=\"$(EXTVERSION)\"
 
+# `make installcheck` runs the pg_regress and isolation suites against the
+# server in PGHOST/PGPORT (a database superuser, no root).  The worker test
+# needs the library preloaded with omniroute.database = 'contrib_regression'
+# (test/postgresql.conf): it runs only with PRELOADED=1, as make test does.
 TESTS       = $(wildcard test/sql/*.sql)
-REGRESS     = $(patsubst test/sql/%.sql,%,$(TESTS))
+PRELOAD_REGRESS = worker
+REGRESS     = $(filter-out $(if $(PRELOADED),,$(PRELOAD_REGRESS)),$(patsubst test/sql/%.sql,%,$(TESTS)))
 REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 SPECS       = $(wildcard test/specs/*.spec)
 ISOLATION   = $(patsubst test/specs/%.spec,%,$(SPECS))

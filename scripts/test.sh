@@ -179,7 +179,7 @@ run_regress() {
 		return 0
 	fi
 	local -a only
-	if [ "$kind" = regress ]; then only=(ISOLATION=); else only=(REGRESS=); fi
+	if [ "$kind" = regress ]; then only=(ISOLATION= PRELOADED=1); else only=(REGRESS=); fi
 	timeout --foreground --kill-after=10 "$SUITE_TIMEOUT" make -s installcheck "${only[@]}" \
 		2>&1 | tee "$work/$kind.out" || rc=$?
 	[ "$rc" -ne 124 ] || echo "test.sh: $name timed out after ${SUITE_TIMEOUT}s"
