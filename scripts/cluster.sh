@@ -6,10 +6,19 @@
 #                                  (so `eval "$(scripts/cluster.sh start DIR)"` works)
 #                                  and writes the same lines to DIR/env
 #   scripts/cluster.sh stop DIR    `pg_ctl stop -m fast`, then remove DIR
+#   scripts/cluster.sh standby PRIMARY DIR
+#                                  a hot standby of the running cluster in
+#                                  PRIMARY (made by start): `pg_basebackup -R`
+#                                  into DIR/data, streaming over PRIMARY's
+#                                  socket; its own port and socket in DIR,
+#                                  PRIMARY's other settings; prints and writes
+#                                  DIR/env as start does; stop DIR stops it
 #
-#   . scripts/cluster.sh           only defines omniroute_cluster_start DIR and
-#                                  omniroute_cluster_stop DIR; start exports the
-#                                  PG* variables into the calling shell
+#   . scripts/cluster.sh           only defines omniroute_cluster_start DIR,
+#                                  omniroute_cluster_standby PRIMARY DIR and
+#                                  omniroute_cluster_stop DIR; start and
+#                                  standby export the PG* variables into the
+#                                  calling shell
 #
 # The cluster listens on a Unix socket in DIR only (listen_addresses = ''), on
 # the first free port from OMNIROUTE_PORT (default 55432) upward, logs to
@@ -69,14 +78,24 @@ _oc_port_free() {
 	return 0
 }
 
-omniroute_cluster_start() {
-	local dir=${1:-} bindir port p conf
-	if [ -z "$dir" ]; then
-		_oc_say "usage: start DIR"
-		return 2
-	fi
-	bindir=$(_oc_bindir) || return 1
+# the first free port from OMNIROUTE_PORT (default 55432) upward
+_oc_free_port() {
+	local p=${OMNIROUTE_PORT:-55432}
+	while [ "$p" -lt $((${OMNIROUTE_PORT:-55432} + 200)) ]; do
+		if _oc_port_free "$p"; then
+			printf '%s\n' "$p"
+			return 0
+		fi
+		p=$((p + 1))
+	done
+	_oc_say "no free port found from ${OMNIROUTE_PORT:-55432}"
+	return 1
+}
 
+# DIR: create it (or take it empty), mark it as ours and give it to the
+# server's OS owner; prints its absolute path
+_oc_new_dir() {
+	local dir=$1
 	mkdir -p "$dir" || return 1
 	dir=$(cd "$dir" && pwd -P) || return 1
 	if [ -n "$(ls -A "$dir")" ]; then
@@ -97,20 +116,38 @@ omniroute_cluster_start() {
 			return 1
 		fi
 	fi
+	printf '%s\n' "$dir"
+}
 
-	port=
-	p=${OMNIROUTE_PORT:-55432}
-	while [ "$p" -lt $((${OMNIROUTE_PORT:-55432} + 200)) ]; do
-		if _oc_port_free "$p"; then
-			port=$p
-			break
-		fi
-		p=$((p + 1))
-	done
-	if [ -z "$port" ]; then
-		_oc_say "no free port found from ${OMNIROUTE_PORT:-55432}"
+# DIR PORT: start the server of DIR/data, write DIR/env and export PG*
+_oc_run() {
+	local dir=$1 port=$2 bindir
+	bindir=$(_oc_bindir) || return 1
+	if ! _oc_as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
+		start >/dev/null 2>&1; then
+		_oc_say "server did not start; end of $dir/log:"
+		tail -n 30 "$dir/log" >&2 2>/dev/null
+		_oc_as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1
 		return 1
 	fi
+
+	{
+		echo "export PGHOST='$dir'"
+		echo "export PGPORT='$port'"
+		echo "export PGUSER='postgres'"
+	} >"$dir/env" || return 1
+	export PGHOST="$dir" PGPORT="$port" PGUSER=postgres
+}
+
+omniroute_cluster_start() {
+	local dir=${1:-} bindir port conf
+	if [ -z "$dir" ]; then
+		_oc_say "usage: start DIR"
+		return 2
+	fi
+	bindir=$(_oc_bindir) || return 1
+	dir=$(_oc_new_dir "$dir") || return 1
+	port=$(_oc_free_port) || return 1
 
 	if ! _oc_as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust \
 		-E UTF8 --no-locale --no-sync >"$dir/initdb.log" 2>&1; then
@@ -146,21 +183,48 @@ omniroute_cluster_start() {
 		fi
 	} | _oc_as_owner tee -a "$conf" >/dev/null || return 1
 
-	if ! _oc_as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-		start >/dev/null 2>&1; then
-		_oc_say "server did not start; end of $dir/log:"
-		tail -n 30 "$dir/log" >&2 2>/dev/null
-		_oc_as_owner "$bindir/pg_ctl" -D "$dir/data" -m immediate stop >/dev/null 2>&1
+	_oc_run "$dir" "$port" || return 1
+	_oc_say "started PostgreSQL in $dir (port $port, log $dir/log)"
+	cat "$dir/env"
+}
+
+# A hot standby of the cluster in PRIMARY, in DIR: a base backup over
+# PRIMARY's socket (initdb -A trust lets local replication connections in;
+# wal_level and max_wal_senders are at their defaults, replica and 10), with
+# standby.signal and primary_conninfo (-R), so it streams from PRIMARY.  It
+# keeps PRIMARY's postgresql.conf (preloading, OMNIROUTE_PGCONF) but for its
+# own port and socket directory, appended last.
+omniroute_cluster_standby() {
+	local primary=${1:-} dir=${2:-} bindir pport port
+	if [ -z "$primary" ] || [ -z "$dir" ]; then
+		_oc_say "usage: standby PRIMARY DIR"
+		return 2
+	fi
+	bindir=$(_oc_bindir) || return 1
+	if [ ! -e "$primary/.omniroute-cluster" ] || [ ! -f "$primary/env" ]; then
+		_oc_say "$primary is not a running cluster made by cluster.sh start"
 		return 1
 	fi
+	primary=$(cd "$primary" && pwd -P) || return 1
+	pport=$(sed -n "s/^export PGPORT='\([0-9]*\)'\$/\1/p" "$primary/env")
+	dir=$(_oc_new_dir "$dir") || return 1
+	port=$(_oc_free_port) || return 1
 
+	if ! _oc_as_owner "$bindir/pg_basebackup" -h "$primary" -p "$pport" -U postgres \
+		-D "$dir/data" -R -X stream -c fast --no-sync >"$dir/basebackup.log" 2>&1; then
+		_oc_say "pg_basebackup from $primary failed:"
+		cat "$dir/basebackup.log" >&2
+		return 1
+	fi
 	{
-		echo "export PGHOST='$dir'"
-		echo "export PGPORT='$port'"
-		echo "export PGUSER='postgres'"
-	} >"$dir/env" || return 1
-	export PGHOST="$dir" PGPORT="$port" PGUSER=postgres
-	_oc_say "started PostgreSQL in $dir (port $port, log $dir/log)"
+		echo
+		echo "# --- standby of $primary (scripts/cluster.sh standby) ---"
+		echo "port = $port"
+		echo "unix_socket_directories = '$dir'"
+	} | _oc_as_owner tee -a "$dir/data/postgresql.conf" >/dev/null || return 1
+
+	_oc_run "$dir" "$port" || return 1
+	_oc_say "started a standby of $primary in $dir (port $port, log $dir/log)"
 	cat "$dir/env"
 }
 
@@ -202,8 +266,12 @@ if [ "${BASH_SOURCE[0]}" = "$0" ]; then
 		[ $# -eq 2 ] || { _oc_say "usage: $0 stop DIR"; exit 2; }
 		omniroute_cluster_stop "$2"
 		;;
+	standby)
+		[ $# -eq 3 ] || { _oc_say "usage: $0 standby PRIMARY DIR"; exit 2; }
+		omniroute_cluster_standby "$2" "$3"
+		;;
 	*)
-		_oc_say "usage: $0 start|stop DIR"
+		_oc_say "usage: $0 start DIR | stop DIR | standby PRIMARY DIR"
 		exit 2
 		;;
 	esac

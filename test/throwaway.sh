@@ -4,10 +4,31 @@
 # through), exports PGHOST, PGPORT and PGUSER, sets dir to the directory, and
 # stops and removes it when the script exits.  It also sets test_name to NAME,
 # for the two helpers below.
+#
+# A script with more than one cluster (a standby, the new cluster of an
+# upgrade) passes each further directory to throwaway_register DIR: every
+# registered cluster is stopped and removed on exit too, the last registered
+# first.
+throwaway_dirs=()
+
+throwaway_cleanup() {
+	local i
+	for ((i = ${#throwaway_dirs[@]} - 1; i >= 0; i--)); do
+		bash scripts/cluster.sh stop "${throwaway_dirs[$i]}" >/dev/null 2>&1 || true
+	done
+}
+
+# throwaway_register DIR: stop and remove DIR (made by scripts/cluster.sh)
+# when the script exits
+throwaway_register() {
+	throwaway_dirs+=("$1")
+	trap throwaway_cleanup EXIT
+}
+
 throwaway_cluster() {
 	test_name=$1
 	dir=$(mktemp -d "/tmp/omniroute-$1.XXXXXX")
-	trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
+	throwaway_register "$dir"
 	eval "$(bash scripts/cluster.sh start "$dir" 2>/dev/null)"
 	export PGHOST PGPORT PGUSER
 }
