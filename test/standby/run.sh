@@ -41,7 +41,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 . test/throwaway.sh
 . scripts/cluster.sh # for _oc_bindir: the same binaries as the clusters
 bindir=$(_oc_bindir)
-DB=postgres # the worker's default database: it connects at once (a database made later costs it a 5 s restart)
+# the worker's default database: the worker connects at once (to a database
+# made after the server starts it connects only at its restart, 5 s later)
+DB=postgres
 TICK_MS=300
 OMNIROUTE_PGCONF="omniroute.database = '$DB'\nomniroute.tick_interval = $TICK_MS" \
 	throwaway_cluster standby
@@ -70,7 +72,6 @@ poll() {
 }
 
 # ------------------------------------------------------------ the primary ---
-
 psql -X -q -v ON_ERROR_STOP=1 -d "$DB" <<'SQL'
 CREATE EXTENSION omniroute;
 INSERT INTO omniroute.queue (id, name) VALUES (1, 'General'), (2, 'Short offers');
@@ -148,7 +149,7 @@ case $out in
 *"cannot execute INSERT in a read-only transaction"*) ;;
 *) fail "an INSERT on the standby failed, but not as read-only: $out" ;;
 esac
-# nor ticks: an hour from now the chat offers are due; tick() refuses
+# nor ticks: two hours from now the chat offers are due; tick() refuses
 if out=$(PGHOST=$standby PGPORT=$standby_port psql -X -At -q -v ON_ERROR_STOP=1 -v VERBOSITY=verbose -d "$DB" \
 	-c "SELECT omniroute.tick(now() + interval '2 hours')" 2>&1); then
 	fail "omniroute.tick() on the standby succeeded ($out)"
