@@ -29,7 +29,15 @@ throwaway_cluster() {
 	test_name=$1
 	dir=$(mktemp -d "/tmp/omniroute-$1.XXXXXX")
 	throwaway_register "$dir"
-	eval "$(bash scripts/cluster.sh start "$dir" 2>/dev/null)"
+	eval "$(bash scripts/cluster.sh start "$dir" 2>"$dir.start-errors")"
+	# a failed start prints nothing to eval: PGHOST would still name the
+	# caller's server (make test exports its own)
+	if [ "${PGHOST:-}" != "$dir" ]; then
+		echo "$1: the throwaway cluster did not start: $(cat "$dir.start-errors")"
+		rm -f "$dir.start-errors"
+		exit 1
+	fi
+	rm -f "$dir.start-errors"
 	export PGHOST PGPORT PGUSER
 }
 
