@@ -59,3 +59,15 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.classification_rule_id_seq
 SELECT pg_catalog.pg_extension_config_dump('omniroute.route_rule_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_event_id_seq', '');
+
+-- ---------------------------------------------------------------------------
+-- Dropping the extension while work is routed (src/dropguard.c)
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION omniroute.drop_guard() RETURNS event_trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_drop_guard';
+REVOKE ALL ON FUNCTION omniroute.drop_guard() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.drop_guard() TO omniroute_admin;
+CREATE EVENT TRIGGER omniroute_drop_guard ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION omniroute.drop_guard();

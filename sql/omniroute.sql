@@ -668,6 +668,19 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------
+-- Dropping the extension while work is routed
+-- ---------------------------------------------------------------------------
+
+-- DROP EXTENSION omniroute (or DROP SCHEMA omniroute) locks every table,
+-- view and sequence of the extension first, never waiting while it holds
+-- one (src/dropguard.c): the drop then cannot deadlock with routing.
+CREATE FUNCTION omniroute.drop_guard() RETURNS event_trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_drop_guard';
+CREATE EVENT TRIGGER omniroute_drop_guard ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION omniroute.drop_guard();
+
+-- ---------------------------------------------------------------------------
 -- Security (README: Security model)
 -- ---------------------------------------------------------------------------
 
