@@ -61,6 +61,45 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_event_id_seq', '');
 
 -- ---------------------------------------------------------------------------
+-- Workstream intervals: at most 366 days, so that a time plus any of them
+-- stays a time (0.1.0 took '178000000 years', and then every offer failed)
+-- ---------------------------------------------------------------------------
+
+-- a longer one is cut to 366 days, with a warning naming it: the update
+-- must not fail on data 0.1.0 accepted, and a dump must restore
+DO $clamp$
+DECLARE
+    w record;
+BEGIN
+    FOR w IN SELECT id, name, offer_timeout, auto_close_after, wrap_up_block
+               FROM omniroute.workstream
+              WHERE offer_timeout > interval '366 days' OR auto_close_after > interval '366 days'
+                 OR wrap_up_block > interval '366 days'
+              ORDER BY id LOOP
+        RAISE WARNING 'omniroute: workstream % (%): offer_timeout %, auto_close_after %, wrap_up_block %: each longer than 366 days is now 366 days',
+            w.id, w.name, w.offer_timeout, w.auto_close_after, w.wrap_up_block;
+    END LOOP;
+    UPDATE omniroute.workstream
+       SET offer_timeout = least(offer_timeout, interval '366 days'),
+           auto_close_after = least(auto_close_after, interval '366 days'),
+           wrap_up_block = least(wrap_up_block, interval '366 days')
+     WHERE offer_timeout > interval '366 days' OR auto_close_after > interval '366 days'
+        OR wrap_up_block > interval '366 days';
+END
+$clamp$;
+
+ALTER TABLE omniroute.workstream
+    DROP CONSTRAINT workstream_auto_close_after_check,
+    ADD CONSTRAINT workstream_auto_close_after_check
+        CHECK (auto_close_after > interval '0' AND auto_close_after <= interval '366 days'),
+    DROP CONSTRAINT workstream_wrap_up_block_check,
+    ADD CONSTRAINT workstream_wrap_up_block_check
+        CHECK (wrap_up_block >= interval '0' AND wrap_up_block <= interval '366 days'),
+    DROP CONSTRAINT workstream_offer_timeout_check,
+    ADD CONSTRAINT workstream_offer_timeout_check
+        CHECK (offer_timeout > interval '0' AND offer_timeout <= interval '366 days');
+
+-- ---------------------------------------------------------------------------
 -- Dropping the extension while work is routed (src/dropguard.c)
 -- ---------------------------------------------------------------------------
 

@@ -176,13 +176,14 @@ CREATE TABLE omniroute.workstream (
     capacity_units    int NOT NULL DEFAULT 1 CHECK (capacity_units >= 0),
     capacity_profile  text REFERENCES omniroute.capacity_profile (name) ON UPDATE CASCADE,
     fallback_queue_id bigint NOT NULL REFERENCES omniroute.queue (id),
-    auto_close_after  interval CHECK (auto_close_after > interval '0'),
-    wrap_up_block     interval CHECK (wrap_up_block >= interval '0'),
+    auto_close_after  interval CHECK (auto_close_after > interval '0' AND auto_close_after <= interval '366 days'),
+    wrap_up_block     interval CHECK (wrap_up_block >= interval '0' AND wrap_up_block <= interval '366 days'),
     allowed_presences text[] NOT NULL DEFAULT '{available,busy}'
                       CHECK (cardinality(allowed_presences) > 0 AND array_position(allowed_presences, NULL) IS NULL),
     skill_matching    text NOT NULL DEFAULT 'exact' CHECK (skill_matching IN ('exact', 'closest', 'none')),
     keep_same_agent   bool NOT NULL DEFAULT false,
-    offer_timeout     interval NOT NULL DEFAULT '120 seconds' CHECK (offer_timeout > interval '0'),
+    offer_timeout     interval NOT NULL DEFAULT '120 seconds'
+                      CHECK (offer_timeout > interval '0' AND offer_timeout <= interval '366 days'),
     auto_accept       bool NOT NULL DEFAULT false,
     bot_agent_id      bigint REFERENCES omniroute.agent (id)
 );

@@ -19,6 +19,10 @@
  *	  ticks at once never act twice on one item.  Running it again at the
  *	  same time does nothing more: it is idempotent.  Tests pass 'at'
  *	  explicitly; the background worker (worker.c) calls it with now().
+ *	  'at' must be finite and leave room for the longest interval a
+ *	  workstream may set (366 days, by the table's CHECKs) on either side:
+ *	  offers made at 'infinity' would never expire, and at the ends of the
+ *	  timestamp range their expiry would overflow.
  *
  *-------------------------------------------------------------------------
  */
@@ -266,6 +270,30 @@ serve_waiting(LifecycleCall *call, TimestampTz at)
 	return served;
 }
 
+/*
+ * Longer than any interval a workstream may set (offer_timeout,
+ * auto_close_after, wrap_up_block: at most 366 days, a CHECK of each).
+ */
+#define TICK_MARGIN ((int64) 400 * USECS_PER_DAY)
+
+/* a time tick() can act at: finite, its timeouts within the range */
+static void
+check_tick_time(TimestampTz at)
+{
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("omniroute.tick() cannot run at %s", timestamptz_to_str(at)),
+				 errdetail("Offers made then would never expire."),
+				 errhint("Pass a finite time, or nothing for now().")));
+	if (at < MIN_TIMESTAMP + TICK_MARGIN || at >= END_TIMESTAMP - TICK_MARGIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("omniroute.tick() cannot run at %s: its timeouts would be out of range",
+						timestamptz_to_str(at)),
+				 errhint("Pass a time at least 400 days inside the range of timestamptz.")));
+}
+
 PG_FUNCTION_INFO_V1(omniroute_tick);
 
 Datum
@@ -280,6 +308,7 @@ omniroute_tick(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only an omniroute admin may run omniroute.tick()")));
+	check_tick_time(at);
 	call.now = at;
 	prepare_plans();
 	actions += expire_offers(&call, at);
