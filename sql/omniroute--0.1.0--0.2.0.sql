@@ -61,6 +61,39 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_event_id_seq', '');
 
 -- ---------------------------------------------------------------------------
+-- Lifecycle rules: who may act on what (src/priv.c, src/lifecycle.c)
+-- ---------------------------------------------------------------------------
+
+-- the supervisor: acts on any item, reads every item and event, configures
+-- nothing; made if missing, as the other four roles are
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'omniroute_supervisor') THEN
+        CREATE ROLE omniroute_supervisor NOLOGIN;
+    END IF;
+END
+$roles$;
+
+GRANT USAGE ON SCHEMA omniroute TO omniroute_supervisor;
+GRANT SELECT ON omniroute.work_item, omniroute.work_item_event TO omniroute_supervisor;
+GRANT SELECT ON omniroute.agent, omniroute.presence, omniroute.queue, omniroute.queue_member,
+                omniroute.workstream, omniroute.skill, omniroute.agent_skill TO omniroute_supervisor;
+GRANT EXECUTE ON FUNCTION
+    omniroute.accept(bigint), omniroute.reject(bigint), omniroute.close(bigint, text),
+    omniroute.wait(bigint), omniroute.resume(bigint), omniroute.wrap_up(bigint),
+    omniroute.transfer(bigint, bigint), omniroute.transfer_to_agent(bigint, bigint),
+    omniroute.escalate(bigint), omniroute.pick(bigint), omniroute.pick_next(),
+    omniroute.set_presence(bigint, text), omniroute.set_presence(text),
+    omniroute.explain(bigint)
+    TO omniroute_supervisor;
+CREATE POLICY supervisor_read ON omniroute.work_item FOR SELECT TO omniroute_supervisor
+    USING (true);
+CREATE POLICY supervisor_read ON omniroute.work_item_event FOR SELECT TO omniroute_supervisor
+    USING (true);
+GRANT SELECT ON omniroute.queue_stats, omniroute.agent_stats, omniroute.workstream_stats
+    TO omniroute_supervisor;
+
+-- ---------------------------------------------------------------------------
 -- Workstream intervals: at most 366 days, so that a time plus any of them
 -- stays a time (0.1.0 took '178000000 years', and then every offer failed)
 -- ---------------------------------------------------------------------------

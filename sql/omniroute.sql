@@ -691,7 +691,8 @@ DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['omniroute_admin', 'omniroute_app', 'omniroute_agent', 'omniroute_reporter'] LOOP
+    FOREACH r IN ARRAY ARRAY['omniroute_admin', 'omniroute_app', 'omniroute_agent', 'omniroute_reporter',
+                             'omniroute_supervisor'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         END IF;
@@ -731,6 +732,22 @@ GRANT EXECUTE ON FUNCTION
 -- reporter: events (and the reporting views, granted where they are made)
 GRANT SELECT ON omniroute.work_item_event TO omniroute_reporter;
 
+-- supervisor: read every item and its events, act on any item through the
+-- lifecycle functions (transfer_to_agent is a forced assignment), set any
+-- agent's presence; configure nothing (src/priv.c, src/lifecycle.c)
+GRANT USAGE ON SCHEMA omniroute TO omniroute_supervisor;
+GRANT SELECT ON omniroute.work_item, omniroute.work_item_event TO omniroute_supervisor;
+GRANT SELECT ON omniroute.agent, omniroute.presence, omniroute.queue, omniroute.queue_member,
+                omniroute.workstream, omniroute.skill, omniroute.agent_skill TO omniroute_supervisor;
+GRANT EXECUTE ON FUNCTION
+    omniroute.accept(bigint), omniroute.reject(bigint), omniroute.close(bigint, text),
+    omniroute.wait(bigint), omniroute.resume(bigint), omniroute.wrap_up(bigint),
+    omniroute.transfer(bigint, bigint), omniroute.transfer_to_agent(bigint, bigint),
+    omniroute.escalate(bigint), omniroute.pick(bigint), omniroute.pick_next(),
+    omniroute.set_presence(bigint, text), omniroute.set_presence(text),
+    omniroute.explain(bigint)
+    TO omniroute_supervisor;
+
 /*
  * Row-level security, ENABLEd and FORCEd.  The extension's own functions run
  * as the extension owner, a superuser, which bypasses it: routing and the
@@ -768,6 +785,12 @@ CREATE POLICY reporter_read ON omniroute.work_item_event FOR SELECT TO omniroute
 CREATE POLICY agent_read ON omniroute.work_item_event FOR SELECT TO omniroute_agent
     USING (EXISTS (SELECT 1 FROM omniroute.work_item w
                     WHERE w.id = work_item_event.work_item_id));
+
+-- a supervisor: every item and every event
+CREATE POLICY supervisor_read ON omniroute.work_item FOR SELECT TO omniroute_supervisor
+    USING (true);
+CREATE POLICY supervisor_read ON omniroute.work_item_event FOR SELECT TO omniroute_supervisor
+    USING (true);
 
 -- ---------------------------------------------------------------------------
 -- Reporting and admin helpers (README: Reporting and administration)
@@ -1079,6 +1102,8 @@ COMMENT ON FUNCTION omniroute.copy_workstream(bigint) IS
 
 GRANT SELECT ON omniroute.queue_stats, omniroute.agent_stats, omniroute.workstream_stats
     TO omniroute_admin, omniroute_reporter;
+GRANT SELECT ON omniroute.queue_stats, omniroute.agent_stats, omniroute.workstream_stats
+    TO omniroute_supervisor;
 REVOKE EXECUTE ON FUNCTION omniroute.copy_workstream(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omniroute.copy_workstream(bigint) TO omniroute_admin;
 

@@ -4,8 +4,10 @@
  *	  omniroute.tick(at): everything that happens because time passes.
  *
  *	  1. offers older than their workstream's offer_timeout are missed: the
- *	     agent's units come back, the agent's presence becomes 'inactive',
- *	     the item is re-routed as on reject and never returns to that agent;
+ *	     agent's units come back, the agent's presence becomes 'inactive'
+ *	     (unless an admin or supervisor forced the item on them:
+ *	     diagnostics.assignment.method 'forced'), the item is re-routed as
+ *	     on reject and never returns to that agent;
  *	  2. wrap-up blocks that have run their time release their capacity;
  *	  3. waiting items idle longer than auto_close_after close with reason
  *	     'inactivity';
@@ -59,6 +61,7 @@ prepare_plans(void)
 	Oid			t1[1] = {TIMESTAMPTZOID};
 	Oid			ti[1] = {INT8OID};
 	Oid			t2[2] = {INT8OID, TIMESTAMPTZOID};
+	Oid			t2i[2] = {INT8OID, INT8OID};
 
 	if (plans_ready)
 		return;
@@ -88,8 +91,13 @@ prepare_plans(void)
 							 " ORDER BY w.last_activity_at LIMIT 1000"
 							 "   FOR UPDATE OF w SKIP LOCKED", 1, t1);
 	unblock_plan = util_prepare("UPDATE omniroute.work_item SET reserved_units = 0 WHERE id = $1", 1, ti);
+	/* not for a forced assignment: it was not offered for their presence */
 	inactive_plan = util_prepare("UPDATE omniroute.agent SET presence = 'inactive'"
-								 " WHERE id = $1 AND presence <> 'inactive'", 1, ti);
+								 " WHERE id = $1 AND presence <> 'inactive'"
+								 "   AND NOT EXISTS (SELECT 1 FROM omniroute.work_item w"
+								 "                    WHERE w.id = $2 AND w.diagnostics -> 'assignment'"
+								 "                                        ->> 'method' = 'forced')",
+								 2, t2i);
 	close_idle_plan = util_prepare("UPDATE omniroute.work_item"
 								   "   SET state = 'closed', closed_at = $2, close_reason = 'inactivity',"
 								   "       reserved_units = 0"
@@ -164,7 +172,7 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 {
 	WorkItem	it;
 	int64		agent;
-	Datum		values[1];
+	Datum		values[2];
 
 	if (!try_lock_agent_of(id))
 		return false;
@@ -176,6 +184,7 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 	notify_agent(agent, "missed", it.id, it.ws_id, it.queue_id, NULL);
 	/* an agent who lets offers expire is not there: stop offering */
 	values[0] = Int64GetDatum(agent);
+	values[1] = Int64GetDatum(id);
 	util_exec(inactive_plan, values, NULL, false, 0, SPI_OK_UPDATE);
 	lifecycle_reroute(call, &it, "missed");
 	return true;
