@@ -176,13 +176,14 @@ CREATE TABLE omniroute.workstream (
     capacity_units    int NOT NULL DEFAULT 1 CHECK (capacity_units >= 0),
     capacity_profile  text REFERENCES omniroute.capacity_profile (name) ON UPDATE CASCADE,
     fallback_queue_id bigint NOT NULL REFERENCES omniroute.queue (id),
-    auto_close_after  interval CHECK (auto_close_after > interval '0'),
-    wrap_up_block     interval CHECK (wrap_up_block >= interval '0'),
+    auto_close_after  interval CHECK (auto_close_after > interval '0' AND auto_close_after <= interval '366 days'),
+    wrap_up_block     interval CHECK (wrap_up_block >= interval '0' AND wrap_up_block <= interval '366 days'),
     allowed_presences text[] NOT NULL DEFAULT '{available,busy}'
                       CHECK (cardinality(allowed_presences) > 0 AND array_position(allowed_presences, NULL) IS NULL),
     skill_matching    text NOT NULL DEFAULT 'exact' CHECK (skill_matching IN ('exact', 'closest', 'none')),
     keep_same_agent   bool NOT NULL DEFAULT false,
-    offer_timeout     interval NOT NULL DEFAULT '120 seconds' CHECK (offer_timeout > interval '0'),
+    offer_timeout     interval NOT NULL DEFAULT '120 seconds'
+                      CHECK (offer_timeout > interval '0' AND offer_timeout <= interval '366 days'),
     auto_accept       bool NOT NULL DEFAULT false,
     bot_agent_id      bigint REFERENCES omniroute.agent (id)
 );
@@ -668,6 +669,19 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------
+-- Dropping the extension while work is routed
+-- ---------------------------------------------------------------------------
+
+-- DROP EXTENSION omniroute (or DROP SCHEMA omniroute) locks every table,
+-- view and sequence of the extension first, never waiting while it holds
+-- one (src/dropguard.c): the drop then cannot deadlock with routing.
+CREATE FUNCTION omniroute.drop_guard() RETURNS event_trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_drop_guard';
+CREATE EVENT TRIGGER omniroute_drop_guard ON ddl_command_start
+    WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
+    EXECUTE FUNCTION omniroute.drop_guard();
+
+-- ---------------------------------------------------------------------------
 -- Security (README: Security model)
 -- ---------------------------------------------------------------------------
 
@@ -677,7 +691,8 @@ DO $roles$
 DECLARE
     r text;
 BEGIN
-    FOREACH r IN ARRAY ARRAY['omniroute_admin', 'omniroute_app', 'omniroute_agent', 'omniroute_reporter'] LOOP
+    FOREACH r IN ARRAY ARRAY['omniroute_admin', 'omniroute_app', 'omniroute_agent', 'omniroute_reporter',
+                             'omniroute_supervisor'] LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
             EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
         END IF;
@@ -717,6 +732,22 @@ GRANT EXECUTE ON FUNCTION
 -- reporter: events (and the reporting views, granted where they are made)
 GRANT SELECT ON omniroute.work_item_event TO omniroute_reporter;
 
+-- supervisor: read every item and its events, act on any item through the
+-- lifecycle functions (transfer_to_agent is a forced assignment), set any
+-- agent's presence; configure nothing (src/priv.c, src/lifecycle.c)
+GRANT USAGE ON SCHEMA omniroute TO omniroute_supervisor;
+GRANT SELECT ON omniroute.work_item, omniroute.work_item_event TO omniroute_supervisor;
+GRANT SELECT ON omniroute.agent, omniroute.presence, omniroute.queue, omniroute.queue_member,
+                omniroute.workstream, omniroute.skill, omniroute.agent_skill TO omniroute_supervisor;
+GRANT EXECUTE ON FUNCTION
+    omniroute.accept(bigint), omniroute.reject(bigint), omniroute.close(bigint, text),
+    omniroute.wait(bigint), omniroute.resume(bigint), omniroute.wrap_up(bigint),
+    omniroute.transfer(bigint, bigint), omniroute.transfer_to_agent(bigint, bigint),
+    omniroute.escalate(bigint), omniroute.pick(bigint), omniroute.pick_next(),
+    omniroute.set_presence(bigint, text), omniroute.set_presence(text),
+    omniroute.explain(bigint)
+    TO omniroute_supervisor;
+
 /*
  * Row-level security, ENABLEd and FORCEd.  The extension's own functions run
  * as the extension owner, a superuser, which bypasses it: routing and the
@@ -754,6 +785,12 @@ CREATE POLICY reporter_read ON omniroute.work_item_event FOR SELECT TO omniroute
 CREATE POLICY agent_read ON omniroute.work_item_event FOR SELECT TO omniroute_agent
     USING (EXISTS (SELECT 1 FROM omniroute.work_item w
                     WHERE w.id = work_item_event.work_item_id));
+
+-- a supervisor: every item and every event
+CREATE POLICY supervisor_read ON omniroute.work_item FOR SELECT TO omniroute_supervisor
+    USING (true);
+CREATE POLICY supervisor_read ON omniroute.work_item_event FOR SELECT TO omniroute_supervisor
+    USING (true);
 
 -- ---------------------------------------------------------------------------
 -- Reporting and admin helpers (README: Reporting and administration)
@@ -1065,6 +1102,8 @@ COMMENT ON FUNCTION omniroute.copy_workstream(bigint) IS
 
 GRANT SELECT ON omniroute.queue_stats, omniroute.agent_stats, omniroute.workstream_stats
     TO omniroute_admin, omniroute_reporter;
+GRANT SELECT ON omniroute.queue_stats, omniroute.agent_stats, omniroute.workstream_stats
+    TO omniroute_supervisor;
 REVOKE EXECUTE ON FUNCTION omniroute.copy_workstream(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omniroute.copy_workstream(bigint) TO omniroute_admin;
 

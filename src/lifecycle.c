@@ -5,12 +5,19 @@
  *	  close; an agent's presence; serving waiting work on demand.
  *
  *	  Each function locks the item row (FOR UPDATE), checks that the caller
- *	  may act on it (an admin, or the agent who holds it: 42501 otherwise),
- *	  checks the transition (55000 naming the current state), applies it
- *	  with its capacity effect, writes the events and notifications, and
- *	  when capacity was released serves the agent waiting work in the same
- *	  transaction.  Lock order: item, then agent -- see serve.c for why this
- *	  cannot deadlock with routing or serving.
+ *	  may act on it (an admin or a supervisor, or the agent who holds it:
+ *	  lifecycle_check_caller, whose refusals never tell an agent more than
+ *	  they may read), checks the transition (55000 naming the current
+ *	  state), applies it with its capacity effect, writes the events and
+ *	  notifications, and when capacity was released serves the agent
+ *	  waiting work in the same transaction.  Lock order: item, then agent
+ *	  -- see serve.c for why this cannot deadlock with routing or serving.
+ *
+ *	  Giving work to a named agent: pick(id) and an agent's
+ *	  transfer_to_agent obey the rules of routing (serve.c, refusal());
+ *	  only an admin's or a supervisor's transfer_to_agent (a forced
+ *	  assignment) and affinity give work whatever the agent's capacity,
+ *	  presence and membership.
  *
  *	  The functions run as the extension owner with search_path pinned
  *	  (priv.c) but know their caller, which SECURITY DEFINER would hide.
@@ -41,6 +48,7 @@
 #include "omniroute.h"
 
 static Datum append_declined(Datum arr, int64 agent_id);
+static const char *declined_how(int64 item, int64 agent);
 
 static SPIPlanPtr lock_item_plan;
 static SPIPlanPtr item_row_plan;
@@ -49,6 +57,7 @@ static SPIPlanPtr accept_plan;
 static SPIPlanPtr close_plan;
 static SPIPlanPtr reoffer_plan;
 static SPIPlanPtr requeue_plan;
+static SPIPlanPtr declined_plan;
 
 static bool plans_ready = false;
 
@@ -141,28 +150,120 @@ lifecycle_end(LifecycleCall *call, int64 item_id)
 
 /*
  * The start of every transition on an item: privileged mode, the item
- * locked, and the caller allowed to act on it (an admin, or the agent who
- * holds it: 42501 otherwise).
+ * locked, and the caller allowed to act on it (lifecycle_check_caller).
  */
 void
 lifecycle_open(LifecycleCall *call, int64 id, WorkItem *it, const char *verb)
 {
 	lifecycle_begin(call);
-	lifecycle_lock_item(id, it);
-	priv_check_agent(&call->caller, it->agent_id,
-					 psprintf("%s work item " INT64_FORMAT, verb, id));
+	lifecycle_check_caller(call, id, lifecycle_try_lock_item(id, it) ? it : NULL, verb);
+}
+
+/*
+ * May the caller act on the item (NULL: there is no such item)?  An admin
+ * or a supervisor on any item, an agent on the items they hold.  What an
+ * agent is told never says more than they may read (the agent_read
+ * policy): an item they may not read gets the answer a missing one gets,
+ * 42501 "does not exist or is not yours", naming neither its state nor its
+ * agent; one they may read (open in a pick-mode queue of theirs) is named
+ * as not theirs.  An agent whose offer of the item was missed or rejected
+ * is told that, with the state when it is open again (55000).
+ */
+void
+lifecycle_check_caller(LifecycleCall *call, int64 id, const WorkItem *it, const char *verb)
+{
+	int64		agent;
+
+	if (priv_acts_on_any(&call->caller))
+	{
+		if (it == NULL)
+			ereport(ERROR,
+					(errcode(ERRCODE_UNDEFINED_OBJECT),
+					 errmsg("work item " INT64_FORMAT " does not exist", id)));
+		return;
+	}
+	agent = priv_require_agent(&call->caller);
+	if (it != NULL && it->agent_id == agent)
+		return;
+	if (it != NULL && serve_declined_by(it->declined, agent))
+	{
+		const char *what = declined_how(id, agent);
+
+		if (strcmp(it->state, "open") == 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("work item " INT64_FORMAT " is open: %s", id, what),
+					 errdetail("Agent " INT64_FORMAT " cannot %s it.", agent, verb)));
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("work item " INT64_FORMAT " is no longer yours: %s", id, what),
+				 errdetail("Agent " INT64_FORMAT " cannot %s it.", agent, verb)));
+	}
+	if (it != NULL && lifecycle_may_read(agent, it))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent " INT64_FORMAT " cannot %s work item " INT64_FORMAT ": it is not yours",
+						agent, verb, id)));
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("agent " INT64_FORMAT " cannot %s work item " INT64_FORMAT
+					": it does not exist or is not yours", agent, verb, id)));
+}
+
+/*
+ * Whether the agent may read the item although they do not hold it: the
+ * second half of the agent_read policy on work_item (open, of a pick-mode
+ * workstream, in a queue they are a member of).
+ */
+bool
+lifecycle_may_read(int64 agent, const WorkItem *it)
+{
+	WorkstreamConfig *ws;
+
+	if (strcmp(it->state, "open") != 0)
+		return false;
+	ws = catalog_workstream(it->ws_id);
+	return ws != NULL && ws->pick_mode && serve_is_member(agent, it->queue_id);
+}
+
+/* "your offer expired" or "you rejected it": the agent's last word on it */
+static const char *
+declined_how(int64 item, int64 agent)
+{
+	Datum		values[2] = {Int64GetDatum(item), Int64GetDatum(agent)};
+
+	if (declined_plan == NULL)
+	{
+		Oid			t[2] = {INT8OID, INT8OID};
+
+		declined_plan = util_prepare("SELECT event FROM omniroute.work_item_event"
+									 " WHERE work_item_id = $1 AND agent_id = $2"
+									 "   AND event IN ('missed', 'rejected')"
+									 " ORDER BY id DESC LIMIT 1", 2, t);
+	}
+	if (util_exec(declined_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+		return "you rejected it or let your offer expire";
+	return strcmp(util_col_text(0, 1), "missed") == 0 ? "your offer expired" : "you rejected it";
 }
 
 void
 lifecycle_lock_item(int64 id, WorkItem *it)
 {
+	if (!lifecycle_try_lock_item(id, it))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("work item " INT64_FORMAT " does not exist", id)));
+}
+
+/* lock the item (FOR UPDATE) and read it; false if there is none */
+bool
+lifecycle_try_lock_item(int64 id, WorkItem *it)
+{
 	Datum		values[1] = {Int64GetDatum(id)};
 	bool		isnull;
 
 	if (util_exec(lock_item_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("work item " INT64_FORMAT " does not exist", id)));
+		return false;
 	it->id = id;
 	it->ws_id = util_col_int64(0, 1);
 	it->state = util_col_text(0, 2);
@@ -173,6 +274,7 @@ lifecycle_lock_item(int64 id, WorkItem *it)
 	it->required_skills = DatumGetJsonbPCopy(util_col(0, 7, &isnull));
 	it->profile = util_col_text(0, 8);
 	it->external_id = util_col_text(0, 9);
+	return true;
 }
 
 void
@@ -406,7 +508,7 @@ omniroute_serve_agent(PG_FUNCTION_ARGS)
 	int			n;
 
 	lifecycle_begin(&call);
-	priv_check_agent(&call.caller, agent, "serve another agent");
+	priv_check_agent(&call.caller, agent, psprintf("serve agent " INT64_FORMAT, agent));
 	n = serve_agent(agent, call.now, &call.events);
 	lifecycle_end(&call, 0);
 	PG_RETURN_INT32(n);
@@ -469,7 +571,7 @@ omniroute_set_presence(PG_FUNCTION_ARGS)
 	LifecycleCall call;
 
 	lifecycle_begin(&call);
-	priv_check_agent(&call.caller, agent, "set another agent's presence");
+	priv_check_agent(&call.caller, agent, psprintf("set the presence of agent " INT64_FORMAT, agent));
 	set_presence(agent, PG_GETARG_TEXT_PP(1));
 	lifecycle_end(&call, 0);
 	PG_RETURN_VOID();
@@ -560,10 +662,16 @@ set_state(WorkItem *it, const char *state, int32 reserved, TimestampTz now,
 	util_exec(state_plan, values, nulls, false, 0, SPI_OK_UPDATE);
 }
 
-/* an item given to a named agent: units reserved whatever their capacity */
+/*
+ * An item given to a named agent whose row the caller has locked: units
+ * reserved whatever their capacity (room was checked already, or force:
+ * affinity and forced assignments), and a slot of the workstream's
+ * capacity profile -- taken whatever the count with force, else only if
+ * one is free (53400 otherwise).
+ */
 static void
 give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method,
-			  const char *why)
+			  const char *why, bool force)
 {
 	WorkstreamConfig *ws = catalog_workstream(it->ws_id);
 	TimestampTz expires;
@@ -572,11 +680,19 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 	const char *ev = ws->auto_accept ? "assigned" : "offered";
 
 	assign_force(agent, ws->capacity_units, it->queue_id, call->now);
-	if (ws->capacity_profile != NULL &&
-		assign_profile_charge(agent, ws->capacity_profile, call->now, true))
+	if (ws->capacity_profile != NULL)
 	{
-		values[7] = CStringGetTextDatum(ws->capacity_profile);
-		nulls[7] = ' ';
+		if (assign_profile_charge(agent, ws->capacity_profile, call->now, force))
+		{
+			values[7] = CStringGetTextDatum(ws->capacity_profile);
+			nulls[7] = ' ';
+		}
+		else if (!force)
+			ereport(ERROR,
+					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+					 errmsg("cannot give work item " INT64_FORMAT " to agent " INT64_FORMAT
+							": no free slot of capacity profile \"%s\"",
+							it->id, agent, ws->capacity_profile)));
 	}
 	values[0] = Int64GetDatum(it->id);
 	values[1] = CStringGetTextDatum(ws->auto_accept ? "active" : "offered");
@@ -620,9 +736,7 @@ omniroute_wait(PG_FUNCTION_ARGS)
 	LifecycleCall call;
 	WorkItem	it;
 
-	lifecycle_begin(&call);
-	lifecycle_lock_item(id, &it);
-	priv_check_agent(&call.caller, it.agent_id, psprintf("put work item " INT64_FORMAT " on hold", id));
+	lifecycle_open(&call, id, &it, "put on hold");
 	if (strcmp(it.state, "active") != 0)
 		lifecycle_wrong_state(&it, "put on hold", "active", "put on hold");
 	/* the agent stays the owner; the capacity is theirs to use meanwhile */
@@ -766,8 +880,11 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 	int64		old_agent;
 	Datum		values[1];
 	bool		isnull;
+	bool		forced;
 
 	lifecycle_open(&call, id, &it, "transfer");
+	/* an admin or a supervisor assigns; an agent hands over (see below) */
+	forced = priv_acts_on_any(&call.caller);
 	if (!transferable(&it))
 		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
 	prepare_more_plans();
@@ -792,10 +909,24 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 
 		util_exec(lock_agents_plan, v, NULL, false, 0, SPI_OK_SELECT);
 	}
+
+	/*
+	 * An agent may hand an item they hold only to a colleague routing could
+	 * offer it to (a member of its queue, an allowed presence, room, the
+	 * skills, ...): a normal offer, which the colleague may reject or miss
+	 * as any other.  An admin's or a supervisor's transfer is a forced
+	 * assignment: offered to that agent whatever their membership, presence
+	 * and capacity, and since it was not made on the strength of their
+	 * presence, letting it time out does not make them inactive (tick.c).
+	 */
+	if (!forced)
+		serve_check_handover(target, id, catalog_workstream(it.ws_id), it.queue_id,
+							 it.declined, it.required_skills);
 	old_agent = take_back(&call, &it);
 	events_add(&call.events, id, "transferred", old_agent, it.queue_id,
-			   psprintf("{\"to_agent\": " INT64_FORMAT "}", target));
-	give_to_agent(&call, &it, target, "transfer", "transferred");
+			   psprintf("{\"to_agent\": " INT64_FORMAT ", \"forced\": %s}", target,
+						forced ? "true" : "false"));
+	give_to_agent(&call, &it, target, forced ? "forced" : "transfer", "transferred", forced);
 	if (old_agent != 0)
 		serve_agent(old_agent, call.now, &call.events);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
@@ -828,7 +959,7 @@ omniroute_escalate(PG_FUNCTION_ARGS)
 			route_affinity_agent(it.ws_id, it.external_id) : 0;
 
 		if (human != 0)
-			give_to_agent(&call, &it, human, "keep_same_agent", "escalated");
+			give_to_agent(&call, &it, human, "keep_same_agent", "escalated", true);
 		else
 			lifecycle_reroute(&call, &it, "escalated");
 	}
@@ -839,8 +970,6 @@ omniroute_escalate(PG_FUNCTION_ARGS)
  * pick(id), pick_next()
  * ----------------------------------------------------------------
  */
-static SPIPlanPtr member_plan;
-
 static int64
 picking_agent(const LifecycleCall *call)
 {
@@ -862,58 +991,29 @@ omniroute_pick(PG_FUNCTION_ARGS)
 	LifecycleCall call;
 	WorkItem	it;
 	int64		agent;
-	WorkstreamConfig *ws;
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
+	bool		found;
 
 	lifecycle_begin(&call);
 	agent = picking_agent(&call);
 	/* a concurrent picker waits here, then finds the item taken */
-	lifecycle_lock_item(id, &it);
-	if (strcmp(it.state, "open") != 0)
-		lifecycle_wrong_state(&it, "pick", "open", "picked");
-	if (member_plan == NULL)
-	{
-		Oid			t[2] = {INT8OID, INT8OID};
-
-		member_plan = util_prepare("SELECT 1 FROM omniroute.queue_member"
-								   " WHERE agent_id = $1 AND queue_id = $2", 2, t);
-	}
-	values[0] = Int64GetDatum(agent);
-	values[1] = Int64GetDatum(it.queue_id);
-	if (util_exec(member_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+	found = lifecycle_try_lock_item(id, &it);
+	/* an agent learns nothing of an item they may not read */
+	if (!found && priv_acts_on_any(&call.caller))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("work item " INT64_FORMAT " does not exist", id)));
+	if (!found || (!priv_acts_on_any(&call.caller) && it.agent_id != agent &&
+				   !lifecycle_may_read(agent, &it)))
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
-						": not a member of its queue " INT64_FORMAT, agent, id, it.queue_id)));
-	ws = catalog_workstream(it.ws_id);
-	if (!assign_if_room(agent, ws->capacity_units, it.queue_id, call.now))
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
-						": it needs %d free unit(s)", agent, id, ws->capacity_units)));
-	if (ws->capacity_profile != NULL)
-	{
-		if (!assign_profile_charge(agent, ws->capacity_profile, call.now, false))
-			ereport(ERROR,
-					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
-					 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
-							": no free slot of capacity profile \"%s\"",
-							agent, id, ws->capacity_profile)));
-		values[7] = CStringGetTextDatum(ws->capacity_profile);
-		nulls[7] = ' ';
-	}
-	values[0] = Int64GetDatum(id);
-	values[1] = CStringGetTextDatum("active");
-	values[2] = Int64GetDatum(agent);
-	values[3] = Int32GetDatum(ws->capacity_units);
-	values[4] = TimestampTzGetDatum(call.now);
-	values[5] = it.declined;
-	values[6] = util_jsonb(psprintf("{\"outcome\": \"active\", \"agent_id\": " INT64_FORMAT
-									", \"method\": \"picked\"}", agent));
-	util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
-	events_add(&call.events, id, "picked", agent, it.queue_id, NULL);
-	notify_agent(agent, "assigned", id, it.ws_id, it.queue_id, NULL);
+						": it does not exist or is not open to you", agent, id),
+				 errhint("Agents pick open items of the pick-mode queues they are members of.")));
+	if (strcmp(it.state, "open") != 0)
+		lifecycle_wrong_state(&it, "pick", "open", "picked");
+	/* the rules of serving and pick_next(): errors say which one failed */
+	serve_pick_item(agent, id, it.ws_id, it.queue_id, it.declined, it.required_skills,
+					call.now, &call.events);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 

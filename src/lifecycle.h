@@ -38,7 +38,13 @@ extern void lifecycle_begin(LifecycleCall *call);
 /* flush events, leave privileged mode; returns the item's row if item_id */
 extern Datum lifecycle_end(LifecycleCall *call, int64 item_id);
 extern void lifecycle_lock_item(int64 id, WorkItem *it);
+extern bool lifecycle_try_lock_item(int64 id, WorkItem *it);
 extern void lifecycle_open(LifecycleCall *call, int64 id, WorkItem *it, const char *verb);
+/* refuse unless the caller may act on the item (NULL: none); see lifecycle.c */
+extern void lifecycle_check_caller(LifecycleCall *call, int64 id, const WorkItem *it,
+								   const char *verb);
+/* whether an agent may read an item they do not hold (open, pick mode, their queue) */
+extern bool lifecycle_may_read(int64 agent, const WorkItem *it);
 extern void lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowed,
 								  const char *done);
 /* give back what an item holds of its agent: units and profile slot */

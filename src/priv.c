@@ -12,6 +12,12 @@
  *	  exactly as fmgr_security_definer does, and switch back at the end.  On
  *	  error, transaction abort restores both.
  *
+ *	  Who may act on what: an admin (superuser, the extension's owner or a
+ *	  member of omniroute_admin) and a supervisor (omniroute_supervisor) on
+ *	  any item and agent; an agent (the role an agent row's login_role
+ *	  names) on their own items and presence only.  Refusals never name
+ *	  who holds an item (lifecycle.c).
+ *
  *-------------------------------------------------------------------------
  */
 #include "postgres.h"
@@ -38,6 +44,7 @@ priv_enter(Caller *caller)
 {
 	Oid			owner;
 	Oid			admin_role;
+	Oid			supervisor_role;
 	Datum		values[1];
 
 	memset(caller, 0, sizeof(Caller));
@@ -60,6 +67,9 @@ priv_enter(Caller *caller)
 	caller->is_admin = superuser_arg(caller->userid) ||
 		has_privs_of_role(caller->userid, owner) ||
 		(OidIsValid(admin_role) && has_privs_of_role(caller->userid, admin_role));
+	supervisor_role = get_role_oid("omniroute_supervisor", true);
+	caller->is_supervisor = OidIsValid(supervisor_role) &&
+		has_privs_of_role(caller->userid, supervisor_role);
 
 	GetUserIdAndSecContext(&caller->saved_userid, &caller->saved_sec);
 	SetUserIdAndSecContext(owner, caller->saved_sec | SECURITY_LOCAL_USERID_CHANGE);
@@ -82,20 +92,26 @@ priv_leave(Caller *caller)
 	SetUserIdAndSecContext(caller->saved_userid, caller->saved_sec);
 }
 
+int64
+priv_require_agent(const Caller *caller)
+{
+	if (caller->agent_id == 0 && !priv_acts_on_any(caller))
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("role \"%s\" is neither an omniroute admin or supervisor nor an agent",
+						GetUserNameFromId(caller->userid, false)),
+				 errhint("Map the role to an agent with omniroute.agent.login_role.")));
+	return caller->agent_id;
+}
+
 void
 priv_check_agent(const Caller *caller, int64 agent_id, const char *what)
 {
-	if (caller->is_admin)
+	if (priv_acts_on_any(caller))
 		return;
-	if (caller->agent_id == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("role \"%s\" is neither an omniroute admin nor an agent",
-						GetUserNameFromId(caller->userid, false)),
-				 errhint("Map the role to an agent with omniroute.agent.login_role.")));
+	priv_require_agent(caller);
 	if (agent_id != caller->agent_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("agent " INT64_FORMAT " cannot %s: it belongs to agent " INT64_FORMAT,
-						caller->agent_id, what, agent_id)));
+				 errmsg("agent " INT64_FORMAT " cannot %s", caller->agent_id, what)));
 }

@@ -11,6 +11,7 @@ typedef struct Caller
 {
 	Oid			userid;			/* the role that called */
 	bool		is_admin;		/* superuser, extension owner or omniroute_admin */
+	bool		is_supervisor;	/* omniroute_supervisor: acts on any item */
 	int64		agent_id;		/* the agent that role logs in as, or 0 */
 	/* saved state while privileged */
 	Oid			saved_userid;
@@ -27,7 +28,15 @@ typedef struct Caller
 extern void priv_enter(Caller *caller);
 extern void priv_leave(Caller *caller);
 
-/* 42501 unless the caller is an admin or the agent named */
+/* may act on any work item and any agent: an admin or a supervisor */
+#define priv_acts_on_any(caller) ((caller)->is_admin || (caller)->is_supervisor)
+
+/*
+ * 42501 unless the caller may act on any agent or is the agent named;
+ * 'what' completes "agent N cannot ...", naming what was asked
+ */
 extern void priv_check_agent(const Caller *caller, int64 agent_id, const char *what);
+/* 42501 unless the caller is an agent (or may act on any); returns its agent id */
+extern int64 priv_require_agent(const Caller *caller);
 
 #endif							/* OMNIROUTE_PRIV_H */

@@ -8,11 +8,22 @@
 
 #include "datatype/timestamp.h"
 
+#include "utils/jsonb.h"
+
+#include "catalog.h"
 #include "events.h"
 
 extern int	serve_agent(int64 agent_id, TimestampTz now, EventBuf *events);
 extern int	serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events,
 							bool skip_locked);
 extern int64 pick_next_for(int64 agent_id, TimestampTz now, EventBuf *events);
+/* pick(id): errors name why the agent may not have it */
+extern void serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id,
+							Datum declined, Jsonb *required, TimestampTz now, EventBuf *events);
+/* an agent's handover of an item to a colleague: errors name why not */
+extern void serve_check_handover(int64 target, int64 item, WorkstreamConfig *ws, int64 queue_id,
+								 Datum declined, Jsonb *required);
+extern bool serve_is_member(int64 agent_id, int64 queue_id);
+extern bool serve_declined_by(Datum declined, int64 agent_id);
 
 #endif							/* OMNIROUTE_SERVE_H */

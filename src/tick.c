@@ -4,8 +4,10 @@
  *	  omniroute.tick(at): everything that happens because time passes.
  *
  *	  1. offers older than their workstream's offer_timeout are missed: the
- *	     agent's units come back, the agent's presence becomes 'inactive',
- *	     the item is re-routed as on reject and never returns to that agent;
+ *	     agent's units come back, the agent's presence becomes 'inactive'
+ *	     (unless an admin or supervisor forced the item on them:
+ *	     diagnostics.assignment.method 'forced'), the item is re-routed as
+ *	     on reject and never returns to that agent;
  *	  2. wrap-up blocks that have run their time release their capacity;
  *	  3. waiting items idle longer than auto_close_after close with reason
  *	     'inactivity';
@@ -19,6 +21,10 @@
  *	  ticks at once never act twice on one item.  Running it again at the
  *	  same time does nothing more: it is idempotent.  Tests pass 'at'
  *	  explicitly; the background worker (worker.c) calls it with now().
+ *	  'at' must be finite and leave room for the longest interval a
+ *	  workstream may set (366 days, by the table's CHECKs) on either side:
+ *	  offers made at 'infinity' would never expire, and at the ends of the
+ *	  timestamp range their expiry would overflow.
  *
  *-------------------------------------------------------------------------
  */
@@ -55,6 +61,7 @@ prepare_plans(void)
 	Oid			t1[1] = {TIMESTAMPTZOID};
 	Oid			ti[1] = {INT8OID};
 	Oid			t2[2] = {INT8OID, TIMESTAMPTZOID};
+	Oid			t2i[2] = {INT8OID, INT8OID};
 
 	if (plans_ready)
 		return;
@@ -84,8 +91,13 @@ prepare_plans(void)
 							 " ORDER BY w.last_activity_at LIMIT 1000"
 							 "   FOR UPDATE OF w SKIP LOCKED", 1, t1);
 	unblock_plan = util_prepare("UPDATE omniroute.work_item SET reserved_units = 0 WHERE id = $1", 1, ti);
+	/* not for a forced assignment: it was not offered for their presence */
 	inactive_plan = util_prepare("UPDATE omniroute.agent SET presence = 'inactive'"
-								 " WHERE id = $1 AND presence <> 'inactive'", 1, ti);
+								 " WHERE id = $1 AND presence <> 'inactive'"
+								 "   AND NOT EXISTS (SELECT 1 FROM omniroute.work_item w"
+								 "                    WHERE w.id = $2 AND w.diagnostics -> 'assignment'"
+								 "                                        ->> 'method' = 'forced')",
+								 2, t2i);
 	close_idle_plan = util_prepare("UPDATE omniroute.work_item"
 								   "   SET state = 'closed', closed_at = $2, close_reason = 'inactivity',"
 								   "       reserved_units = 0"
@@ -160,7 +172,7 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 {
 	WorkItem	it;
 	int64		agent;
-	Datum		values[1];
+	Datum		values[2];
 
 	if (!try_lock_agent_of(id))
 		return false;
@@ -172,6 +184,7 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 	notify_agent(agent, "missed", it.id, it.ws_id, it.queue_id, NULL);
 	/* an agent who lets offers expire is not there: stop offering */
 	values[0] = Int64GetDatum(agent);
+	values[1] = Int64GetDatum(id);
 	util_exec(inactive_plan, values, NULL, false, 0, SPI_OK_UPDATE);
 	lifecycle_reroute(call, &it, "missed");
 	return true;
@@ -266,6 +279,30 @@ serve_waiting(LifecycleCall *call, TimestampTz at)
 	return served;
 }
 
+/*
+ * Longer than any interval a workstream may set (offer_timeout,
+ * auto_close_after, wrap_up_block: at most 366 days, a CHECK of each).
+ */
+#define TICK_MARGIN ((int64) 400 * USECS_PER_DAY)
+
+/* a time tick() can act at: finite, its timeouts within the range */
+static void
+check_tick_time(TimestampTz at)
+{
+	if (TIMESTAMP_NOT_FINITE(at))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("omniroute.tick() cannot run at %s", timestamptz_to_str(at)),
+				 errdetail("Offers made then would never expire."),
+				 errhint("Pass a finite time, or nothing for now().")));
+	if (at < MIN_TIMESTAMP + TICK_MARGIN || at >= END_TIMESTAMP - TICK_MARGIN)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("omniroute.tick() cannot run at %s: its timeouts would be out of range",
+						timestamptz_to_str(at)),
+				 errhint("Pass a time at least 400 days inside the range of timestamptz.")));
+}
+
 PG_FUNCTION_INFO_V1(omniroute_tick);
 
 Datum
@@ -280,6 +317,7 @@ omniroute_tick(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only an omniroute admin may run omniroute.tick()")));
+	check_tick_time(at);
 	call.now = at;
 	prepare_plans();
 	actions += expire_offers(&call, at);

@@ -49,9 +49,10 @@ SELECT is((SELECT day_items FROM omniroute.agent_profile WHERE agent_id = 8902),
 SELECT throws_ok($$INSERT INTO omniroute.agent (name, timezone) VALUES ('pp mars', 'Mars/Olympus')$$,
                  '22023', NULL, 'an unknown agent time zone is refused');
 
--- pick mode: caller must be an agent, a member of the queue, with room
+-- pick mode: caller must be an agent, a member of the queue, with room (and an
+-- allowed presence: test/pgtap/lifecycle_rules.sql)
 INSERT INTO omniroute.agent (id, name, capacity, presence, login_role) VALUES
-    (8921, 'pp picker', 10, 'offline', 'pp_picker'),
+    (8921, 'pp picker', 10, 'available', 'pp_picker'),
     (8922, 'pp outsider', 10, 'offline', 'pp_outsider');
 INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (8903, 8921), (8904, 8922);
 INSERT INTO omniroute.workstream (id, name, mode, fallback_queue_id, capacity_units)

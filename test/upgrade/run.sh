@@ -14,7 +14,9 @@
 #      CREATE EXTENSION of the current version, object for object
 #      (test/upgrade/catalog.sql; any difference fails with the diff), every
 #      row of the release's columns is as it was (test/backup/digest.sql),
-#      routing and the lifecycle go on, and the worker ticks again.
+#      routing and the lifecycle go on, and the worker ticks again; a
+#      workstream whose intervals exceed 0.2.0's bound (366 days) is cut to
+#      it, with a warning, and the update does not fail.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 repo=$PWD
@@ -99,6 +101,15 @@ while read -r old commit; do
 		fail "could not load the contact center at $old"
 	[ "$(q "SELECT extversion FROM pg_extension WHERE extname = 'omniroute'")" = "$old" ] ||
 		fail "the release's default version is not $old"
+	# a workstream whose intervals a release took but 0.2.0 bounds (366 days)
+	createdb clamp
+	clamped=0
+	if psql -X -q -d clamp -c "CREATE EXTENSION omniroute" \
+		-c "INSERT INTO omniroute.queue (id, name) VALUES (1, 'q')" \
+		-c "INSERT INTO omniroute.workstream (id, name, fallback_queue_id, offer_timeout, auto_close_after, wrap_up_block)
+		    VALUES (1, 'forever', 1, '178000000 years', '2 years', '10 minutes')" >/dev/null 2>&1; then
+		clamped=1
+	fi
 	columns=$(q "SELECT string_agg(c.relname || '.' || a.attname, ',')
 	               FROM pg_depend d JOIN pg_class c ON c.oid = d.objid AND d.classid = 'pg_class'::regclass
 	               JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
@@ -137,6 +148,15 @@ while read -r old commit; do
 	fi
 	psql -X -At -d upgrade -v only_columns="$columns" -f test/backup/digest.sql >"$pg/after"
 	diff -u "$pg/before" "$pg/after" || fail "the data changed in the update from $old (diff above)"
+	# intervals over 366 days are cut to 366 days, with a warning naming the workstream
+	if [ "$clamped" = 1 ]; then
+		out=$(psql -X -q -v ON_ERROR_STOP=1 -d clamp -c "ALTER EXTENSION omniroute UPDATE" 2>&1) ||
+			fail "the update from $old failed on a workstream with an offer_timeout of 178000000 years: $out"
+		echo "$out" | grep -q 'WARNING: .*workstream 1 (forever)' ||
+			fail "the update from $old cut the intervals of workstream 1 without a warning naming it: $out"
+		[ "$(psql -X -At -d clamp -c "SELECT offer_timeout || ' ' || auto_close_after || ' ' || wrap_up_block FROM omniroute.workstream")" = "366 days 366 days 00:10:00" ] ||
+			fail "the update from $old did not cut the intervals over 366 days to 366 days"
+	fi
 
 	wait_log "ticking in database \"upgrade\"" || fail "the worker does not tick after the update"
 	got=$(q "INSERT INTO omniroute.work_item (workstream_id, external_id, context)
@@ -148,7 +168,7 @@ while read -r old commit; do
 
 	bash scripts/cluster.sh stop "$cluster" >/dev/null 2>&1
 	cluster=
-	echo "upgrade: $old -> $version: refused before the update, same catalog as a fresh install ($(wc -l <"$pg/fresh.catalog") objects), data kept ($(grep -c . "$pg/before") tables and sequences), routes and ticks after"
+	echo "upgrade: $old -> $version: refused before the update, same catalog as a fresh install ($(wc -l <"$pg/fresh.catalog") objects), data kept ($(grep -c . "$pg/before") tables and sequences)$([ "$clamped" = 0 ] || echo ", intervals over 366 days cut with a warning"), routes and ticks after"
 done <test/upgrade/releases
 [ "$releases" -gt 0 ] || fail "no releases listed in test/upgrade/releases"
 echo "upgrade: ok"
