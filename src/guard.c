@@ -144,8 +144,13 @@ omniroute_work_item_guard(PG_FUNCTION_ARGS)
 	{
 		bool		isnull;
 		int			attnum = SPI_fnumber(desc, "state");
-		Datum		d = heap_getattr(oldtup, attnum, desc, &isnull);
-		char	   *state = isnull ? NULL : TextDatumGetCString(d);
+		Datum		d;
+		char	   *state;
+
+		if (attnum <= 0)
+			elog(ERROR, "omniroute: work_item has no column \"state\"");
+		d = heap_getattr(oldtup, attnum, desc, &isnull);
+		state = isnull ? NULL : TextDatumGetCString(d);
 
 		if (state == NULL || strcmp(state, "closed") != 0)
 		{
