@@ -29,11 +29,10 @@ work=$(mktemp -d /tmp/omniroute-callgrind.XXXXXX)
 chmod 755 "$work"
 trap 'rm -rf "$work"' EXIT
 
-bindir=$(pg_config --bindir)
-[ -x /usr/lib/postgresql/15/bin/postgres ] && bindir=/usr/lib/postgresql/15/bin
-bindir=${PG_BINDIR:-$bindir}
-pgconfig=$bindir/pg_config
-[ -x "$pgconfig" ] || pgconfig=pg_config
+# the installation that pg_config (or PG_CONFIG) names: built against it,
+# copied from it, with its layout, into a private directory
+pgconfig=${PG_CONFIG:-pg_config}
+bindir=$($pgconfig --bindir)
 pg=$work/pg
 for d in "$bindir/.." "$($pgconfig --sharedir)" "$($pgconfig --pkglibdir)"; do
 	d=$(cd "$d" && pwd -P)

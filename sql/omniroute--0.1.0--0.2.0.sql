@@ -143,3 +143,179 @@ GRANT EXECUTE ON FUNCTION omniroute.drop_guard() TO omniroute_admin;
 CREATE EVENT TRIGGER omniroute_drop_guard ON ddl_command_start
     WHEN TAG IN ('DROP EXTENSION', 'DROP SCHEMA')
     EXECUTE FUNCTION omniroute.drop_guard();
+
+-- ---------------------------------------------------------------------------
+-- Privileges: no role but the owner may attach code to the tables the
+-- extension writes as their owner, and routing state is kept off plain DML
+-- ---------------------------------------------------------------------------
+
+/*
+ * 0.1.0 granted omniroute_admin ALL on every table, TRIGGER and REFERENCES
+ * included: a trigger on a table the extension writes, or a foreign key
+ * whose check calls a cast or operator of the referencing column's type,
+ * ran its owner's code with the extension owner's rights.  Revoking the
+ * privileges does not remove what was made with them: the update stops
+ * while any is left, naming it.
+ */
+DO $foreign$
+DECLARE
+    found text;
+BEGIN
+    SELECT pg_catalog.string_agg(x.what, '; ' ORDER BY x.what) INTO found
+      FROM (SELECT pg_catalog.format('trigger %I on omniroute.%I runs %I.%I(%s), owned by %I',
+                                     t.tgname, c.relname, pn.nspname, p.proname,
+                                     pg_catalog.pg_get_function_identity_arguments(p.oid), r.rolname) AS what
+              FROM pg_catalog.pg_trigger t
+              JOIN pg_catalog.pg_class c ON c.oid = t.tgrelid
+              JOIN pg_catalog.pg_proc p ON p.oid = t.tgfoid
+              JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+              JOIN pg_catalog.pg_roles r ON r.oid = p.proowner
+             WHERE c.relnamespace = 'omniroute'::pg_catalog.regnamespace
+               AND NOT t.tgisinternal AND NOT r.rolsuper
+               AND NOT EXISTS (SELECT FROM pg_catalog.pg_depend d
+                                WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+                                  AND d.objid = p.oid AND d.deptype = 'e')
+            UNION ALL
+            SELECT pg_catalog.format('foreign key %I of %I.%I, owned by %I, refers to omniroute.%I',
+                                     k.conname, cn.nspname, c.relname, r.rolname, f.relname)
+              FROM pg_catalog.pg_constraint k
+              JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+              JOIN pg_catalog.pg_namespace cn ON cn.oid = c.relnamespace
+              JOIN pg_catalog.pg_class f ON f.oid = k.confrelid
+              JOIN pg_catalog.pg_roles r ON r.oid = c.relowner
+             WHERE k.contype = 'f' AND f.relnamespace = 'omniroute'::pg_catalog.regnamespace
+               AND NOT r.rolsuper) x;
+    IF found IS NOT NULL THEN
+        RAISE EXCEPTION 'cannot update extension omniroute: code of roles other than superusers is attached to its tables: %', found
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'It would run with the rights of the extension''s owner, a superuser, whenever the extension writes those tables.',
+                  HINT = 'Drop them (or make a superuser own what they run), then run ALTER EXTENSION omniroute UPDATE again.';
+    END IF;
+END
+$foreign$;
+
+CREATE FUNCTION omniroute.work_item_guard() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_work_item_guard';
+CREATE FUNCTION omniroute.agent_guard() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_agent_guard';
+CREATE TRIGGER work_item_guard BEFORE UPDATE OR DELETE ON omniroute.work_item
+    FOR EACH ROW EXECUTE FUNCTION omniroute.work_item_guard();
+-- only an UPDATE that names one of them: no trigger changes them
+CREATE TRIGGER agent_guard BEFORE UPDATE OF used_units, last_assigned_at, last_released_at
+    ON omniroute.agent
+    FOR EACH ROW EXECUTE FUNCTION omniroute.agent_guard();
+
+/*
+ * my_agent: the calling role's own agent row.  An agent may not read the
+ * other agents' login_role, so the row-level security policies below find
+ * the caller's agent here.  current_user in a view is the role running the
+ * query, not the view's owner; a security barrier, so that a function in
+ * the caller's WHERE clause sees only the row the view lets through.
+ */
+CREATE VIEW omniroute.my_agent WITH (security_barrier) AS
+SELECT a.id, a.name, a.login_role
+  FROM omniroute.agent a
+ WHERE a.login_role = current_user;
+
+COMMENT ON VIEW omniroute.my_agent IS
+    'The agent the current role logs in as (agent.login_role), if any.';
+
+-- the memberships' copies of routing state are written as the owner
+CREATE OR REPLACE FUNCTION omniroute.queue_sync_members() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE omniroute.queue_member SET method = NEW.assignment WHERE queue_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION omniroute.agent_sync_members() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NEW.presence IS DISTINCT FROM OLD.presence
+       OR NEW.capacity IS DISTINCT FROM OLD.capacity
+       OR NEW.used_units IS DISTINCT FROM OLD.used_units THEN
+        UPDATE omniroute.queue_member
+           SET presence = NEW.presence, free_units = NEW.capacity - NEW.used_units
+         WHERE agent_id = NEW.id;
+        -- a new presence or more capacity may let the agent take waiting work
+        IF NEW.presence IS DISTINCT FROM OLD.presence OR NEW.capacity > OLD.capacity THEN
+            PERFORM omniroute.serve_agent(NEW.id);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+REVOKE ALL ON FUNCTION omniroute.work_item_guard(), omniroute.agent_guard() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.work_item_guard(), omniroute.agent_guard() TO omniroute_admin;
+
+-- 0.1.0's grants, taken back to be made again by name
+REVOKE ALL ON omniroute.presence, omniroute.skill, omniroute.capacity_profile, omniroute.agent,
+    omniroute.agent_skill, omniroute.agent_profile, omniroute.queue, omniroute.queue_member,
+    omniroute.workstream, omniroute.context_variable, omniroute.classification_rule,
+    omniroute.route_rule, omniroute.work_item, omniroute.work_item_event
+    FROM omniroute_admin;
+REVOKE INSERT ON omniroute.work_item FROM omniroute_app;
+REVOKE SELECT ON omniroute.agent FROM omniroute_agent;
+
+-- admin: configure everything, act on any item through the lifecycle functions
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+    omniroute.presence, omniroute.skill, omniroute.capacity_profile, omniroute.agent_skill,
+    omniroute.queue, omniroute.workstream, omniroute.context_variable,
+    omniroute.classification_rule, omniroute.route_rule
+    TO omniroute_admin;
+GRANT TRUNCATE ON omniroute.skill, omniroute.agent_skill,
+    omniroute.classification_rule, omniroute.route_rule
+    TO omniroute_admin;
+GRANT SELECT, UPDATE, DELETE ON omniroute.agent TO omniroute_admin;
+GRANT INSERT (id, name, login_role, capacity, presence, is_bot, timezone)
+    ON omniroute.agent TO omniroute_admin;
+GRANT SELECT, DELETE ON omniroute.agent_profile TO omniroute_admin;
+GRANT INSERT (agent_id, profile, max_items), UPDATE (max_items)
+    ON omniroute.agent_profile TO omniroute_admin;
+GRANT SELECT, DELETE ON omniroute.queue_member TO omniroute_admin;
+GRANT INSERT (queue_id, agent_id, joined_at), UPDATE (queue_id, agent_id, joined_at)
+    ON omniroute.queue_member TO omniroute_admin;
+GRANT SELECT, UPDATE, DELETE ON omniroute.work_item TO omniroute_admin;
+GRANT INSERT (workstream_id, external_id, customer_id, context, priority, required_skills, queue_id)
+    ON omniroute.work_item TO omniroute_admin;
+-- the history: read it, prune it
+GRANT SELECT, DELETE ON omniroute.work_item_event TO omniroute_admin;
+
+-- app: insert work items (the application's columns; the router sets the
+-- rest) and read them; try routing
+GRANT SELECT ON omniroute.work_item TO omniroute_app;
+GRANT INSERT (workstream_id, external_id, customer_id, context, priority, required_skills, queue_id)
+    ON omniroute.work_item TO omniroute_app;
+GRANT EXECUTE ON FUNCTION omniroute.simulate(bigint, jsonb) TO omniroute_app;
+
+-- agent: read own and pickable items, act through the lifecycle functions
+-- (which check that the item is theirs), set their own presence; see the
+-- other agents but not the roles they log in as (my_agent: their own row)
+GRANT SELECT ON omniroute.work_item, omniroute.work_item_event TO omniroute_agent;
+GRANT SELECT ON omniroute.presence, omniroute.queue, omniroute.queue_member,
+                omniroute.workstream, omniroute.skill TO omniroute_agent;
+GRANT SELECT ON omniroute.my_agent TO omniroute_agent, omniroute_admin;
+GRANT SELECT (id, name, capacity, presence, is_bot, timezone, used_units, last_assigned_at, last_released_at)
+    ON omniroute.agent TO omniroute_agent;
+GRANT EXECUTE ON FUNCTION
+    omniroute.accept(bigint), omniroute.reject(bigint), omniroute.close(bigint, text),
+    omniroute.wait(bigint), omniroute.resume(bigint), omniroute.wrap_up(bigint),
+    omniroute.transfer(bigint, bigint), omniroute.transfer_to_agent(bigint, bigint),
+    omniroute.escalate(bigint), omniroute.pick(bigint), omniroute.pick_next(),
+    omniroute.set_presence(bigint, text), omniroute.set_presence(text)
+    TO omniroute_agent;
+
+-- an agent: their own items, and the open items of their pick-mode queues
+ALTER POLICY agent_read ON omniroute.work_item TO omniroute_agent
+    USING (agent_id = (SELECT me.id FROM omniroute.my_agent me)
+           OR (state = 'open'
+               AND EXISTS (SELECT 1
+                             FROM omniroute.queue_member m
+                             JOIN omniroute.workstream ws ON ws.id = work_item.workstream_id
+                            WHERE m.agent_id = (SELECT me.id FROM omniroute.my_agent me)
+                              AND m.queue_id = work_item.queue_id
+                              AND ws.mode = 'pick')));

@@ -477,9 +477,10 @@ $$;
 CREATE TRIGGER queue_member_init BEFORE INSERT OR UPDATE OF agent_id, queue_id ON omniroute.queue_member
     FOR EACH ROW EXECUTE FUNCTION omniroute.queue_member_init();
 
--- a queue's method is copied to its memberships
+-- a queue's method is copied to its memberships (as the owner: the copies
+-- are granted to no one)
 CREATE FUNCTION omniroute.queue_sync_members() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     UPDATE omniroute.queue_member SET method = NEW.assignment WHERE queue_id = NEW.id;
@@ -508,8 +509,9 @@ CREATE TRIGGER agent_check_timezone BEFORE INSERT OR UPDATE OF timezone ON omnir
     FOR EACH ROW EXECUTE FUNCTION omniroute.agent_check_timezone();
 
 -- an admin's change of presence or capacity is copied to the memberships
+-- (as the owner: the copies are granted to no one)
 CREATE FUNCTION omniroute.agent_sync_members() RETURNS trigger
-    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF NEW.presence IS DISTINCT FROM OLD.presence
@@ -700,6 +702,41 @@ BEGIN
 END
 $roles$;
 
+/*
+ * Routing state is the extension's (src/guard.c).  Below superuser, a role
+ * may UPDATE a work item's priority, context and required_skills and DELETE
+ * a closed item, and UPDATE an agent's configuration but not its used units
+ * or its last assignment and release: anything else is refused with the
+ * function to use instead.  The extension's own writes run as its owner, a
+ * superuser, and pass, as do pg_restore and a superuser's repairs; routing
+ * writes agent rows without the executor and fires neither trigger.
+ */
+CREATE FUNCTION omniroute.work_item_guard() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_work_item_guard';
+CREATE FUNCTION omniroute.agent_guard() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_agent_guard';
+CREATE TRIGGER work_item_guard BEFORE UPDATE OR DELETE ON omniroute.work_item
+    FOR EACH ROW EXECUTE FUNCTION omniroute.work_item_guard();
+-- only an UPDATE that names one of them: no trigger changes them
+CREATE TRIGGER agent_guard BEFORE UPDATE OF used_units, last_assigned_at, last_released_at
+    ON omniroute.agent
+    FOR EACH ROW EXECUTE FUNCTION omniroute.agent_guard();
+
+/*
+ * my_agent: the calling role's own agent row.  An agent may not read the
+ * other agents' login_role, so the row-level security policies below find
+ * the caller's agent here.  current_user in a view is the role running the
+ * query, not the view's owner; a security barrier, so that a function in
+ * the caller's WHERE clause sees only the row the view lets through.
+ */
+CREATE VIEW omniroute.my_agent WITH (security_barrier) AS
+SELECT a.id, a.name, a.login_role
+  FROM omniroute.agent a
+ WHERE a.login_role = current_user;
+
+COMMENT ON VIEW omniroute.my_agent IS
+    'The agent the current role logs in as (agent.login_role), if any.';
+
 REVOKE ALL ON ALL TABLES IN SCHEMA omniroute FROM PUBLIC;
 REVOKE ALL ON ALL FUNCTIONS IN SCHEMA omniroute FROM PUBLIC;
 GRANT USAGE ON SCHEMA omniroute TO omniroute_admin, omniroute_app, omniroute_agent, omniroute_reporter;
@@ -708,19 +745,67 @@ GRANT USAGE ON SCHEMA omniroute TO omniroute_admin, omniroute_app, omniroute_age
 GRANT EXECUTE ON FUNCTION omniroute.work_item_refs_unchecked(bigint, bigint, bigint)
     TO omniroute_admin, omniroute_app;
 
--- admin: configure everything, act on any item
-GRANT ALL ON ALL TABLES IN SCHEMA omniroute TO omniroute_admin;
+/*
+ * Table privileges are granted by name and by column, never ALL.  The
+ * extension writes work_item, work_item_event, agent, agent_profile and
+ * queue_member as their owner, a superuser, and its triggers write others:
+ *   - no role is granted TRIGGER or REFERENCES on any table here: a
+ *     trigger, or the check of a foreign key that refers to one of these
+ *     tables (which runs as their owner and may call a cast or operator of
+ *     the referencing column's type), would run that role's code with the
+ *     owner's rights;
+ *   - routing state (agent.used_units, last_assigned_at, last_released_at,
+ *     the copies in queue_member, agent_profile's counts) and the columns of
+ *     a work item that routing and the lifecycle functions keep are granted
+ *     to nobody for INSERT; what may be UPDATEd or DELETEd is checked by the
+ *     guard triggers above, which name the function to use instead;
+ *   - TRUNCATE only where it bypasses nothing: not on a table with routing
+ *     state, nor on context_variable (recheck_rules is a row trigger).
+ * The column lists follow the tables: a column added to agent, queue_member,
+ * agent_profile or work_item is internal until it is granted here.
+ */
+
+-- admin: configure everything, act on any item through the lifecycle functions
+GRANT SELECT, INSERT, UPDATE, DELETE ON
+    omniroute.presence, omniroute.skill, omniroute.capacity_profile, omniroute.agent_skill,
+    omniroute.queue, omniroute.workstream, omniroute.context_variable,
+    omniroute.classification_rule, omniroute.route_rule
+    TO omniroute_admin;
+GRANT TRUNCATE ON omniroute.skill, omniroute.agent_skill,
+    omniroute.classification_rule, omniroute.route_rule
+    TO omniroute_admin;
+GRANT SELECT, UPDATE, DELETE ON omniroute.agent TO omniroute_admin;
+GRANT INSERT (id, name, login_role, capacity, presence, is_bot, timezone)
+    ON omniroute.agent TO omniroute_admin;
+GRANT SELECT, DELETE ON omniroute.agent_profile TO omniroute_admin;
+GRANT INSERT (agent_id, profile, max_items), UPDATE (max_items)
+    ON omniroute.agent_profile TO omniroute_admin;
+GRANT SELECT, DELETE ON omniroute.queue_member TO omniroute_admin;
+GRANT INSERT (queue_id, agent_id, joined_at), UPDATE (queue_id, agent_id, joined_at)
+    ON omniroute.queue_member TO omniroute_admin;
+GRANT SELECT, UPDATE, DELETE ON omniroute.work_item TO omniroute_admin;
+GRANT INSERT (workstream_id, external_id, customer_id, context, priority, required_skills, queue_id)
+    ON omniroute.work_item TO omniroute_admin;
+-- the history: read it, prune it
+GRANT SELECT, DELETE ON omniroute.work_item_event TO omniroute_admin;
 GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA omniroute TO omniroute_admin;
 
--- app: insert and read work items; try routing
-GRANT SELECT, INSERT ON omniroute.work_item TO omniroute_app;
+-- app: insert work items (the application's columns; the router sets the
+-- rest) and read them; try routing
+GRANT SELECT ON omniroute.work_item TO omniroute_app;
+GRANT INSERT (workstream_id, external_id, customer_id, context, priority, required_skills, queue_id)
+    ON omniroute.work_item TO omniroute_app;
 GRANT EXECUTE ON FUNCTION omniroute.simulate(bigint, jsonb) TO omniroute_app;
 
 -- agent: read own and pickable items, act through the lifecycle functions
--- (which check that the item is theirs), set their own presence
+-- (which check that the item is theirs), set their own presence; see the
+-- other agents but not the roles they log in as (my_agent: their own row)
 GRANT SELECT ON omniroute.work_item, omniroute.work_item_event TO omniroute_agent;
-GRANT SELECT ON omniroute.agent, omniroute.presence, omniroute.queue, omniroute.queue_member,
+GRANT SELECT ON omniroute.presence, omniroute.queue, omniroute.queue_member,
                 omniroute.workstream, omniroute.skill TO omniroute_agent;
+GRANT SELECT ON omniroute.my_agent TO omniroute_agent, omniroute_admin;
+GRANT SELECT (id, name, capacity, presence, is_bot, timezone, used_units, last_assigned_at, last_released_at)
+    ON omniroute.agent TO omniroute_agent;
 GRANT EXECUTE ON FUNCTION
     omniroute.accept(bigint), omniroute.reject(bigint), omniroute.close(bigint, text),
     omniroute.wait(bigint), omniroute.resume(bigint), omniroute.wrap_up(bigint),
@@ -764,13 +849,12 @@ CREATE POLICY app_read ON omniroute.work_item FOR SELECT TO omniroute_app
     USING (true);
 -- an agent: their own items, and the open items of their pick-mode queues
 CREATE POLICY agent_read ON omniroute.work_item FOR SELECT TO omniroute_agent
-    USING (agent_id = (SELECT a.id FROM omniroute.agent a WHERE a.login_role = current_user)
+    USING (agent_id = (SELECT me.id FROM omniroute.my_agent me)
            OR (state = 'open'
                AND EXISTS (SELECT 1
                              FROM omniroute.queue_member m
-                             JOIN omniroute.agent a ON a.id = m.agent_id
                              JOIN omniroute.workstream ws ON ws.id = work_item.workstream_id
-                            WHERE a.login_role = current_user
+                            WHERE m.agent_id = (SELECT me.id FROM omniroute.my_agent me)
                               AND m.queue_id = work_item.queue_id
                               AND ws.mode = 'pick')));
 

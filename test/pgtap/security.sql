@@ -32,9 +32,10 @@ INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (8701, 8701), (87
 INSERT INTO omniroute.workstream (id, name, fallback_queue_id) VALUES (8701, 'sec: chat', 8701);
 INSERT INTO omniroute.workstream (id, name, mode, fallback_queue_id) VALUES (8702, 'sec: cases', 'pick', 8702);
 
--- the application
+-- the application (which may not choose ids: the items get 8701..8703)
+SELECT setval('omniroute.work_item_id_seq', 8700);
 SET LOCAL ROLE sec_app;
-SELECT lives_ok($$INSERT INTO omniroute.work_item (id, workstream_id) VALUES (8701, 8701), (8702, 8701), (8703, 8702)$$,
+SELECT lives_ok($$INSERT INTO omniroute.work_item (workstream_id) VALUES (8701), (8701), (8702)$$,
                 'app: inserts work items, which are routed');
 SELECT is((SELECT count(*) FROM omniroute.work_item WHERE id BETWEEN 8701 AND 8703), 3::bigint, 'app: reads work items');
 SELECT throws_ok($$INSERT INTO omniroute.queue (name) VALUES ('sec: rogue')$$, '42501', NULL,

@@ -32,11 +32,10 @@ cleanup() {
 trap cleanup EXIT
 
 version=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p" omniroute.control)
-bindir=$(pg_config --bindir)
-[ -x /usr/lib/postgresql/15/bin/pg_ctl ] && [ -z "${PG_BINDIR:-}" ] && bindir=/usr/lib/postgresql/15/bin
-bindir=${PG_BINDIR:-$bindir}
-pgconfig=$bindir/pg_config
-[ -x "$pgconfig" ] || pgconfig=pg_config
+# the installation that pg_config (or PG_CONFIG) names: built against it,
+# copied from it, with its layout, into a private directory
+pgconfig=${PG_CONFIG:-pg_config}
+bindir=$($pgconfig --bindir)
 
 # a private copy of the installation (same layout, so that it relocates):
 # what each step installs into it touches nothing else
