@@ -59,3 +59,14 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.classification_rule_id_seq
 SELECT pg_catalog.pg_extension_config_dump('omniroute.route_rule_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_event_id_seq', '');
+
+-- ---------------------------------------------------------------------------
+-- The tick worker: a launcher starts one in every database with the
+-- extension; the update wakes it for this database at its commit
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION omniroute.wake_worker() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'omniroute_wake_worker';
+REVOKE EXECUTE ON FUNCTION omniroute.wake_worker() FROM PUBLIC;
+
+SELECT omniroute.wake_worker();
