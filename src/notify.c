@@ -57,7 +57,7 @@
 #include "notify.h"
 #include "omniroute.h"
 
-#define RING_SIZE			1024	/* per database */
+#define RING_SIZE			2048	/* per database */
 #define PAYLOAD_MAX			256
 #define CHANNEL_MAX			NAMEDATALEN
 #define NOTIFY_SEND_MAX		256	/* notifications per worker transaction */
