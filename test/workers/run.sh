@@ -9,7 +9,9 @@
 #      5 s of their CREATE EXTENSION; gamma, postgres and the templates get
 #      none;
 #   b. each database ticks on its own: in each, an offer with a 1 s timeout
-#      is missed by the worker (a 'missed' event; nobody calls tick());
+#      is missed by the worker (a 'missed' event; nobody calls tick()); and
+#      each database's worker sends its agents' notifications (a listener
+#      gets the offer from the worker's process, not from the router);
 #   c. DROP EXTENSION in alpha stops its worker (beta's goes on); CREATE
 #      EXTENSION brings one back within 5 s, which ticks;
 #   d. CREATE DATABASE delta TEMPLATE beta, ALTER DATABASE delta RENAME TO
@@ -94,6 +96,26 @@ ticks() {
 	[ "$lag" -le 4000 ] || fail "$db: the offer was missed $lag ms after falling due"
 	qd "$db" "SELECT omniroute.close($id, 'test')" >/dev/null
 }
+# notified DB: a listener in DB gets the offer of a new item from DB's
+# worker (notify.c); tried again if the item went open (see offer) or the
+# router sent it itself (it does while the worker is in a tick over 100 ms)
+notified() {
+	local db=$1 w out pids=
+	w=$(worker_of "$db")
+	for _ in 1 2 3 4 5; do
+		out=$(psql -X -q -v ON_ERROR_STOP=1 -d "$db" 2>&1 <<'SQL'
+LISTEN omniroute_agent_1;
+UPDATE omniroute.agent SET presence = 'available' WHERE id = 1;
+INSERT INTO omniroute.work_item (workstream_id) VALUES (1);
+SELECT pg_sleep(0.5);
+SQL
+		)
+		pids=$(echo "$out" | grep '"event": "offered"' |
+			sed -n 's/.*received from server process with PID \([0-9]*\).*/\1/p' || true)
+		[ "$pids" != "$w" ] || break
+	done
+	[ "$pids" = "$w" ] || fail "$db: the offer was notified by process '$pids', not by its worker $w: $out"
+}
 # timed SQL: run it in postgres; sets ms to how long it took; over 3 s fails
 timed() {
 	local t0
@@ -132,6 +154,9 @@ ticks alpha
 a=$lag
 ticks beta
 echo "workers: alpha ticks on its own (offer missed $a ms after due), beta too ($lag ms)"
+notified alpha
+notified beta
+echo "workers: alpha's and beta's offers are notified by their own workers"
 one_each
 
 # ------------------------------------------------------------------- (c) ---
