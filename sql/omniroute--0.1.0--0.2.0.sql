@@ -319,3 +319,14 @@ ALTER POLICY agent_read ON omniroute.work_item TO omniroute_agent
                             WHERE m.agent_id = (SELECT me.id FROM omniroute.my_agent me)
                               AND m.queue_id = work_item.queue_id
                               AND ws.mode = 'pick')));
+
+-- ---------------------------------------------------------------------------
+-- The tick worker: a launcher starts one in every database with the
+-- extension; the update wakes it for this database at its commit
+-- ---------------------------------------------------------------------------
+
+CREATE FUNCTION omniroute.wake_worker() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'omniroute_wake_worker';
+REVOKE EXECUTE ON FUNCTION omniroute.wake_worker() FROM PUBLIC;
+
+SELECT omniroute.wake_worker();

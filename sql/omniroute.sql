@@ -1224,3 +1224,20 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.classification_rule_id_seq
 SELECT pg_catalog.pg_extension_config_dump('omniroute.route_rule_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_event_id_seq', '');
+
+-- ---------------------------------------------------------------------------
+-- The tick worker (README: Operations)
+-- ---------------------------------------------------------------------------
+
+/*
+ * With the library preloaded, a launcher keeps a tick worker in every
+ * database with the extension (src/launcher.c).  This asks it to start this
+ * database's at the commit of the calling transaction; it is called last
+ * by this script and by the update scripts, and does nothing when the
+ * library is not preloaded.  Only its owner may call it.
+ */
+CREATE FUNCTION omniroute.wake_worker() RETURNS void
+    LANGUAGE c VOLATILE AS 'MODULE_PATHNAME', 'omniroute_wake_worker';
+REVOKE EXECUTE ON FUNCTION omniroute.wake_worker() FROM PUBLIC;
+
+SELECT omniroute.wake_worker();

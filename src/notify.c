@@ -8,12 +8,21 @@
  *	  the commit is recorded, so every transaction that notifies commits
  *	  one at a time: routers inserting work in parallel queue up behind
  *	  each other (in the benchmark, 5-13% of routed throughput).  So when
- *	  the tick worker serves this database, a router does not NOTIFY: at
- *	  its commit it hands the notifications to the worker through a ring in
- *	  shared memory and sets the worker's latch; the worker sends them,
- *	  many per transaction of its own, within about 10 ms.  What
- *	  listeners receive is the same (channel, payload), only from the
- *	  worker's process and after the item is visible.
+ *	  a tick worker serves this database, a router does not NOTIFY: at
+ *	  its commit it hands the notifications to the worker through the
+ *	  database's ring in shared memory and sets the worker's latch; the
+ *	  worker sends them, many per transaction of its own, within about
+ *	  10 ms.  What listeners receive is the same (channel, payload), only
+ *	  from the worker's process and after the item is visible.
+ *
+ *	  Rings: one per slot of the launcher (launcher.c), so one per served
+ *	  database, omniroute.max_databases in all, each with its own lock.  A
+ *	  ring serves the database of the worker attached to it; a router finds
+ *	  its database's ring by a scan of the few rings (remembering the last
+ *	  one found), and checks it again under the ring's lock before it
+ *	  reserves room.  Entries left by a worker that restarts wait for the
+ *	  next worker of the same database; a ring taken over by another
+ *	  database drops them.
  *
  *	  A transaction's notifications go through the ring only if room for
  *	  all of them is reserved before it commits (XACT_EVENT_PRE_COMMIT); if
@@ -27,9 +36,9 @@
  *	  entries off the ring only once its transaction has sent them: a
  *	  failed send is tried again (a worker killed between its commit and
  *	  that step sends a batch twice); entries wait while the worker is away
- *	  and are lost only with the server.  A worker busy in a tick for more
- *	  than WORKER_BUSY_MS (a tick may wait for locks) gets nothing new:
- *	  routers send their own until it is back.
+ *	  and are lost only with the server (or with the ring, above).  A
+ *	  worker busy in a tick for more than WORKER_BUSY_MS (a tick may wait
+ *	  for locks) gets nothing new: routers send their own until it is back.
  *
  *-------------------------------------------------------------------------
  */
@@ -48,7 +57,7 @@
 #include "notify.h"
 #include "omniroute.h"
 
-#define RING_SIZE			4096
+#define RING_SIZE			2048	/* per database */
 #define PAYLOAD_MAX			256
 #define CHANNEL_MAX			NAMEDATALEN
 #define NOTIFY_SEND_MAX		256	/* notifications per worker transaction */
@@ -70,6 +79,7 @@ typedef struct NotifyShared
 {
 	LWLock	   *lock;
 	Oid			database;		/* served by the worker; InvalidOid: none */
+	Oid			owner;			/* the database the entries are for */
 	Latch	   *latch;			/* the worker's, while it serves */
 	TimestampTz busy_since;		/* the worker is in a tick since; 0: not */
 	uint64		head;			/* entries ever written */
@@ -78,7 +88,16 @@ typedef struct NotifyShared
 	RingEntry	ring[RING_SIZE];
 } NotifyShared;
 
+static NotifyShared *rings = NULL;	/* omniroute_max_databases of them */
+
+/*
+ * The ring this backend works with: a worker's own; a router's, the one its
+ * transaction's notifications go to (in a worker, the same)
+ */
 static NotifyShared *shared = NULL;
+
+/* the ring that last served this backend's database, for a quick look */
+static int	last_ring = 0;
 
 #if PG_VERSION_NUM >= 150000
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -109,8 +128,8 @@ notify_shmem_request(void)
 	if (prev_shmem_request_hook)
 		prev_shmem_request_hook();
 #endif
-	RequestAddinShmemSpace(MAXALIGN(sizeof(NotifyShared)));
-	RequestNamedLWLockTranche("omniroute notify", 1);
+	RequestAddinShmemSpace(MAXALIGN(mul_size(omniroute_max_databases, sizeof(NotifyShared))));
+	RequestNamedLWLockTranche("omniroute notify", omniroute_max_databases);
 }
 
 static void
@@ -121,16 +140,26 @@ notify_shmem_startup(void)
 	if (prev_shmem_startup_hook)
 		prev_shmem_startup_hook();
 	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
-	shared = ShmemInitStruct("omniroute notify", sizeof(NotifyShared), &found);
+	rings = ShmemInitStruct("omniroute notify",
+							mul_size(omniroute_max_databases, sizeof(NotifyShared)),
+							&found);
 	if (!found)
 	{
-		shared->lock = &(GetNamedLWLockTranche("omniroute notify"))->lock;
-		shared->database = InvalidOid;
-		shared->latch = NULL;
-		shared->busy_since = 0;
-		shared->head = 0;
-		shared->tail = 0;
-		shared->reserved = 0;
+		LWLockPadded *locks = GetNamedLWLockTranche("omniroute notify");
+
+		for (int i = 0; i < omniroute_max_databases; i++)
+		{
+			NotifyShared *r = &rings[i];
+
+			r->lock = &locks[i].lock;
+			r->database = InvalidOid;
+			r->owner = InvalidOid;
+			r->latch = NULL;
+			r->busy_since = 0;
+			r->head = 0;
+			r->tail = 0;
+			r->reserved = 0;
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
@@ -258,13 +287,36 @@ notify_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 	npending = kept;
 }
 
+/*
+ * The ring through which a worker serves this database, by a look without
+ * the lock (PRE_COMMIT looks again under it); NULL: no worker serves it.
+ */
+static NotifyShared *
+serving_ring(void)
+{
+	if (rings == NULL)
+		return NULL;
+	if (rings[last_ring].database == MyDatabaseId)
+		return &rings[last_ring];
+	for (int i = 0; i < omniroute_max_databases; i++)
+	{
+		if (rings[i].database == MyDatabaseId)
+		{
+			last_ring = i;
+			return &rings[i];
+		}
+	}
+	return NULL;
+}
+
 void
 notify_send(const char *channel, const char *payload)
 {
 	Pending    *p;
+	NotifyShared *ring;
 
-	/* the worker does not serve this database now: NOTIFY as usual */
-	if (!omniroute_notify_by_worker || shared == NULL || shared->database != MyDatabaseId ||
+	/* no worker serves this database now: NOTIFY as usual */
+	if (!omniroute_notify_by_worker || (ring = serving_ring()) == NULL ||
 		strlen(channel) >= CHANNEL_MAX || strlen(payload) >= PAYLOAD_MAX ||
 		IsInParallelMode())
 	{
@@ -277,6 +329,9 @@ notify_send(const char *channel, const char *payload)
 		RegisterSubXactCallback(notify_subxact_callback, NULL);
 		callbacks_registered = true;
 	}
+	/* a transaction's notifications go to the ring its first one found */
+	if (npending == 0)
+		shared = ring;
 	if (npending == maxpending)
 	{
 		int			grown = Max(8, maxpending * 2);
@@ -309,16 +364,30 @@ notify_worker_detach(int code, Datum arg)
 }
 
 void
-notify_worker_attach(void)
+notify_worker_attach(int ring)
 {
-	if (shared == NULL)
+	uint64		dropped = 0;
+
+	if (rings == NULL || ring < 0 || ring >= omniroute_max_databases)
 		return;
+	shared = &rings[ring];
 	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	/* what another database's worker left here is for nobody now */
+	if (shared->owner != MyDatabaseId)
+	{
+		dropped = shared->head - shared->tail;
+		shared->tail = shared->head;
+		shared->owner = MyDatabaseId;
+	}
 	shared->database = MyDatabaseId;
 	shared->latch = MyLatch;
 	shared->busy_since = 0;
 	LWLockRelease(shared->lock);
 	before_shmem_exit(notify_worker_detach, (Datum) 0);
+	if (dropped > 0)
+		ereport(LOG,
+				(errmsg("omniroute notifier: dropped " UINT64_FORMAT " notifications left for a database no longer served",
+						dropped)));
 }
 
 void

@@ -1,13 +1,13 @@
 /*
- * notify.h — agent notifications, sent by the tick worker after the
- * routing transaction commits when it serves the database (see notify.c).
+ * notify.h — agent notifications, sent by the database's tick worker after
+ * the routing transaction commits when one serves it (see notify.c).
  */
 #ifndef OMNIROUTE_NOTIFY_H
 #define OMNIROUTE_NOTIFY_H
 
 #include "postgres.h"
 
-/* from _PG_init, when preloaded: the shared ring */
+/* from _PG_init, when preloaded: a ring per slot of the launcher */
 extern void notify_init(void);
 
 /*
@@ -16,8 +16,11 @@ extern void notify_init(void);
  */
 extern void notify_send(const char *channel, const char *payload);
 
-/* the worker: serve this database; send up to max waiting notifications */
-extern void notify_worker_attach(void);
+/*
+ * the worker: serve this database through ring (its launcher slot); send up
+ * to max waiting notifications
+ */
+extern void notify_worker_attach(int ring);
 extern void notify_worker_busy(bool busy);
 extern int	notify_worker_send(int max);
 

@@ -6,9 +6,10 @@
  *	  library was built for.
  *
  *	  Routing on INSERT needs no preloading: the library is loaded by the
- *	  first call of one of its functions.  The GUCs omniroute.database and
- *	  omniroute.tick_interval configure the background worker, which only
- *	  runs when the library is in shared_preload_libraries.
+ *	  first call of one of its functions.  The GUCs omniroute.database,
+ *	  omniroute.tick_interval and omniroute.max_databases configure the
+ *	  launcher and its tick workers (launcher.c, worker.c), which only run
+ *	  when the library is in shared_preload_libraries.
  *
  *	  Versions: the library serves only a database whose extension is at
  *	  its own version (OMNIROUTE_VERSION, from omniroute.control).  Between
@@ -35,15 +36,16 @@
 #include "commands/extension.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/builtins.h"
 #include "utils/fmgroids.h"
 #include "utils/guc.h"
 #include "utils/rel.h"
 
 #include "catalog.h"
+#include "launcher.h"
 #include "omniroute.h"
 #include "notify.h"
-#include "worker.h"
 
 PG_MODULE_MAGIC;
 
@@ -56,6 +58,7 @@ int			omniroute_tick_interval = 1000;
 bool		omniroute_notify = true;
 bool		omniroute_notify_by_worker = true;
 int			omniroute_member_vacuum_threshold = 1000;
+int			omniroute_max_databases = 8;
 
 void		_PG_init(void);
 
@@ -63,10 +66,10 @@ void
 _PG_init(void)
 {
 	DefineCustomStringVariable("omniroute.database",
-							   "Database in which the background worker runs omniroute.tick().",
+							   "The only database in which a tick worker runs omniroute.tick(); empty: every database with the extension.",
 							   NULL,
 							   &omniroute_database,
-							   "postgres",
+							   "",
 							   PGC_SIGHUP,
 							   0,
 							   NULL, NULL, NULL);
@@ -102,18 +105,28 @@ _PG_init(void)
 							PGC_SIGHUP,
 							0,
 							NULL, NULL, NULL);
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("omniroute.max_databases",
+								"Databases served by a tick worker at the same time, at most.",
+								"Each takes a background worker (max_worker_processes) and a notification ring in shared memory.",
+								&omniroute_max_databases,
+								8, 1, 1024,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omniroute");
 
 	catalog_init();
 
 	/*
-	 * the tick worker (worker.c) and the ring through which it sends agent
-	 * notifications (notify.c) exist only when we are preloaded
+	 * the launcher and its tick workers (launcher.c, worker.c) and the rings
+	 * through which they send agent notifications (notify.c) exist only when
+	 * we are preloaded
 	 */
 	if (process_shared_preload_libraries_in_progress)
 	{
 		notify_init();
-		worker_register();
+		launcher_init();
 	}
 }
 
@@ -147,6 +160,24 @@ omniroute_installed_version(void)
 	systable_endscan(scan);
 	table_close(rel, AccessShareLock);
 	return version;
+}
+
+/*
+ * The installed version, as omniroute_installed_version(), read once
+ * DROP EXTENSION omniroute is held off until the end of the transaction:
+ * the worker's tick and VACUUM then never run into a schema dropped under
+ * them (DROP EXTENSION locks the extension before anything in it).  A drop
+ * that committed before the lock was granted shows as NULL.
+ */
+char *
+omniroute_lock_extension(void)
+{
+	Oid			ext = get_extension_oid("omniroute", true);
+
+	if (!OidIsValid(ext))
+		return NULL;
+	LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
+	return omniroute_installed_version();
 }
 
 /*

@@ -110,7 +110,9 @@ tidy_members(void)
 		return;
 	SetCurrentStatementStartTimestamp();
 	StartTransactionCommand();
-	relid = RangeVarGetRelid(makeRangeVar("omniroute", "queue_member", -1), NoLock, true);
+	relid = InvalidOid;
+	if (omniroute_lock_extension() != NULL)
+		relid = RangeVarGetRelid(makeRangeVar("omniroute", "queue_member", -1), NoLock, true);
 	if (!OidIsValid(relid))
 	{
 		CommitTransactionCommand();

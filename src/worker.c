@@ -2,21 +2,26 @@
  *
  * worker.c
  *	  The tick worker: a background worker that calls omniroute.tick() in
- *	  database omniroute.database every omniroute.tick_interval
- *	  milliseconds, so that timed behaviour (offer timeouts, wrap-up
- *	  release, auto-close, end-of-day resets) happens without anyone
- *	  calling tick() by hand.
+ *	  one database every omniroute.tick_interval milliseconds, so that timed
+ *	  behaviour (offer timeouts, wrap-up release, auto-close, end-of-day
+ *	  resets) happens without anyone calling tick() by hand.
  *
- *	  The worker is registered from _PG_init only when the library is in
- *	  shared_preload_libraries; routing on INSERT never needs it.  It shows
- *	  in pg_stat_activity with backend_type "omniroute tick".
+ *	  The launcher (launcher.c) starts one, as a dynamic background worker,
+ *	  in every database that may have the extension, passing the database's
+ *	  OID in bgw_extra and its slot in bgw_main_arg; routing on INSERT never
+ *	  needs it.  It shows in pg_stat_activity with backend_type "omniroute
+ *	  tick".
  *
  *	  Each tick is one transaction of its own: a fresh snapshot, the
- *	  extension looked up in pg_extension (a database without omniroute is
- *	  quietly skipped, so the worker can wait for CREATE EXTENSION), then
- *	  SELECT omniroute.tick() through SPI.  tick() does its own locking and
- *	  is safe to run concurrently with a manual call, so the worker takes no
- *	  locks of its own.
+ *	  extension looked up in pg_extension and locked (AccessShareLock, so
+ *	  that a DROP EXTENSION waits for the tick to end instead of pulling the
+ *	  schema from under it), then SELECT omniroute.tick() through SPI.
+ *	  tick() does its own locking and is safe to run concurrently with a
+ *	  manual call, so the worker takes no other locks of its own.  Without
+ *	  the extension (never installed, or dropped since) the worker exits,
+ *	  saying so in its slot, and the launcher does not start it again until
+ *	  CREATE EXTENSION; at another version than the library's, it waits for
+ *	  ALTER EXTENSION ... UPDATE, saying so once.
  *
  *	  Between ticks it also sends the agent notifications routers hand it
  *	  (notify.c), and vacuums queue_member when routing has churned it
@@ -26,10 +31,8 @@
  *	  the transaction aborted and the error state flushed; the worker then
  *	  waits for the next tick and tries again.  A FATAL (SIGTERM goes through
  *	  die() and CHECK_FOR_INTERRUPTS) is never caught: it ends the process,
- *	  so a shutdown or pg_terminate_backend() is always obeyed.  Anything that
- *	  does end the process (a failed connection because the database does
- *	  not exist yet, a crash) is followed by a restart from the postmaster
- *	  after WORKER_RESTART_SECONDS.
+ *	  so a shutdown or pg_terminate_backend() is always obeyed; the launcher
+ *	  starts it again after a pause.
  *
  *	  Timing: ticks start every tick_interval milliseconds, measured from
  *	  the start of the previous tick; a tick that overruns the interval is
@@ -43,10 +46,9 @@
  *	  commands lock the database object in a mode that conflicts with the
  *	  RowExclusiveLock every new connection takes on it, so the worker
  *	  probes that lock, without waiting, at least every WORKER_PROBE_MS and
- *	  exits when it is taken; the postmaster starts it again after its
- *	  restart interval, when the command is done (or fails to connect, and
- *	  retries, if the database is gone).  Between ticks the worker holds no
- *	  locks at all.
+ *	  exits when it is taken, saying so in its slot; the launcher starts it
+ *	  again once the lock is free, if the database is still there.  Between
+ *	  ticks the worker holds no locks at all.
  *
  *-------------------------------------------------------------------------
  */
@@ -55,6 +57,7 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_database.h"
+#include "commands/dbcommands.h"
 #include "commands/extension.h"
 #include "executor/spi.h"
 #include "miscadmin.h"
@@ -71,20 +74,18 @@
 #include "utils/timeout.h"
 #include "utils/timestamp.h"
 
+#include "launcher.h"
 #include "omniroute.h"
 #include "notify.h"
 #include "tidy.h"
 #include "worker.h"
 
 /*
- * Seconds the postmaster waits before restarting a worker that exited with
- * a non-zero code.  Short, because the first connection attempt usually
- * fails when omniroute.database is created after the server starts.
+ * How often, at least, the worker checks whether it must leave its
+ * database: a command that needs the database to itself waits about this
+ * long for it.
  */
-#define WORKER_RESTART_SECONDS	5
-
-/* How often, at least, the worker checks whether it must leave its database. */
-#define WORKER_PROBE_MS			1000
+#define WORKER_PROBE_MS			200
 
 #define TICK_QUERY				"SELECT omniroute.tick()"
 
@@ -106,36 +107,24 @@
 /* The database this process is connected to, for good. */
 static char *worker_database = NULL;
 
-/* Whether the last tick found the extension: -1 unknown, 0 no, 1 yes. */
+/*
+ * Whether the last tick found the extension: -1 unknown, 0 no, 1 yes, 2 at
+ * another version.
+ */
 static int	extension_seen = -1;
+
+/* whether this worker ever found the extension */
+static bool extension_found = false;
 
 /* Per-iteration allocations of the main loop; reset every iteration. */
 static MemoryContext loop_context;
 
-void
-worker_register(void)
-{
-	BackgroundWorker worker;
-
-	memset(&worker, 0, sizeof(worker));
-	worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-	worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-	worker.bgw_restart_time = WORKER_RESTART_SECONDS;
-	strlcpy(worker.bgw_library_name, "omniroute", BGW_MAXLEN);
-	strlcpy(worker.bgw_function_name, "omniroute_worker_main", BGW_MAXLEN);
-	strlcpy(worker.bgw_name, "omniroute tick worker", BGW_MAXLEN);
-	strlcpy(worker.bgw_type, "omniroute tick", BGW_MAXLEN);
-	worker.bgw_main_arg = (Datum) 0;
-	worker.bgw_notify_pid = 0;
-
-	RegisterBackgroundWorker(&worker);
-}
-
 /*
  * Log, once per change, whether the extension is installed in our database
- * at this library's version, so that a worker pointed at the wrong
- * database, or at one still waiting for ALTER EXTENSION ... UPDATE, says so
- * without repeating itself every tick.  Returns whether to tick.
+ * at this library's version, so that a worker in a database still waiting
+ * for ALTER EXTENSION ... UPDATE says so without repeating itself every
+ * tick.  Without the extension the main loop makes the worker leave.
+ * Returns whether to tick.
  */
 static bool
 note_extension(const char *version)
@@ -148,6 +137,11 @@ note_extension(const char *version)
 		seen = 2;
 	else
 		seen = 1;
+	if (seen != 0 && !extension_found)
+	{
+		extension_found = true;
+		launcher_worker_serving();
+	}
 	if (extension_seen != seen)
 	{
 		extension_seen = seen;
@@ -156,9 +150,7 @@ note_extension(const char *version)
 					(errmsg("omniroute tick worker: ticking in database \"%s\" every %d ms",
 							worker_database, omniroute_tick_interval)));
 		else if (seen == 0)
-			ereport(LOG,
-					(errmsg("omniroute tick worker: extension omniroute is not installed in database \"%s\"; waiting for it",
-							worker_database)));
+			;					/* the main loop says so as it leaves */
 		else
 			ereport(LOG,
 					(errmsg("omniroute tick worker: extension omniroute in database \"%s\" is at version %s, but its library is version %s; waiting for the update",
@@ -182,9 +174,10 @@ tick_once(void)
 		elog(ERROR, "omniroute tick worker: SPI_connect failed");
 	PushActiveSnapshot(GetTransactionSnapshot());
 
-	current = note_extension(omniroute_installed_version());
+	current = note_extension(omniroute_lock_extension());
 
-	if (current)
+	/* a session restoring a dump here: wait until it is done (launcher.c) */
+	if (current && !launcher_database_restoring())
 	{
 		int			ret;
 
@@ -289,6 +282,35 @@ database_wanted_exclusively(void)
 	return false;
 }
 
+/*
+ * Leave the database for good (or until the launcher starts us again),
+ * telling the launcher why.  Notifications already handed over are sent
+ * first, unless we must leave at once (stepping aside: the next worker of
+ * this database sends them).
+ */
+static void
+leave(WorkerExit why)
+{
+	if (why != WORKER_EXIT_ASIDE)
+		run_guarded(send_notifications, "sending notifications");
+	launcher_worker_exit_reason(why);
+	proc_exit(0);
+}
+
+/* the database's name, for the log */
+static char *
+database_name(void)
+{
+	char	   *name;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	name = get_database_name(MyDatabaseId);
+	name = MemoryContextStrdup(TopMemoryContext, name ? name : "?");
+	CommitTransactionCommand();
+	return name;
+}
+
 void
 omniroute_worker_main(Datum main_arg)
 {
@@ -296,30 +318,35 @@ omniroute_worker_main(Datum main_arg)
 	TimestampTz last_probe = 0;
 	TimestampTz last_tidy = 0;
 	bool		ticked = false;
-
-	(void) main_arg;
+	int			slot = DatumGetInt32(main_arg);
+	Oid			database;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
 	pqsignal(SIGTERM, die);
 	BackgroundWorkerUnblockSignals();
 
 	/*
-	 * The database is fixed for the life of the process.  If it does not
-	 * exist (yet), this raises FATAL and the postmaster starts us again
-	 * after WORKER_RESTART_SECONDS.
+	 * The database is fixed for the life of the process.  If it was dropped
+	 * after the launcher looked, this raises FATAL; the launcher sees it
+	 * gone from pg_database and starts nothing more.
 	 */
-	worker_database = MemoryContextStrdup(TopMemoryContext, omniroute_database);
-	BackgroundWorkerInitializeConnection(worker_database, NULL, 0);
+	memcpy(&database, MyBgworkerEntry->bgw_extra, sizeof(Oid));
+	BackgroundWorkerInitializeConnectionByOid(database, InvalidOid, 0);
 
-	ereport(LOG,
-			(errmsg("omniroute tick worker started in database \"%s\"", worker_database)));
-
-	/* routers in this database now hand their notifications to us */
-	notify_worker_attach();
+	/* another worker serves this database already (a launcher restarted) */
+	if (!launcher_worker_attach(slot))
+		proc_exit(0);
 
 	loop_context = AllocSetContextCreate(TopMemoryContext,
 										 "omniroute tick worker",
 										 ALLOCSET_DEFAULT_SIZES);
+	worker_database = database_name();
+	ereport(DEBUG1,
+			(errmsg_internal("omniroute tick worker started in database \"%s\"", worker_database)));
+
+	/* routers in this database now hand their notifications to us */
+	notify_worker_attach(slot);
+
 	MemoryContextSwitchTo(loop_context);
 
 	for (;;)
@@ -330,26 +357,23 @@ omniroute_worker_main(Datum main_arg)
 		MemoryContextReset(loop_context);
 		CHECK_FOR_INTERRUPTS();
 
+		/*
+		 * omniroute.tick_interval applies from the next wait on; a new
+		 * omniroute.database is the launcher's to act on (it asks the
+		 * workers of databases no longer served to stop).
+		 */
 		if (ConfigReloadPending)
 		{
 			ConfigReloadPending = false;
 			ProcessConfigFile(PGC_SIGHUP);
+		}
 
-			/*
-			 * omniroute.database is PGC_SIGHUP, but a background worker
-			 * cannot leave the database it connected to.  Exit with a
-			 * non-zero code instead: the postmaster restarts the worker
-			 * after its restart interval, and the new process connects to
-			 * the new database.  omniroute.tick_interval needs nothing: it
-			 * applies from the next wait on.
-			 */
-			if (strcmp(worker_database, omniroute_database) != 0)
-			{
-				ereport(LOG,
-						(errmsg("omniroute tick worker: omniroute.database changed from \"%s\" to \"%s\"; restarting in %d s",
-								worker_database, omniroute_database, WORKER_RESTART_SECONDS)));
-				proc_exit(1);
-			}
+		if (launcher_worker_stop_requested())
+		{
+			ereport(LOG,
+					(errmsg("omniroute tick worker: database \"%s\" is no longer to be served; stopping",
+							worker_database)));
+			leave(WORKER_EXIT_STOPPED);
 		}
 
 		now = GetCurrentTimestamp();
@@ -359,9 +383,9 @@ omniroute_worker_main(Datum main_arg)
 			if (database_wanted_exclusively())
 			{
 				ereport(LOG,
-						(errmsg("omniroute tick worker: database \"%s\" is being dropped, renamed, moved or copied; leaving it, restarting in %d s",
-								worker_database, WORKER_RESTART_SECONDS)));
-				proc_exit(1);
+						(errmsg("omniroute tick worker: database \"%s\" is being dropped, renamed, moved or copied; leaving it until that is done",
+								worker_database)));
+				leave(WORKER_EXIT_ASIDE);
 			}
 		}
 
@@ -390,6 +414,20 @@ omniroute_worker_main(Datum main_arg)
 				notify_worker_busy(false);
 			}
 			now = GetCurrentTimestamp();
+		}
+
+		/* no extension here (any more): the launcher waits for CREATE EXTENSION */
+		if (extension_seen == 0)
+		{
+			if (extension_found)
+				ereport(LOG,
+						(errmsg("omniroute tick worker: extension omniroute was dropped from database \"%s\"; stopping until it is created again",
+								worker_database)));
+			else
+				ereport(DEBUG1,
+						(errmsg_internal("omniroute tick worker: extension omniroute is not installed in database \"%s\"",
+										 worker_database)));
+			leave(WORKER_EXIT_ABSENT);
 		}
 
 		/* dead candidate index entries: see tidy.c */

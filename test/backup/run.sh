@@ -10,7 +10,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 . test/throwaway.sh
-throwaway_cluster backup
+# the tick worker serves only the database of the last part
+OMNIROUTE_PGCONF="omniroute.database = 'restored2'\nomniroute.tick_interval = 100" throwaway_cluster backup
 
 createdb backup
 psql -X -q -v ON_ERROR_STOP=1 -d backup -c "CREATE EXTENSION omniroute" \
@@ -60,4 +61,35 @@ actions=$(q "SELECT omniroute.tick(now() + interval '1 hour')")
 [ "$(q "SELECT count(*) FROM omniroute.work_item WHERE state = 'waiting'")" -eq 0 ] ||
 	fail "tick() did not auto-close the restored waiting item"
 
-echo "backup: $(grep -c . "$dir/before") tables and sequences restored exactly; new item $new_id routed ($new_state); close and tick ($actions actions) work: ok"
+# A restore into a database the worker serves, of a dump with an offer
+# already due: the worker must not tick while the restore runs (its missed
+# offer would write an event whose id the restore then brings back: a
+# duplicate key), and must handle the offer once the restore is done.  The
+# restore sleeps after the work items, before the history, for the launcher
+# to find the new database and start its worker.
+test_name=backup
+psql -X -q -v ON_ERROR_STOP=1 -d backup >/dev/null <<'SQL'
+INSERT INTO omniroute.queue (id, name) VALUES (99, 'Quick');
+INSERT INTO omniroute.agent (id, name, presence) VALUES (99, 'Quick agent', 'available');
+INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (99, 99);
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id, skill_matching, offer_timeout)
+     VALUES (99, 'Quick', 99, 'none', '1 second');
+SQL
+due=$(q "INSERT INTO omniroute.work_item (workstream_id, external_id) VALUES (99, 'due-offer') RETURNING id")
+[ "$(q "SELECT state FROM omniroute.work_item WHERE id = $due")" = offered ] || fail "item $due was not offered"
+sleep 1.2
+pg_dump -Fp -d backup -f "$dir/backup.sql"
+grep -q '^COPY omniroute.work_item_event ' "$dir/backup.sql" || fail "no history in the plain dump"
+sed -i '/^COPY omniroute.work_item_event /i SELECT pg_sleep(3);' "$dir/backup.sql"
+createdb restored2
+psql -X -q -v ON_ERROR_STOP=1 -d restored2 -f "$dir/backup.sql" >"$dir/restore2.log" 2>&1 ||
+	{ grep -v DEBUG "$dir/log" | tail -25; fail "restoring into a database the worker serves failed: $(grep -m3 ERROR "$dir/restore2.log")"; }
+test_name=restored2
+for _ in $(seq 1 50); do
+	[ "$(q "SELECT state FROM omniroute.work_item WHERE id = $due")" = offered ] || break
+	sleep 0.2
+done
+[ "$(q "SELECT count(*) FROM omniroute.work_item_event WHERE work_item_id = $due AND event = 'missed'")" = 1 ] ||
+	fail "the worker did not handle the due offer of item $due after the restore"
+
+echo "backup: $(grep -c . "$dir/before") tables and sequences restored exactly; new item $new_id routed ($new_state); close and tick ($actions actions) work; a restore under a serving worker waits for it: ok"

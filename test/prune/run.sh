@@ -10,13 +10,13 @@
 # being pruned by the next routing.  When so many have piled up that a page
 # is nearly full, routing prunes it: the agent table does not grow, and
 # queue_member grows by a quarter of what it does when never pruned.
-# Autovacuum is off and no worker serves this database, so nothing else
-# prunes or vacuums.
+# Autovacuum is off and no worker serves this database (omniroute.database
+# names another), so nothing else prunes or vacuums.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 . test/throwaway.sh
-OMNIROUTE_PGCONF="autovacuum = off" throwaway_cluster prune
+OMNIROUTE_PGCONF="autovacuum = off\nomniroute.database = 'postgres'" throwaway_cluster prune
 
 createdb prune
 psql -X -q -v ON_ERROR_STOP=1 -d prune <<'SQL'

@@ -2,8 +2,8 @@
 -- worker: the background worker calls omniroute.tick() by itself (SPEC §1).
 --
 -- The test cluster preloads omniroute, with omniroute.database =
--- 'contrib_regression' and omniroute.tick_interval = 200 ms
--- (test/postgresql.conf).  Nothing in this file calls omniroute.tick():
+-- 'contrib_regression' (so this database alone has a worker) and
+-- omniroute.tick_interval = 200 ms (test/postgresql.conf).  Nothing in this file calls omniroute.tick():
 -- every change of state below that happens with time is the worker's.
 --
 -- Everything this file creates uses ids 7001 and names starting with
@@ -39,10 +39,9 @@ SELECT current_setting('omniroute.database') AS database,
 
 --
 -- 1. The worker is connected to this database and shows in pg_stat_activity
---    as a backend of its own type.  It started with the server, before
---    pg_regress created this database, so its first connection failed and
---    the postmaster restarts it every few seconds until the database exists:
---    wait for it.
+--    as a backend of its own type.  The launcher started it when this
+--    database's CREATE EXTENSION committed (pg_regress ran it before this
+--    file): wait for it.
 --
 SELECT pg_temp.wait_until($$
     SELECT EXISTS (SELECT FROM pg_stat_activity

@@ -87,8 +87,11 @@ q() { psql -X -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
 # no worker may tick this database: check (g) counts what serving alone left
 # before its own tick
-if [ "$(q "SELECT current_setting('omniroute.database', true) IS NOT DISTINCT FROM current_database()")" = t ]; then
-	say "omniroute.database is '$DB': the background worker would tick it; use another database name (STRESS_DB)"
+# (a preloaded library serves every database with the extension unless
+# omniroute.database names one)
+if [ "$(q "SELECT current_setting('shared_preload_libraries') ~ 'omniroute'
+                 AND coalesce(current_setting('omniroute.database', true), '') IN ('', current_database())")" = t ]; then
+	say "omniroute.database is '$(q "SHOW omniroute.database")': a tick worker would tick $DB; set it to another database, or use another database name (STRESS_DB)"
 	exit 2
 fi
 say "$(q "SELECT format('%s agents (%s units), %s queues, %s workstreams', (SELECT count(*) FROM omniroute.agent), (SELECT sum(capacity) FROM omniroute.agent), (SELECT count(*) FROM omniroute.queue), (SELECT count(*) FROM omniroute.workstream))"); $CLIENTS clients for ${DURATION}s"
