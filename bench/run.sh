@@ -30,7 +30,14 @@ else
 	DRAIN_ITEMS=100000; DRAIN_AGENTS=1000
 	bash scripts/setup.sh
 	make -s >/dev/null
-	if [ "$(id -u)" -eq 0 ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi
+	if [ "$(id -u)" -eq 0 ]; then
+		make -s install >/dev/null
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo make -s install >/dev/null
+	else
+		echo "bench/run.sh: installing the extension needs root: run this as root, or as a user with sudo" >&2
+		exit 1
+	fi
 	dir=$(mktemp -d /tmp/omniroute-bench.XXXXXX)
 	trap 'bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true' EXIT
 	# the tick worker serves the benchmark's database, as it would an

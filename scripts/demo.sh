@@ -9,7 +9,14 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
 echo "== building omniroute"
 make -s >/dev/null
-if [ "$(id -u)" -eq 0 ]; then make -s install >/dev/null; else sudo make -s install >/dev/null; fi
+if [ "$(id -u)" -eq 0 ]; then
+	make -s install >/dev/null
+elif command -v sudo >/dev/null 2>&1; then
+	sudo make -s install >/dev/null
+else
+	echo "demo.sh: installing the extension needs root: run this as root, or as a user with sudo" >&2
+	exit 1
+fi
 
 dir=$(mktemp -d /tmp/omniroute-demo.XXXXXX)
 cleanup() { bash scripts/cluster.sh stop "$dir" >/dev/null 2>&1 || true; }

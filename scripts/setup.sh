@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
 # scripts/setup.sh — install what `make`, `make test` and `make demo` need.
+# It needs only bash and apt, so it is the first command on a machine without
+# make (a minimal Debian 12 has none); scripts/test.sh and scripts/demo.sh,
+# which `make test` and `make demo` run, call it first themselves.
 #
 # Idempotent and quiet when everything is present: asks dpkg which of the
 # packages below are not installed, and only then runs `apt-get update` (once)
@@ -13,6 +16,7 @@ PACKAGES=(
 	postgresql-15-pgtap                    # the pgtap extension
 	libtap-parser-sourcehandler-pgtap-perl # pg_prove
 	gcc make                               # the build itself
+	git                                    # test/upgrade builds released versions from their commits
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
