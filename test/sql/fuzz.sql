@@ -1,5 +1,5 @@
 --
--- fuzz: hostile and malformed input (SPEC §3, §4).
+-- fuzz: hostile and malformed input to the rule language and to work items.
 --
 -- Over a thousand generated rule texts -- token soup, unbalanced and
 -- 10,000-deep parentheses and NOTs, megabyte strings, random characters

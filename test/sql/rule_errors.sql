@@ -1,6 +1,7 @@
 --
 -- rule_errors: every way a rule, a classification output or a work item's
--- context is refused (SPEC §3, §4), with its SQLSTATE and message.
+-- context is refused (README, "The rule language"), with its SQLSTATE and
+-- message.
 --
 -- A rule is checked when it is inserted or updated, so a bad rule never
 -- lands.  Messages name the rule and the 1-based character position; the

@@ -1,6 +1,6 @@
 --
--- rules: the rule language (SPEC §3) and classification and routing (SPEC §4
--- steps 1 and 2), shown by example.
+-- rules: the rule language (README, "The rule language"), and classification
+-- and the choice of queue on insert (README, "Concepts"), shown by example.
 --
 -- omniroute.test_condition(workstream_id, condition, context) compiles a
 -- condition against the workstream's context variables and evaluates it on a
@@ -342,7 +342,7 @@ SELECT omniroute.test_condition(1001,
     'amount >= 0' || repeat(' AND amount >= 0', 1999), '{"amount": 1}') AS result;
 
 --
--- 4. Classification and routing (SPEC §4 steps 1 and 2), through
+-- 4. Classification, then the route rule that chooses the queue, through
 --    omniroute.simulate(workstream_id, context), which changes nothing.
 --
 INSERT INTO omniroute.skill (name) VALUES ('rules_billing'), ('rules_english');

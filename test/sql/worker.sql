@@ -1,5 +1,6 @@
 --
--- worker: the background worker calls omniroute.tick() by itself (SPEC §1).
+-- worker: the background worker calls omniroute.tick() by itself (README,
+-- "Operations").
 --
 -- The test cluster preloads omniroute, with omniroute.database =
 -- 'contrib_regression' (so this database alone has a worker) and
@@ -59,7 +60,7 @@ SELECT backend_type, datname
 --    agent.  Nobody accepts it, so after a second the worker's tick finds
 --    the offer missed: the item is re-routed (never back to that agent; with
 --    nobody else in the queue it waits there, open), and the agent's
---    presence becomes 'inactive' (SPEC §5).
+--    presence becomes 'inactive'.
 --
 INSERT INTO omniroute.queue (id, name) VALUES (7001, 'worker: queue');
 INSERT INTO omniroute.workstream (id, name, channel, fallback_queue_id, offer_timeout)
