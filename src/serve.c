@@ -230,7 +230,7 @@ allowed_list(WorkstreamConfig *ws)
 
 /*
  * Whether the agent may take an open item of workstream ws, by the rules
- * of push assignment (SPEC section 4, step 5) whoever asks, in this order:
+ * of push assignment (README, Concepts) whoever asks, in this order:
  * not a bot; the mode (push items are served, pick items picked; a
  * handover takes either); an allowed presence (by name or base); free
  * units for the workstream's; not rejected or missed by this agent

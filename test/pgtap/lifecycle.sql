@@ -1,6 +1,6 @@
--- test/pgtap/lifecycle.sql — the lifecycle functions of SPEC §5 and the
--- serving of waiting work of SPEC §4 ("Waiting work is served as capacity
--- frees"): accept, reject, wait, resume, wrap_up, close, transfer,
+-- test/pgtap/lifecycle.sql — the lifecycle functions and the serving of
+-- waiting work in the transaction that frees capacity (README, "Functions"):
+-- accept, reject, wait, resume, wrap_up, close, transfer,
 -- transfer_to_agent, escalate, set_presence, keep_same_agent on insert,
 -- the events of one item's life, and who may call what.
 --
@@ -638,8 +638,9 @@ SELECT matches(pg_temp.err('SELECT omniroute.escalate(6101)'), '^55000: .*\moffe
 SELECT matches(pg_temp.err('SELECT omniroute.escalate(6002)'), '^55000: ',
                'escalate of an item in a workstream without a bot is refused (55000)');
 
--- escalate routes "as in 2 and 4" (SPEC §4 step 3): with keep_same_agent the
--- conversation goes back to the human who handled it, whatever their presence
+-- escalate routes as an insert would after the bot, affinity first: with
+-- keep_same_agent the conversation goes back to the human who handled it,
+-- whatever their presence
 INSERT INTO omniroute.work_item (id, workstream_id, external_id) VALUES (6701, 225, 'chat-1');
 SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 6701), 1151::bigint, 'bot affinity: chat-1 first with the bot');
 SELECT is((omniroute.escalate(6701)).agent_id, 1204::bigint, 'bot affinity: escalated to 1204 (most free units)');
@@ -649,9 +650,9 @@ INSERT INTO omniroute.work_item (id, workstream_id, external_id) VALUES (6702, 2
 SELECT results_eq(
     'SELECT state, agent_id, reserved_units FROM omniroute.work_item WHERE id = 6702',
     $$VALUES ('active'::text, 1151::bigint, 0)$$,
-    'bot affinity: the bot still takes the new item of chat-1 first (step 3 before step 4)');
--- escalate() routes as SPEC §4 step 3 says, "as in 2 and 4": affinity
--- (step 4) first, so chat-1 goes to the human who handled it, 1204.
+    'bot affinity: the bot still takes the new item of chat-1 first (the bot before affinity)');
+-- escalate() routes as an insert would after the bot: affinity first, so
+-- chat-1 goes to the human who handled it, 1204.
 SELECT results_eq(
     'SELECT (r).state, (r).agent_id FROM (SELECT omniroute.escalate(6702) AS r) s',
     $$VALUES ('offered'::text, 1204::bigint)$$,

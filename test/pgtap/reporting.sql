@@ -1,5 +1,5 @@
--- test/pgtap/reporting.sql — the reporting views (SPEC §6) and
--- copy_workstream() (SPEC §2).
+-- test/pgtap/reporting.sql — the reporting views and copy_workstream()
+-- (README, "Reporting and administration").
 --
 -- A scripted day of traffic goes through the real router and lifecycle
 -- functions, so states, reservations and events are the extension's own;

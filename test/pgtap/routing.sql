@@ -1,4 +1,4 @@
--- test/pgtap/routing.sql — push assignment on INSERT (SPEC §4 steps 1, 2, 5, 6):
+-- test/pgtap/routing.sql — push assignment on INSERT (README, "Concepts"):
 -- queue choice, membership, presence, capacity in units, the three methods
 -- and their tie-breaks, skill matching, offered/active state, capacity
 -- bookkeeping, diagnostics, events, simulate(), and the admin's presence and
@@ -571,9 +571,9 @@ SELECT results_eq(
     'exact: in a crowd where nobody is skilled enough, the item waits');
 
 -- ---------------------------------------------------------------------------
--- Capacity profile (SPEC §4 step 5): only agents with the workstream's
--- profile, and fewer items counted against it than its max (the agent's
--- max_items overriding the profile's)
+-- Capacity profile (README, "Bots, affinity, capacity profiles"): only
+-- agents with the workstream's profile, and fewer items counted against it
+-- than its max (the agent's max_items overriding the profile's)
 -- ---------------------------------------------------------------------------
 
 -- 1851: no profile, 100 units; 1852: profile (max 1), 10 units; 1853: profile, max 2, 5 units

@@ -1,4 +1,4 @@
--- test/pgtap/schema.sql — the configuration and work tables (SPEC §2, §4, §6):
+-- test/pgtap/schema.sql — the configuration and work tables (README, "Tables"):
 -- they exist with their key columns, the six base presences are seeded, and
 -- the constraints refuse bad configuration with the right SQLSTATE.
 BEGIN;

@@ -1,4 +1,5 @@
--- SPEC §7: the four roles, row-level security, and what each role may do.
+-- test/pgtap/security.sql — the four roles of 0.1.0, row-level security, and
+-- what each role may do (README, "Security model").
 -- Every boundary is tried as that role (SET LOCAL ROLE).
 BEGIN;
 SELECT plan(24);

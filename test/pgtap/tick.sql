@@ -1,6 +1,7 @@
--- test/pgtap/tick.sql — omniroute.tick(at) (SPEC §1, §5): missed offers,
--- wrap-up blocks that end, idle waiting items that auto-close, open work that
--- could be assigned, the count of actions, and idempotence.
+-- test/pgtap/tick.sql — omniroute.tick(at) (README, "Time: tick(at)"):
+-- missed offers, wrap-up blocks that end, idle waiting items that
+-- auto-close, open work that could be assigned, the count of actions, and
+-- idempotence.
 --
 -- Inside one transaction now() stands still while the extension stamps
 -- offers, waits and wrap-ups with the clock (a few milliseconds after now()),
@@ -138,8 +139,8 @@ UPDATE omniroute.workstream SET allowed_presences = '{available,busy,away}' WHER
 CREATE TEMP TABLE still_open AS
     SELECT count(*)::int AS n FROM omniroute.work_item WHERE id IN (7009, 7010, 7011) AND state = 'open';
 
--- A 0-unit item (7011) fits an allowed agent with no units free (free units
--- >= capacity_units, SPEC §4 step 5): tick must consider such agents too.
+-- A 0-unit item (7011) fits an allowed agent with no units free (eligible
+-- means free units >= capacity_units): tick must consider such agents too.
 SELECT is(omniroute.tick(now() + interval '1 minute'), (SELECT n FROM still_open),
           'tick at T+1min: one action per open item it assigned');
 SELECT results_eq(

@@ -34,7 +34,7 @@
 #           eligible agent with room (allowed presence by name or base, free
 #           units, not declined, exact skills).  Waiting work is served in the
 #           transaction that frees capacity; what a concurrent transaction hid
-#           from it is served by the next tick (SPEC §1's safety net): the
+#           from it is served by the next tick (README, "Time: tick(at)"): the
 #           count before that tick is printed.
 #        h. every item has at least one work_item_event row
 #        i. (at the end) no deadlock was recorded for the database
