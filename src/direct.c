@@ -399,8 +399,8 @@ load_cache(void)
  * queue_member have fillfactor 50, and every assignment rewrites an agent's
  * row and memberships, so their pages sit at that threshold: each reading
  * of one after a write pruned it again, to take back the one or two
- * versions written since, at a cost of about 15,000 instructions and a WAL
- * record each time (1 to 3 times per routed insert; more with many agents,
+ * versions written since, at the cost of a pass over the page and a WAL
+ * record each time (once or more per routed insert; more with many agents,
  * whose pages are each read less often).  So the routing scans prune a page
  * only when under a tenth of it is free (or an update found it full), the
  * rule for a table at the default fillfactor: once for many versions, and

@@ -7,7 +7,7 @@
  *	  NOTIFY takes a lock on the database at commit (async.c), held while
  *	  the commit is recorded, so every transaction that notifies commits
  *	  one at a time: routers inserting work in parallel queue up behind
- *	  each other (in the benchmark, 5-13% of routed throughput).  So when
+ *	  each other, a cost that grows with the number of routers.  So when
  *	  a tick worker serves this database, a router does not NOTIFY: at
  *	  its commit it hands the notifications to the worker through the
  *	  database's ring in shared memory and sets the worker's latch; the

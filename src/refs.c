@@ -6,8 +6,8 @@
  *
  *	  A foreign key check runs a SQL statement (executor start and end,
  *	  a row lock) for every inserted row; three of them, for workstream_id,
- *	  queue_id and agent_id, cost a routed insert about a seventh of its
- *	  time, and the router has already done their work: it found the
+ *	  queue_id and agent_id, are a large part of a routed insert's cost,
+ *	  and the router has already done their work: it found the
  *	  workstream and chose the queue in its configuration, and it holds the
  *	  agent's row, which it updated to take the agent's capacity.  So the
  *	  references are kept the way a foreign key keeps them, with the same

@@ -95,10 +95,10 @@
  * inserts one transaction (and one turn of NOTIFY's commit lock) carries
  * many, and routers seldom have to wake the worker with a signal.  A
  * notification that finds the worker idle goes out at once; under a stream
- * they go out every 10 ms.  With 1 ms, the worker's thousand transactions a
- * second cost routing about 8% of its throughput on 2 cores (alternating
- * pairs of 10 s runs, 1,000 agents, 2 clients: 10 ms ahead in 5 of 6, and
- * level with routing that does not notify at all).
+ * they go out every 10 ms.  A much shorter gather makes the worker commit
+ * so often (each commit an xid and a turn of NOTIFY's lock) that routers
+ * lose throughput to it; at 10 ms, routing through the worker keeps pace
+ * with routing that does not notify at all.
  */
 #define NOTIFY_BATCH			256
 #define NOTIFY_BATCHES_PER_LOOP	16
