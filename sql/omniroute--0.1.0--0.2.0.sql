@@ -324,9 +324,10 @@ ALTER POLICY agent_read ON omniroute.work_item TO omniroute_agent
 -- Robustness: one bad row must not stop serving or tick()
 -- ---------------------------------------------------------------------------
 
--- open work grouped by what it asks of an agent: serving passes over a
--- backlog nobody can take without reading it
-CREATE INDEX work_item_open_group_idx ON omniroute.work_item
+-- open work grouped by what it asks of an agent, each group best first:
+-- serving passes over a backlog nobody can take without reading it
+DROP INDEX omniroute.work_item_open_idx;
+CREATE INDEX work_item_open_idx ON omniroute.work_item
     (queue_id, workstream_id, required_skills, priority DESC, created_at, id)
     WHERE state = 'open';
 

@@ -13,7 +13,7 @@
  *	  workstream's capacity profile.  All of that but the declined list and
  *	  the slot depends only on the item's queue, workstream and required
  *	  skills, so the open items of the agent's queues are looked at in
- *	  groups of those three, which work_item_open_group_idx holds together,
+ *	  groups of those three, which work_item_open_idx holds together,
  *	  each group best first:
  *	    1. the distinct groups of each queue are read from the index, one
  *	       descent per group (a skip scan), without reading their items;
@@ -91,7 +91,7 @@ prepare_plans(void)
 
 		/*
 		 * The groups of open items in each of the agent's queues: a skip
-		 * scan of work_item_open_group_idx, one descent per group, with
+		 * scan of work_item_open_idx, one descent per group, with
 		 * the first (best) item of each to name it.
 		 */
 		groups_plan = util_prepare(

@@ -124,7 +124,7 @@ prepare_plans(void)
 	 * router expands allowed_presences), and with exact matching every
 	 * skill it requires.  Serving anybody else is wasted work, on every
 	 * tick.  The open items are read by group (queue, workstream, required
-	 * skills: a skip scan of work_item_open_group_idx, one descent per
+	 * skills: a skip scan of work_item_open_idx, one descent per
 	 * group), so a backlog that nobody can take costs one descent.  A level
 	 * serving cannot read (written before updates were checked) is met by
 	 * anyone with the skill here, so that serving reports the item.
