@@ -321,6 +321,68 @@ ALTER POLICY agent_read ON omniroute.work_item TO omniroute_agent
                               AND ws.mode = 'pick')));
 
 -- ---------------------------------------------------------------------------
+-- Robustness: one bad row must not stop serving or tick()
+-- ---------------------------------------------------------------------------
+
+-- open work grouped by what it asks of an agent, each group best first:
+-- serving passes over a backlog nobody can take without reading it
+DROP INDEX omniroute.work_item_open_idx;
+CREATE INDEX work_item_open_idx ON omniroute.work_item
+    (queue_id, workstream_id, required_skills, priority DESC, created_at, id)
+    WHERE state = 'open';
+
+-- an update of an item's required skills must leave what the router accepts
+CREATE FUNCTION omniroute.check_required_skills() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_check_required_skills';
+REVOKE ALL ON FUNCTION omniroute.check_required_skills() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.check_required_skills() TO omniroute_admin;
+CREATE TRIGGER check_required_skills AFTER UPDATE ON omniroute.work_item
+    FOR EACH ROW WHEN (NEW.required_skills IS DISTINCT FROM OLD.required_skills)
+    EXECUTE FUNCTION omniroute.check_required_skills();
+
+-- the six seeded presences cannot be deleted, renamed or rebased; 0.1.0 let
+-- them be, so first put back any that went (the engine sets 'inactive' and
+-- 'offline' itself)
+UPDATE omniroute.presence SET base = name
+ WHERE name IN ('available', 'busy', 'busy_dnd', 'away', 'offline', 'inactive') AND base <> name;
+INSERT INTO omniroute.presence (name, base) VALUES
+    ('available', 'available'),
+    ('busy', 'busy'),
+    ('busy_dnd', 'busy_dnd'),
+    ('away', 'away'),
+    ('offline', 'offline'),
+    ('inactive', 'inactive')
+ON CONFLICT (name) DO NOTHING;
+CREATE FUNCTION omniroute.presence_guard() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        RAISE EXCEPTION 'cannot truncate omniroute.presence: it holds the six built-in presences'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Delete the custom presences instead.';
+    END IF;
+    IF OLD.name IN ('available', 'busy', 'busy_dnd', 'away', 'offline', 'inactive')
+       AND (TG_OP = 'DELETE' OR NEW.name IS DISTINCT FROM OLD.name OR NEW.base IS DISTINCT FROM OLD.base) THEN
+        RAISE EXCEPTION 'cannot % built-in presence "%"', CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'change' END, OLD.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The six built-in presences are the bases of all others, and the engine sets "inactive" and "offline" itself.',
+                  HINT = 'Add a custom presence with that base instead.';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$$;
+REVOKE ALL ON FUNCTION omniroute.presence_guard() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.presence_guard() TO omniroute_admin;
+CREATE TRIGGER presence_guard BEFORE UPDATE OR DELETE ON omniroute.presence
+    FOR EACH ROW EXECUTE FUNCTION omniroute.presence_guard();
+CREATE TRIGGER presence_guard_truncate BEFORE TRUNCATE ON omniroute.presence
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.presence_guard();
+
+-- ---------------------------------------------------------------------------
 -- The tick worker: a launcher starts one in every database with the
 -- extension; the update wakes it for this database at its commit
 -- ---------------------------------------------------------------------------

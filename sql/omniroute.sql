@@ -259,8 +259,14 @@ CREATE TABLE omniroute.work_item (
     CHECK (state = 'closed' OR queue_id IS NOT NULL)
 );
 
--- open work of a queue, best first: what an agent who frees capacity takes
-CREATE INDEX work_item_open_idx ON omniroute.work_item (queue_id, priority DESC, created_at, id)
+-- open work of a queue, grouped by what it asks of an agent (its workstream
+-- and required skills), each group best first: what an agent who frees
+-- capacity takes.  Serving reads the groups of a queue (one descent each)
+-- and drops those the agent cannot take without reading their items, then
+-- merges the best of the others (src/serve.c).  One index for both, so a
+-- routed insert that stays open costs one index entry, as it always did.
+CREATE INDEX work_item_open_idx ON omniroute.work_item
+    (queue_id, workstream_id, required_skills, priority DESC, created_at, id)
     WHERE state = 'open';
 -- the live work of an agent
 CREATE INDEX work_item_agent_idx ON omniroute.work_item (agent_id)
@@ -330,6 +336,9 @@ CREATE FUNCTION omniroute.check_refs() RETURNS trigger
     LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'omniroute_check_refs';
 
+CREATE FUNCTION omniroute.check_required_skills() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_check_required_skills';
+
 CREATE FUNCTION omniroute.check_referenced() RETURNS trigger
     LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'omniroute_check_referenced';
@@ -356,6 +365,11 @@ CREATE TRIGGER check_refs_update AFTER UPDATE ON omniroute.work_item
                     OR (NEW.queue_id IS NOT NULL AND NEW.queue_id IS DISTINCT FROM OLD.queue_id)
                     OR (NEW.agent_id IS NOT NULL AND NEW.agent_id IS DISTINCT FROM OLD.agent_id))
     EXECUTE FUNCTION omniroute.check_refs();
+-- an update of an item's required skills must leave what the router accepts
+-- on insert: serving and tick() read it on every item they look at
+CREATE TRIGGER check_required_skills AFTER UPDATE ON omniroute.work_item
+    FOR EACH ROW WHEN (NEW.required_skills IS DISTINCT FROM OLD.required_skills)
+    EXECUTE FUNCTION omniroute.check_required_skills();
 CREATE TRIGGER check_referenced BEFORE DELETE OR UPDATE OF id ON omniroute.queue
     FOR EACH ROW EXECUTE FUNCTION omniroute.check_referenced('queue_id');
 CREATE TRIGGER check_referenced BEFORE DELETE OR UPDATE OF id ON omniroute.agent
@@ -404,6 +418,37 @@ CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON 
 CREATE TRIGGER invalidate_cache AFTER INSERT OR DELETE OR TRUNCATE OR UPDATE OF queue_id, agent_id, method
     ON omniroute.queue_member
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache('skill_reach_signal');
+
+-- the six seeded presences are the bases of every presence, and the engine
+-- sets 'inactive' (a missed offer) and 'offline' (the default) itself: they
+-- cannot be deleted, renamed or rebased
+CREATE FUNCTION omniroute.presence_guard() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF TG_OP = 'TRUNCATE' THEN
+        RAISE EXCEPTION 'cannot truncate omniroute.presence: it holds the six built-in presences'
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  HINT = 'Delete the custom presences instead.';
+    END IF;
+    IF OLD.name IN ('available', 'busy', 'busy_dnd', 'away', 'offline', 'inactive')
+       AND (TG_OP = 'DELETE' OR NEW.name IS DISTINCT FROM OLD.name OR NEW.base IS DISTINCT FROM OLD.base) THEN
+        RAISE EXCEPTION 'cannot % built-in presence "%"', CASE TG_OP WHEN 'DELETE' THEN 'delete' ELSE 'change' END, OLD.name
+            USING ERRCODE = 'object_not_in_prerequisite_state',
+                  DETAIL = 'The six built-in presences are the bases of all others, and the engine sets "inactive" and "offline" itself.',
+                  HINT = 'Add a custom presence with that base instead.';
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        RETURN OLD;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE TRIGGER presence_guard BEFORE UPDATE OR DELETE ON omniroute.presence
+    FOR EACH ROW EXECUTE FUNCTION omniroute.presence_guard();
+CREATE TRIGGER presence_guard_truncate BEFORE TRUNCATE ON omniroute.presence
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.presence_guard();
 
 -- workstream: mode is fixed at creation; allowed presences must exist;
 -- a workstream with unclosed work cannot be deleted

@@ -139,8 +139,15 @@ set_text_slot(RuleValue *rv, const char *s)
 		rule_value_set_text(rv, s, strlen(s));
 }
 
-void
-parse_required_skills(Jsonb *js, RequiredSkills *rs)
+/*
+ * An item's required skills: an object of skill name to an integer
+ * proficiency from 1 to 10.  Returns false at the first value that is not
+ * one, with *bad naming its skill (NULL: not an object); rs then holds the
+ * skills before it.  Nothing here raises an error, so that serving can pass
+ * over an item whose requirement is bad instead of failing on it.
+ */
+bool
+required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -150,10 +157,9 @@ parse_required_skills(Jsonb *js, RequiredSkills *rs)
 	rs->n = 0;
 	rs->names = palloc(sizeof(char *) * cap);
 	rs->levels = palloc(sizeof(int32) * cap);
-	if (!JB_ROOT_IS_OBJECT(js))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("required_skills must be a JSON object of skill name to proficiency")));
+	*bad = NULL;
+	if (!JB_ROOT_IS_OBJECT(js) || JB_ROOT_IS_SCALAR(js))
+		return false;
 	it = JsonbIteratorInit(&js->root);
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
@@ -164,17 +170,40 @@ parse_required_skills(Jsonb *js, RequiredSkills *rs)
 			continue;
 		skill = pnstrdup(v.val.string.val, v.val.string.len);
 		tok = JsonbIteratorNext(&it, &v, true);
+		/* (out of range is infinite, not an error) */
 		if (v.type == jbvNumeric)
-			d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+			d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
 												   NumericGetDatum(v.val.numeric)));
 		if (d != floor(d) || d < 1 || d > 10)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("required proficiency of skill \"%s\" must be an integer from 1 to 10", skill)));
+		{
+			*bad = skill;
+			return false;
+		}
 		rs->names[rs->n] = skill;
 		rs->levels[rs->n] = (int32) d;
 		rs->n++;
 	}
+	return true;
+}
+
+/* what is wrong with a requirement required_skills_parse() refused */
+char *
+required_skills_problem(const char *bad)
+{
+	if (bad == NULL)
+		return pstrdup("required_skills must be a JSON object of skill name to proficiency");
+	return psprintf("required proficiency of skill \"%s\" must be an integer from 1 to 10", bad);
+}
+
+void
+parse_required_skills(Jsonb *js, RequiredSkills *rs)
+{
+	char	   *bad;
+
+	if (!required_skills_parse(js, rs, &bad))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", required_skills_problem(bad))));
 }
 
 /* a classification rule requires a skill: keep the higher requirement */
@@ -402,6 +431,44 @@ route_row_id(HeapTuple tup, TupleDesc desc, int a)
 	Datum		d = heap_getattr(tup, att_num[a], desc, &isnull);
 
 	return isnull ? 0 : DatumGetInt64(d);
+}
+
+/*
+ * Trigger check_required_skills, AFTER UPDATE of a work item whose
+ * required_skills changed: the new requirement must be one the router
+ * accepts on insert (22023, naming the item).  Serving, re-routing and
+ * tick() read it on every item they look at, and an item written with a
+ * requirement nobody can read stopped them all.  Inserts are checked by the
+ * router, and a restore only inserts.
+ */
+PG_FUNCTION_INFO_V1(omniroute_check_required_skills);
+
+Datum
+omniroute_check_required_skills(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	bool		isnull;
+	Datum		skills;
+	RequiredSkills rs;
+	char	   *bad;
+
+	omniroute_check_version();
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_FOR_ROW(td->tg_event) ||
+		!TRIGGER_FIRED_BY_UPDATE(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("check_required_skills() must be a FOR EACH ROW UPDATE trigger")));
+	desc = RelationGetDescr(td->tg_relation);
+	lookup_attnums(td->tg_relation);
+	skills = heap_getattr(td->tg_newtuple, att_num[A_SKILLS], desc, &isnull);
+	if (!isnull && !required_skills_parse(DatumGetJsonbP(skills), &rs, &bad))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("work item " INT64_FORMAT ": %s",
+						route_row_id(td->tg_newtuple, desc, A_ID), required_skills_problem(bad)),
+				 errhint("Give each skill an integer proficiency from 1 to 10, as on insert.")));
+	PG_RETURN_POINTER(NULL);
 }
 
 static SPIPlanPtr affinity_plan;

@@ -43,6 +43,8 @@ extern void route_classify(WorkstreamConfig *ws, const ItemInput *in,
 						   RouteOutcome *out, JsonBuild *diag);
 extern Jsonb *skills_to_jsonb(const RequiredSkills *rs);
 extern void parse_required_skills(Jsonb *js, RequiredSkills *rs);
+extern bool required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad);
+extern char *required_skills_problem(const char *bad);
 extern int64 route_affinity_agent(int64 ws_id, const char *external_id);
 
 #endif							/* OMNIROUTE_ROUTE_H */

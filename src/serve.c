@@ -6,13 +6,27 @@
  *	  their capacity grows), give them the best open items they can take,
  *	  in the transaction that freed them.
  *
- *	  Order: queue priority, then item priority, then age -- the top open
- *	  items of each of the agent's queues come from work_item_open_idx, one
- *	  index range per queue, merged in that order.  An item is taken only if
- *	  the agent may have it (refusal()): a push workstream, an allowed
- *	  presence, enough free units, the skills (exact matching), not
+ *	  Order: queue priority, then item priority, then age.  An item is taken
+ *	  only if the agent may have it (refusal()): a push workstream, an
+ *	  allowed presence, enough free units, the skills (exact matching), not
  *	  rejected or missed by this agent before, and a free slot of the
- *	  workstream's capacity profile.
+ *	  workstream's capacity profile.  All of that but the declined list and
+ *	  the slot depends only on the item's queue, workstream and required
+ *	  skills, so the open items of the agent's queues are looked at in
+ *	  groups of those three, which work_item_open_idx holds together,
+ *	  each group best first:
+ *	    1. the distinct groups of each queue are read from the index, one
+ *	       descent per group (a skip scan), without reading their items;
+ *	    2. the groups the agent may not take from are dropped, whatever
+ *	       their size: a backlog that nobody in the queue has the skills for
+ *	       costs one index descent, not a read of every item in it;
+ *	    3. the top items of the groups left are merged in the order above
+ *	       and taken while the agent has room, each checked for the
+ *	       declined list, the profile slot and another transaction's lock.
+ *	  So a call reads the groups of the agent's queues and the items it
+ *	  takes or passes over for those reasons, not the backlog.  An item
+ *	  whose required skills cannot be read (written before they were
+ *	  checked on update) is passed over with a WARNING naming it.
  *
  *	  Picking (pick_next(), pick(id)) is the same search and the same rules
  *	  but for the mode: pick workstreams only, which are never served.  So
@@ -52,6 +66,7 @@ static int	serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events,
 static SPIPlanPtr lock_agent_plan;
 static SPIPlanPtr try_lock_agent_plan;
 static SPIPlanPtr agent_skills_plan;
+static SPIPlanPtr groups_plan;
 static SPIPlanPtr open_items_plan;
 static SPIPlanPtr take_item_plan;
 static SPIPlanPtr member_plan;
@@ -73,6 +88,33 @@ prepare_plans(void)
 										   "   FOR UPDATE SKIP LOCKED", 1, types);
 		agent_skills_plan = util_prepare("SELECT skill, proficiency FROM omniroute.agent_skill"
 										 " WHERE agent_id = $1", 1, types);
+
+		/*
+		 * The groups of open items in each of the agent's queues: a skip
+		 * scan of work_item_open_idx, one descent per group, with
+		 * the first (best) item of each to name it.
+		 */
+		groups_plan = util_prepare(
+								   "SELECT m.queue_id, q.priority, g.workstream_id, g.required_skills, g.id"
+								   "  FROM omniroute.queue_member m"
+								   "  JOIN omniroute.queue q ON q.id = m.queue_id"
+								   " CROSS JOIN LATERAL"
+								   "       (WITH RECURSIVE g AS ("
+								   "            (SELECT i.workstream_id, i.required_skills, i.id"
+								   "               FROM omniroute.work_item i"
+								   "              WHERE i.queue_id = m.queue_id AND i.state = 'open'"
+								   "              ORDER BY i.workstream_id, i.required_skills LIMIT 1)"
+								   "          UNION ALL"
+								   "            SELECT n.workstream_id, n.required_skills, n.id"
+								   "              FROM g CROSS JOIN LATERAL"
+								   "                   (SELECT i.workstream_id, i.required_skills, i.id"
+								   "                      FROM omniroute.work_item i"
+								   "                     WHERE i.queue_id = m.queue_id AND i.state = 'open'"
+								   "                       AND (i.workstream_id, i.required_skills)"
+								   "                           > (g.workstream_id, g.required_skills)"
+								   "                     ORDER BY i.workstream_id, i.required_skills LIMIT 1) n)"
+								   "        SELECT * FROM g) g"
+								   " WHERE m.agent_id = $1", 1, types);
 	}
 	{
 		Oid			types[2] = {INT8OID, INT8OID};
@@ -81,22 +123,25 @@ prepare_plans(void)
 								   " WHERE agent_id = $1 AND queue_id = $2", 2, types);
 	}
 	{
-		Oid			types[2] = {INT8OID, INT8OID};
+		Oid			types[6] = {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID,
+		INT4ARRAYOID, INT8OID};
 
+		/* the top $6 items of each group given, merged in serving order */
 		open_items_plan = util_prepare(
-									   "SELECT w.id, w.workstream_id, w.required_skills, m.queue_id, w.declined_agents"
-									   "  FROM omniroute.queue_member m"
-									   "  JOIN omniroute.queue q ON q.id = m.queue_id"
+									   "SELECT w.id, g.n, w.declined_agents"
+									   "  FROM unnest($1, $2, $3, $4, $5)"
+									   "       AS g(queue_id, workstream_id, required_skills, queue_priority, n)"
 									   " CROSS JOIN LATERAL"
-									   "       (SELECT i.id, i.workstream_id, i.required_skills, i.priority,"
-									   "               i.created_at, i.declined_agents"
+									   "       (SELECT i.id, i.priority, i.created_at, i.declined_agents"
 									   "          FROM omniroute.work_item i"
-									   "         WHERE i.queue_id = m.queue_id AND i.state = 'open'"
+									   "         WHERE i.queue_id = g.queue_id"
+									   "           AND i.workstream_id = g.workstream_id"
+									   "           AND i.required_skills = g.required_skills"
+									   "           AND i.state = 'open'"
 									   "         ORDER BY i.priority DESC, i.created_at, i.id"
-									   "         LIMIT $2) w"
-									   " WHERE m.agent_id = $1"
-									   " ORDER BY q.priority DESC, w.priority DESC, w.created_at, w.id",
-									   2, types);
+									   "         LIMIT $6) w"
+									   " ORDER BY g.queue_priority DESC, w.priority DESC, w.created_at, w.id",
+									   6, types);
 	}
 	{
 		Oid			types[7] = {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, JSONBOID, TEXTOID};
@@ -434,6 +479,99 @@ pick_next_for(int64 agent_id, TimestampTz now, EventBuf *events)
 	return item;
 }
 
+/* open items of one queue with the same workstream and required skills */
+typedef struct ItemGroup
+{
+	int64		queue_id;
+	int32		queue_priority;
+	int64		ws_id;
+	Datum		skills;			/* jsonb */
+	int64		first_item;		/* its best item, to name it */
+	WorkstreamConfig *ws;
+	bool		takable;		/* the agent may take its items */
+	int			fetched;		/* items read from it in this round */
+	int			last_row;		/* the row of the last of them */
+} ItemGroup;
+
+/* the item being looked at, for the error context */
+typedef struct ServeContext
+{
+	int64		agent_id;
+	bool		pick;
+	int64		item;
+} ServeContext;
+
+static void
+serve_error_context(void *arg)
+{
+	ServeContext *sc = (ServeContext *) arg;
+
+	if (sc->item != 0)
+		errcontext("while %s work item " INT64_FORMAT " for agent " INT64_FORMAT,
+				   sc->pick ? "picking" : "serving", sc->item, sc->agent_id);
+}
+
+/* the groups of open items in the agent's queues, copied out of SPI */
+static ItemGroup *
+load_groups(int64 agent_id, int *ngroups)
+{
+	Datum		values[1] = {Int64GetDatum(agent_id)};
+	uint64		n = util_exec(groups_plan, values, NULL, false, 0, SPI_OK_SELECT);
+	ItemGroup  *groups = palloc0(sizeof(ItemGroup) * (n + 1));
+	bool		isnull;
+
+	for (uint64 i = 0; i < n; i++)
+	{
+		groups[i].queue_id = util_col_int64(i, 1);
+		groups[i].queue_priority = util_col_int32(i, 2);
+		groups[i].ws_id = util_col_int64(i, 3);
+		groups[i].skills = PointerGetDatum(DatumGetJsonbPCopy(util_col(i, 4, &isnull)));
+		groups[i].first_item = util_col_int64(i, 5);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	*ngroups = (int) n;
+	return groups;
+}
+
+/*
+ * Whether the agent may take the items of a group: refusal() for all of
+ * it but the declined list, which is each item's (and the profile slot,
+ * known only by taking it).  Required skills that cannot be read refuse
+ * the group, with a WARNING naming its best item.
+ */
+static bool
+group_takable(ServeAgent *ag, ItemGroup *g, ServeMode mode, Datum nobody)
+{
+	RequiredSkills rs;
+	char	   *bad;
+
+	g->ws = catalog_workstream(g->ws_id);
+	if (g->ws != NULL && g->ws->skill_matching == SKILLS_EXACT &&
+		!required_skills_parse(DatumGetJsonbP(g->skills), &rs, &bad))
+	{
+		ereport(WARNING,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("work item " INT64_FORMAT " cannot be served: %s",
+						g->first_item, required_skills_problem(bad)),
+				 errdetail("Every open item of queue " INT64_FORMAT " and workstream " INT64_FORMAT
+						   " with the same required_skills is passed over.",
+						   g->queue_id, g->ws_id),
+				 errhint("Correct its required_skills.")));
+		return false;
+	}
+	return refusal(ag, g->ws, mode, g->first_item, nobody, DatumGetJsonbP(g->skills), NULL) == 0;
+}
+
+/* no slot of this profile is left for the agent: none of its groups is takable */
+static void
+profile_exhausted(ItemGroup *groups, int ngroups, const char *profile)
+{
+	for (int i = 0; i < ngroups; i++)
+		if (groups[i].takable && groups[i].ws->capacity_profile != NULL &&
+			strcmp(groups[i].ws->capacity_profile, profile) == 0)
+			groups[i].takable = false;
+}
+
 /*
  * Serving (push: items of push workstreams, as many as fit) and picking
  * (one item of a pick workstream, the agent asked for it) share the
@@ -443,57 +581,131 @@ static int
 serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locked,
 			  bool pick, int64 *picked)
 {
-	Datum		values[2];
+	ServeMode	mode = pick ? SERVE_PICK : SERVE_PUSH;
+	Datum		values[6];
 	bool		isnull;
-	int64		limit = 32;
+	int64		limit;
+	int32		min_units = -1;
 	ServeAgent	ag;
+	ItemGroup  *groups;
+	int			ngroups;
 	HTAB	   *seen;
 	Taken	   *taken = NULL;
 	int			ntaken = 0;
 	int			cap = 0;
+	ServeContext sc = {agent_id, pick, 0};
+	ErrorContextCallback errcb;
 
 	if (!lock_agent(agent_id, skip_locked, &ag) || ag.is_bot)
 		return 0;				/* bots take work only as a workstream's bot */
+
+	errcb.callback = serve_error_context;
+	errcb.arg = &sc;
+	errcb.previous = error_context_stack;
+	error_context_stack = &errcb;
+
+	groups = load_groups(agent_id, &ngroups);
+	{
+		Datum		nobody = PointerGetDatum(construct_empty_array(INT8OID));
+
+		for (int i = 0; i < ngroups; i++)
+		{
+			sc.item = groups[i].first_item;
+			groups[i].takable = group_takable(&ag, &groups[i], mode, nobody);
+			if (groups[i].takable && (min_units < 0 || groups[i].ws->capacity_units < min_units))
+				min_units = groups[i].ws->capacity_units;
+		}
+		sc.item = 0;
+	}
+
+	/*
+	 * Items read per takable group in the first round: as many as the
+	 * agent could take, up to 32 (more rounds read further when some were
+	 * passed over)
+	 */
+	limit = pick ? 1 : min_units > 0 ? Min(32, Max(1, ag.free_units / min_units)) : 32;
 
 	seen = util_int64_hash("omniroute served items", sizeof(int64), CurrentMemoryContext);
 
 	for (;;)
 	{
+		Datum	   *qids = palloc(sizeof(Datum) * (ngroups + 1));
+		Datum	   *wsids = palloc(sizeof(Datum) * (ngroups + 1));
+		Datum	   *skills = palloc(sizeof(Datum) * (ngroups + 1));
+		Datum	   *qprios = palloc(sizeof(Datum) * (ngroups + 1));
+		Datum	   *index = palloc(sizeof(Datum) * (ngroups + 1));
+		int			nsent = 0;
 		uint64		n;
+		uint64		upto;
 		SPITupleTable *tt;
-		bool		more;
+		bool		more = false;
 		bool		fresh = false;
 
-		values[0] = Int64GetDatum(agent_id);
-		values[1] = Int64GetDatum(limit);
+		for (int i = 0; i < ngroups; i++)
+		{
+			if (!groups[i].takable)
+				continue;
+			qids[nsent] = Int64GetDatum(groups[i].queue_id);
+			wsids[nsent] = Int64GetDatum(groups[i].ws_id);
+			skills[nsent] = groups[i].skills;
+			qprios[nsent] = Int32GetDatum(groups[i].queue_priority);
+			index[nsent] = Int32GetDatum(i);
+			groups[i].fetched = 0;
+			nsent++;
+		}
+		if (nsent == 0)
+			break;
+		values[0] = PointerGetDatum(construct_array(qids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		values[1] = PointerGetDatum(construct_array(wsids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
+		values[2] = PointerGetDatum(construct_array(skills, nsent, JSONBOID, -1, false, TYPALIGN_INT));
+		values[3] = PointerGetDatum(construct_array(qprios, nsent, INT4OID, 4, true, TYPALIGN_INT));
+		values[4] = PointerGetDatum(construct_array(index, nsent, INT4OID, 4, true, TYPALIGN_INT));
+		values[5] = Int64GetDatum(limit);
 		n = util_exec(open_items_plan, values, NULL, false, 0, SPI_OK_SELECT);
 		tt = SPI_tuptable;
-		more = n >= (uint64) limit;
 
-		for (uint64 i = 0; i < n; i++)
+		/*
+		 * A group that gave all it was asked for may have more, any of them
+		 * better than a later row of another group: this round is sure of
+		 * the merged order only up to the first such group's last row.
+		 */
+		upto = n;
+		for (uint64 r = 0; r < n; r++)
+		{
+			ItemGroup  *g = &groups[util_col_int32(r, 2)];
+
+			g->fetched++;
+			g->last_row = (int) r;
+		}
+		for (int i = 0; i < ngroups; i++)
+			if (groups[i].takable && groups[i].fetched >= limit)
+			{
+				more = true;
+				upto = Min(upto, (uint64) groups[i].last_row + 1);
+			}
+
+		for (uint64 r = 0; r < upto; r++)
 		{
 			int64		item;
-			int64		ws_id;
-			int64		queue_id;
-			WorkstreamConfig *ws;
+			ItemGroup  *g;
 			bool		found;
 			bool		no_slot;
-			Datum		skills_datum;
-			Datum		declined;
 
 			SPI_tuptable = tt;
-			item = util_col_int64(i, 1);
+			item = util_col_int64(r, 1);
+			g = &groups[util_col_int32(r, 2)];
 			hash_search(seen, &item, HASH_ENTER, &found);
 			if (found)
 				continue;
 			fresh = true;
-			ws_id = util_col_int64(i, 2);
-			skills_datum = util_col(i, 3, &isnull);
-			queue_id = util_col_int64(i, 4);
-			declined = util_col(i, 5, &isnull);
-			ws = catalog_workstream(ws_id);
-			if (refusal(&ag, ws, pick ? SERVE_PICK : SERVE_PUSH, item, declined,
-						DatumGetJsonbP(skills_datum), NULL) != 0)
+			if (!g->takable)
+				continue;
+			if (g->ws->capacity_units > ag.free_units)
+			{
+				g->takable = false;
+				continue;
+			}
+			if (serve_declined_by(util_col(r, 3, &isnull), agent_id))
 				continue;
 
 			if (ntaken == cap)
@@ -501,9 +713,16 @@ serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locke
 				cap = cap ? cap * 2 : 8;
 				taken = taken ? repalloc(taken, sizeof(Taken) * cap) : palloc(sizeof(Taken) * cap);
 			}
-			/* no slot, or another transaction holds it: the next one */
-			if (!take_item(&ag, ws, item, queue_id, pick, now, &taken[ntaken], &no_slot))
+			/* no slot (then none for its profile's groups), or another transaction holds it */
+			sc.item = item;
+			if (!take_item(&ag, g->ws, item, g->queue_id, pick, now, &taken[ntaken], &no_slot))
+			{
+				if (no_slot)
+					profile_exhausted(groups, ngroups, g->ws->capacity_profile);
+				sc.item = 0;
 				continue;
+			}
+			sc.item = 0;
 			ntaken++;
 			if (pick)
 			{
@@ -511,13 +730,14 @@ serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locke
 				break;
 			}
 		}
-		SPI_tuptable = tt;
+		SPI_freetuptable(tt);
 		if (pick && ntaken > 0)
 			break;
 		if (!more || !fresh || ag.free_units <= 0)
 			break;
 		limit *= 4;
 	}
+	error_context_stack = errcb.previous;
 
 	finish_taken(agent_id, taken, ntaken, pick, now, events);
 	return ntaken;

@@ -12,7 +12,16 @@
  *	  3. waiting items idle longer than auto_close_after close with reason
  *	     'inactivity';
  *	  4. open items that an agent could take now are given to them (a
- *	     safety net: serving normally happens when capacity frees).
+ *	     safety net: serving normally happens when capacity frees).  The
+ *	     agents served are those with room, an allowed presence (by name or
+ *	     base) and the skills for some group of open items of their queues
+ *	     (serve.c), found from the groups alone, not from every open item.
+ *
+ *	  Each item of 1-3, and each agent of 4, is handled in a subtransaction
+ *	  of its own: one that fails (bad data an admin wrote, a row that went
+ *	  missing) is rolled back alone and logged with a WARNING naming it, and
+ *	  the tick goes on with the rest; its events are dropped with it.  Only
+ *	  a cancel (statement timeout, shutdown) stops the tick.
  *
  *	  Every item is taken FOR UPDATE SKIP LOCKED and every agent row with
  *	  SKIP LOCKED (an item whose agent is busy in another transaction is
@@ -30,10 +39,13 @@
  */
 #include "postgres.h"
 
+#include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/memutils.h"
+#include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "catalog.h"
@@ -107,19 +119,49 @@ prepare_plans(void)
 									   " SELECT agent_id FROM omniroute.work_item WHERE id = $1)"
 									   " FOR UPDATE SKIP LOCKED", 1, ti);
 	/*
-	 * members with room for some open push item of their queues, in a
-	 * presence that item's workstream allows (the others cannot take it:
-	 * serving them is wasted work, on every tick)
+	 * Members who could take some open push item of their queues: room for
+	 * it, a presence its workstream allows (by name or by base, as the
+	 * router expands allowed_presences), and with exact matching every
+	 * skill it requires.  Serving anybody else is wasted work, on every
+	 * tick.  The open items are read by group (queue, workstream, required
+	 * skills: a skip scan of work_item_open_idx, one descent per
+	 * group), so a backlog that nobody can take costs one descent.  A level
+	 * serving cannot read (written before updates were checked) is met by
+	 * anyone with the skill here, so that serving reports the item.
 	 */
-	servable_plan = util_prepare("SELECT DISTINCT m.agent_id"
-								 "  FROM (SELECT DISTINCT w.queue_id, w.workstream_id"
-								 "          FROM omniroute.work_item w"
-								 "         WHERE w.state = 'open') q"
-								 "  JOIN omniroute.workstream ws ON ws.id = q.workstream_id"
+	servable_plan = util_prepare("WITH RECURSIVE g AS ("
+								 "     (SELECT i.queue_id, i.workstream_id, i.required_skills"
+								 "        FROM omniroute.work_item i WHERE i.state = 'open'"
+								 "       ORDER BY i.queue_id, i.workstream_id, i.required_skills LIMIT 1)"
+								 "   UNION ALL"
+								 "     SELECT n.queue_id, n.workstream_id, n.required_skills"
+								 "       FROM g CROSS JOIN LATERAL"
+								 "            (SELECT i.queue_id, i.workstream_id, i.required_skills"
+								 "               FROM omniroute.work_item i"
+								 "              WHERE i.state = 'open'"
+								 "                AND (i.queue_id, i.workstream_id, i.required_skills)"
+								 "                    > (g.queue_id, g.workstream_id, g.required_skills)"
+								 "              ORDER BY i.queue_id, i.workstream_id, i.required_skills"
+								 "              LIMIT 1) n)"
+								 "SELECT DISTINCT m.agent_id"
+								 "  FROM g"
+								 "  JOIN omniroute.workstream ws ON ws.id = g.workstream_id"
 								 "   AND ws.mode = 'push'"
-								 "  JOIN omniroute.queue_member m ON m.queue_id = q.queue_id"
+								 "  JOIN omniroute.queue_member m ON m.queue_id = g.queue_id"
 								 "   AND m.free_units >= ws.capacity_units"
-								 "   AND m.presence = ANY (ws.allowed_presences)"
+								 " WHERE EXISTS (SELECT 1 FROM omniroute.presence p"
+								 "                WHERE p.name = m.presence"
+								 "                  AND (p.name = ANY (ws.allowed_presences)"
+								 "                       OR p.base = ANY (ws.allowed_presences)))"
+								 "   AND (ws.skill_matching <> 'exact'"
+								 "        OR NOT EXISTS (SELECT 1 FROM jsonb_each(g.required_skills) r"
+								 "                        WHERE NOT EXISTS"
+								 "                              (SELECT 1 FROM omniroute.agent_skill s"
+								 "                                WHERE s.agent_id = m.agent_id AND s.skill = r.key"
+								 "                                  AND s.proficiency >="
+								 "                                      CASE WHEN jsonb_typeof(r.value) <> 'number' THEN 0"
+								 "                                           WHEN (r.value)::numeric BETWEEN 1 AND 10"
+								 "                                           THEN (r.value)::numeric ELSE 0 END)))"
 								 " LIMIT 1000", 0, NULL);
 	/* only now: a failed prepare above is retried on the next call */
 	plans_ready = true;
@@ -149,25 +191,86 @@ try_lock_agent_of(int64 item)
 }
 
 /*
- * Each item of a tick is handled in an SPI connection of its own, whose
- * memory (query results above all) goes when the item is done: a tick
- * handles up to a thousand items per kind, and kept results added up to
- * gigabytes.
+ * Each item of a tick is handled in a subtransaction and an SPI connection
+ * of its own.  The subtransaction keeps a failure to the item; the
+ * connection's memory (query results above all) goes when the item is
+ * done: a tick handles up to a thousand items per kind, and kept results
+ * added up to gigabytes.  A step returns how many actions it took.
  */
-static void
-item_begin(void)
+typedef int (*TickStep) (LifecycleCall *call, int64 id, TimestampTz at);
+
+/* what a step does, for the WARNING when it fails */
+typedef struct TickKind
 {
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "omniroute: SPI_connect failed");
-}
+	const char *what;			/* "expiring the offer of work item" ... */
+	TickStep	step;
+} TickKind;
 
 static void
-item_end(void)
+step_failed(const TickKind *kind, int64 id, ErrorData *edata)
 {
-	SPI_finish();
+	ereport(WARNING,
+			(errcode(edata->sqlerrcode),
+			 errmsg("omniroute.tick(): %s " INT64_FORMAT " failed: %s", kind->what, id, edata->message),
+			 edata->detail ? errdetail("%s", edata->detail) : 0,
+			 edata->hint ? errhint("%s", edata->hint) : 0,
+			 edata->context ? errcontext("%s", edata->context) : 0));
 }
 
-static bool
+/*
+ * Run the step on each id, each in a subtransaction (the way PL/pgSQL runs
+ * a block with an EXCEPTION clause); returns the actions they took.
+ */
+static int
+tick_each(LifecycleCall *call, const TickKind *kind, const int64 *ids, int n, TimestampTz at)
+{
+	MemoryContext cxt = CurrentMemoryContext;
+	ResourceOwner owner = CurrentResourceOwner;
+	volatile int done = 0;
+
+	for (int i = 0; i < n; i++)
+	{
+		int			nevents = call->events.n;
+
+		BeginInternalSubTransaction(NULL);
+		MemoryContextSwitchTo(cxt);
+		PG_TRY();
+		{
+			int			acted;
+
+			if (SPI_connect() != SPI_OK_CONNECT)
+				elog(ERROR, "omniroute: SPI_connect failed");
+			acted = kind->step(call, ids[i], at);
+			SPI_finish();
+			ReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			done += acted;
+		}
+		PG_CATCH();
+		{
+			ErrorData  *edata;
+
+			MemoryContextSwitchTo(cxt);
+			edata = CopyErrorData();
+			FlushErrorState();
+			/* its SPI connection goes with it */
+			RollbackAndReleaseCurrentSubTransaction();
+			MemoryContextSwitchTo(cxt);
+			CurrentResourceOwner = owner;
+			/* a cancel or a shutdown stops the tick, as it would any statement */
+			if (ERRCODE_TO_CATEGORY(edata->sqlerrcode) == ERRCODE_OPERATOR_INTERVENTION)
+				ReThrowError(edata);
+			call->events.n = nevents;
+			step_failed(kind, ids[i], edata);
+			FreeErrorData(edata);
+		}
+		PG_END_TRY();
+	}
+	return done;
+}
+
+static int
 expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 {
 	WorkItem	it;
@@ -175,7 +278,7 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 	Datum		values[2];
 
 	if (!try_lock_agent_of(id))
-		return false;
+		return 0;
 	lifecycle_lock_item(id, &it);	/* ours already */
 	agent = it.agent_id;
 	lifecycle_release_item(&it, at);
@@ -187,58 +290,61 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 	values[1] = Int64GetDatum(id);
 	util_exec(inactive_plan, values, NULL, false, 0, SPI_OK_UPDATE);
 	lifecycle_reroute(call, &it, "missed");
-	return true;
+	return 1;
 }
+
+static const TickKind expire_kind = {"expiring the offer of work item", expire_offer};
 
 static int
 expire_offers(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
 	int64	   *ids = fetch_ids(expired_plan, at, &n);
-	int			done = 0;
 
-	for (int i = 0; i < n; i++)
-	{
-		item_begin();
-		if (expire_offer(call, ids[i], at))
-			done++;
-		item_end();
-	}
-	return done;
+	return tick_each(call, &expire_kind, ids, n, at);
 }
 
-static bool
+static int
 release_wrap_up(LifecycleCall *call, int64 id, TimestampTz at)
 {
 	WorkItem	it;
 	Datum		values[1] = {Int64GetDatum(id)};
 
 	if (!try_lock_agent_of(id))
-		return false;
+		return 0;
 	lifecycle_lock_item(id, &it);
 	util_exec(unblock_plan, values, NULL, false, 0, SPI_OK_UPDATE);
 	lifecycle_release_item(&it, at);
 	events_add(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, NULL);
 	serve_agent_ext(it.agent_id, at, &call->events, true);
-	return true;
+	return 1;
 }
+
+static const TickKind wrap_up_kind = {"releasing the wrap-up block of work item", release_wrap_up};
 
 static int
 release_wrap_ups(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
 	int64	   *ids = fetch_ids(wrap_up_plan, at, &n);
-	int			done = 0;
 
-	for (int i = 0; i < n; i++)
-	{
-		item_begin();
-		if (release_wrap_up(call, ids[i], at))
-			done++;
-		item_end();
-	}
-	return done;
+	return tick_each(call, &wrap_up_kind, ids, n, at);
 }
+
+static int
+close_idle_item(LifecycleCall *call, int64 id, TimestampTz at)
+{
+	WorkItem	it;
+	Datum		values[2] = {Int64GetDatum(id), TimestampTzGetDatum(at)};
+
+	lifecycle_lock_item(id, &it);
+	util_exec(close_idle_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	events_add(&call->events, it.id, "closed", it.agent_id, it.queue_id,
+			   "{\"from\": \"waiting\", \"reason\": \"inactivity\"}");
+	return 1;
+}
+
+static const TickKind idle_kind = {"closing idle work item", close_idle_item};
 
 static int
 close_idle(LifecycleCall *call, TimestampTz at)
@@ -246,37 +352,26 @@ close_idle(LifecycleCall *call, TimestampTz at)
 	int			n;
 	int64	   *ids = fetch_ids(idle_plan, at, &n);
 
-	for (int i = 0; i < n; i++)
-	{
-		WorkItem	it;
-		Datum		values[2] = {Int64GetDatum(ids[i]), TimestampTzGetDatum(at)};
-
-		item_begin();
-		lifecycle_lock_item(ids[i], &it);
-		util_exec(close_idle_plan, values, NULL, false, 0, SPI_OK_UPDATE);
-		events_add(&call->events, it.id, "closed", it.agent_id, it.queue_id,
-				   "{\"from\": \"waiting\", \"reason\": \"inactivity\"}");
-		item_end();
-	}
-	return n;
+	return tick_each(call, &idle_kind, ids, n, at);
 }
+
+static int
+serve_one(LifecycleCall *call, int64 agent, TimestampTz at)
+{
+	return serve_agent_ext(agent, at, &call->events, true);
+}
+
+static const TickKind serve_kind = {"serving waiting work to agent", serve_one};
 
 static int
 serve_waiting(LifecycleCall *call, TimestampTz at)
 {
 	uint64		got = util_exec(servable_plan, NULL, NULL, false, 0, SPI_OK_SELECT);
 	int64	   *agents = palloc(sizeof(int64) * (got + 1));
-	int			served = 0;
 
 	for (uint64 i = 0; i < got; i++)
 		agents[i] = util_col_int64(i, 1);
-	for (uint64 i = 0; i < got; i++)
-	{
-		item_begin();
-		served += serve_agent_ext(agents[i], at, &call->events, true);
-		item_end();
-	}
-	return served;
+	return tick_each(call, &serve_kind, agents, (int) got, at);
 }
 
 /*
