@@ -79,6 +79,13 @@ priv_enter(Caller *caller)
 	/* as on route_work_item(): our statements are keyed lookups */
 	(void) set_config_option("enable_bitmapscan", "off",
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
+	/*
+	 * and never worth compiling: a planner estimate over a big queue would
+	 * otherwise JIT-compile a statement on every call (serving an agent per
+	 * membership inserted took a JIT compilation each)
+	 */
+	(void) set_config_option("jit", "off",
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller->userid, false)));
 	if (util_exec(agent_plan, values, NULL, true, 1, SPI_OK_SELECT) == 1)
