@@ -25,56 +25,19 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 OMNIROUTE_PGCONF="omniroute.tick_interval = 200\nmax_worker_processes = 3\nmax_logical_replication_workers = 0\nmax_parallel_workers_per_gather = 0\nmax_parallel_maintenance_workers = 0" \
 	throwaway_cluster worker_slots
 
-qd() { psql -X -At -q -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-now_ms() { date +%s%3N; }
-poll() {
-	local deadline=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
-worker_of() {
-	qd postgres "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity
-	              WHERE backend_type = 'omniroute tick' AND datname = '$1'"
-}
-has_worker() { [[ "$(worker_of "$1")" =~ ^[0-9]+$ ]]; }
-install() {
-	createdb "$1"
-	psql -X -q -v ON_ERROR_STOP=1 -d "$1" <<'SQL'
-CREATE EXTENSION omniroute;
-INSERT INTO omniroute.queue (id, name) VALUES (1, 'q');
-INSERT INTO omniroute.agent (id, name, presence) VALUES (1, 'a', 'available');
-INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (1, 1);
-INSERT INTO omniroute.workstream (id, name, fallback_queue_id, skill_matching, offer_timeout)
-VALUES (1, 'w', 1, 'none', '1 second');
-SQL
-}
-# offer DB: a new item offered to agent 1 (made available again); sets
-# item.  The router never waits for an agent row another transaction holds
-# (a tick's, say): an item left open that way is closed and another tried.
-offer() {
-	local got
-	qd "$1" "UPDATE omniroute.agent SET presence = 'available' WHERE id = 1" >/dev/null
-	for _ in 1 2 3 4 5; do
-		got=$(qd "$1" "INSERT INTO omniroute.work_item (workstream_id) VALUES (1) RETURNING id || ' ' || state")
-		item=${got%% *}
-		[ "${got#* }" = offered ] && return 0
-		qd "$1" "SELECT omniroute.close($item, 'test')" >/dev/null
-	done
-	fail "$1: five items in a row were not offered, the last: $(qd "$1" "SELECT diagnostics FROM omniroute.work_item WHERE id = $item")"
-}
+. test/workers/lib.sh
 missed() { [ "$(qd "$1" "SELECT count(*) FROM omniroute.work_item_event WHERE work_item_id = $item AND event = 'missed'")" = 1 ]; }
 said() { grep -c -F "$1" "$dir/log" || true; }
 
 # ------------------------------------------------------------------- (a) ---
 [ "$(qd postgres "SHOW max_worker_processes")" = 3 ] || fail "max_worker_processes is not 3"
 for db in s1 s2; do
+	createdb "$db"
 	install "$db"
 	poll 10 has_worker "$db" || fail "no tick worker in $db"
 done
 s2_worker=$(worker_of s2)
+createdb s3
 install s3
 offer s3
 sleep 4 # the offer falls due, and the launcher retries four times

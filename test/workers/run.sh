@@ -31,24 +31,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 TICK_MS=200
 OMNIROUTE_PGCONF="omniroute.tick_interval = $TICK_MS" throwaway_cluster workers
 
-# qd DB SQL: one statement in DB, its result unaligned
-qd() { psql -X -At -q -v ON_ERROR_STOP=1 -d "$1" -c "$2"; }
-now_ms() { date +%s%3N; }
-# poll SECONDS CMD...: run CMD every 0.1 s until it succeeds; fails after SECONDS
-poll() {
-	local deadline=$(($(now_ms) + $1 * 1000))
-	shift
-	until "$@"; do
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
-		sleep 0.1
-	done
-}
-# the pids of DB's tick workers (empty: none)
-worker_of() {
-	qd postgres "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity
-	              WHERE backend_type = 'omniroute tick' AND datname = '$1'"
-}
-has_worker() { [[ "$(worker_of "$1")" =~ ^[0-9]+$ ]]; }
+. test/workers/lib.sh
+
 no_worker() { [ -z "$(worker_of "$1")" ]; }
 # never two workers in one database
 one_each() {
@@ -57,44 +41,19 @@ one_each() {
 	                      WHERE backend_type = 'omniroute tick' GROUP BY datname HAVING count(*) > 1) d")
 	[ -z "$twice" ] || fail "two tick workers in a database: $twice"
 }
-# the extension and a queue whose one agent gets offers that last 1 s
-install() {
-	psql -X -q -v ON_ERROR_STOP=1 -d "$1" <<'SQL'
-CREATE EXTENSION omniroute;
-INSERT INTO omniroute.queue (id, name) VALUES (1, 'q');
-INSERT INTO omniroute.agent (id, name, presence) VALUES (1, 'a', 'available');
-INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (1, 1);
-INSERT INTO omniroute.workstream (id, name, fallback_queue_id, skill_matching, offer_timeout)
-VALUES (1, 'w', 1, 'none', '1 second');
-SQL
-}
-# offer DB: a new item offered to agent 1 (made available again); sets id.
-# The router never waits for an agent row another transaction holds (a
-# tick's, say): an item left open that way is closed and another tried.
-offer() {
-	local got
-	qd "$1" "UPDATE omniroute.agent SET presence = 'available' WHERE id = 1" >/dev/null
-	for _ in 1 2 3 4 5; do
-		got=$(qd "$1" "INSERT INTO omniroute.work_item (workstream_id) VALUES (1) RETURNING id || ' ' || state")
-		id=${got%% *}
-		[ "${got#* }" = offered ] && return 0
-		qd "$1" "SELECT omniroute.close($id, 'test')" >/dev/null
-	done
-	fail "$1: five items in a row were not offered, the last: $(qd "$1" "SELECT diagnostics FROM omniroute.work_item WHERE id = $id")"
-}
 # ticks DB: an offer made now in DB is missed by its worker, within 4 s of
 # falling due; sets lag (ms).  The item, re-routed to no one, is closed.
 ticks() {
 	local db=$1
 	offer "$db"
-	missed() { [ "$(qd "$db" "SELECT count(*) FROM omniroute.work_item_event WHERE work_item_id = $id AND event = 'missed'")" = 1 ]; }
-	poll 15 missed || fail "$db: the offer of item $id was not missed by a worker within 15 s"
+	missed() { [ "$(qd "$db" "SELECT count(*) FROM omniroute.work_item_event WHERE work_item_id = $item AND event = 'missed'")" = 1 ]; }
+	poll 15 missed || fail "$db: the offer of item $item was not missed by a worker within 15 s"
 	lag=$(qd "$db" "SELECT round(extract(epoch FROM m.at - o.at - interval '1 second') * 1000)
 	                 FROM omniroute.work_item_event o, omniroute.work_item_event m
-	                WHERE o.work_item_id = $id AND o.event = 'offered'
-	                  AND m.work_item_id = $id AND m.event = 'missed'")
+	                WHERE o.work_item_id = $item AND o.event = 'offered'
+	                  AND m.work_item_id = $item AND m.event = 'missed'")
 	[ "$lag" -le 4000 ] || fail "$db: the offer was missed $lag ms after falling due"
-	qd "$db" "SELECT omniroute.close($id, 'test')" >/dev/null
+	qd "$db" "SELECT omniroute.close($item, 'test')" >/dev/null
 }
 # notified DB: a listener in DB gets the offer of a new item from DB's
 # worker (notify.c); tried again if the item went open (see offer) or the
