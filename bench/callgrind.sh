@@ -32,14 +32,10 @@ trap 'rm -rf "$work"' EXIT
 # the installation that pg_config (or PG_CONFIG) names: built against it,
 # copied from it, with its layout, into a private directory
 pgconfig=${PG_CONFIG:-pg_config}
-bindir=$($pgconfig --bindir)
 pg=$work/pg
-for d in "$bindir/.." "$($pgconfig --sharedir)" "$($pgconfig --pkglibdir)"; do
-	d=$(cd "$d" && pwd -P)
-	mkdir -p "$pg$(dirname "$d")"
-	cp -a "$d" "$pg$(dirname "$d")/"
-done
-bin=$pg$(cd "$bindir" && pwd -P)
+mkdir -p "$pg"
+. scripts/cluster.sh
+bin=$(omniroute_pg_copy "$pg" "$pgconfig")
 
 src=$repo
 if [ -n "$commit" ]; then

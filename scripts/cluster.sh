@@ -228,6 +228,22 @@ omniroute_cluster_standby() {
 	cat "$dir/env"
 }
 
+# omniroute_pg_copy DEST PG_CONFIG: copy the installation PG_CONFIG names
+# (binaries, libraries, share) into DEST with its absolute layout, so that
+# it relocates: `make install DESTDIR=DEST` with that PG_CONFIG installs into
+# the copy and nothing else.  Prints the copy's bindir.
+omniroute_pg_copy() {
+	local dest=$1 pgconfig=$2 bindir d
+	bindir=$("$pgconfig" --bindir) || return 1
+	chmod 755 "$dest"
+	for d in "$bindir/.." "$("$pgconfig" --sharedir)" "$("$pgconfig" --pkglibdir)"; do
+		d=$(cd "$d" && pwd -P)
+		mkdir -p "$dest$(dirname "$d")"
+		cp -a "$d" "$dest$(dirname "$d")/"
+	done
+	printf '%s\n' "$dest$(cd "$bindir" && pwd -P)"
+}
+
 omniroute_cluster_stop() {
 	local dir=${1:-} bindir pid
 	if [ -z "$dir" ]; then

@@ -35,17 +35,12 @@ version=$(sed -n "s/^default_version[[:space:]]*=[[:space:]]*'\([^']*\)'.*/\1/p"
 # the installation that pg_config (or PG_CONFIG) names: built against it,
 # copied from it, with its layout, into a private directory
 pgconfig=${PG_CONFIG:-pg_config}
-bindir=$($pgconfig --bindir)
 
-# a private copy of the installation (same layout, so that it relocates):
-# what each step installs into it touches nothing else
-chmod 755 "$pg"
-for d in "$bindir/.." "$($pgconfig --sharedir)" "$($pgconfig --pkglibdir)"; do
-	d=$(cd "$d" && pwd -P)
-	mkdir -p "$pg$(dirname "$d")"
-	cp -a "$d" "$pg$(dirname "$d")/"
-done
-export PG_BINDIR=$pg$(cd "$bindir" && pwd -P)
+# a private copy of the installation: what each step installs into it
+# touches nothing else
+. scripts/cluster.sh
+PG_BINDIR=$(omniroute_pg_copy "$pg" "$pgconfig")
+export PG_BINDIR
 
 install_current() { make -s -C "$repo" install DESTDIR="$pg" PG_CONFIG="$pgconfig" >/dev/null; }
 owner() { (cd / && runuser -u postgres -- "$@"); }
