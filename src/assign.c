@@ -41,6 +41,7 @@
 
 #include "assign.h"
 #include "direct.h"
+#include "jb.h"
 #include "util.h"
 
 static SPIPlanPtr skills_plan;
@@ -429,7 +430,7 @@ assign_force(int64 agent_id, int32 units, int64 queue_id, TimestampTz now)
  * Built per queue on first use (one pass over its members' skills) and
  * forgotten when skills or memberships change: the invalidate_cache
  * triggers on agent_skill and queue_member invalidate the sequence
- * skill_reach_signal, which a CatalogWatch follows (see catalog.c); not
+ * skill_reach_signal, which a ConfigWatch follows (see config.c); not
  * the tables themselves, which every VACUUM of them invalidates too.
  * ----------------------------------------------------------------
  */
@@ -454,7 +455,7 @@ static HTAB *reach_cache = NULL;
 static MemoryContext reach_ctx = NULL;
 /* the triggers on agent_skill and queue_member invalidate this one */
 static const char *const reach_tables[] = {"skill_reach_signal"};
-static CatalogWatch reach_watch = {.tables = reach_tables, .ntables = lengthof(reach_tables)};
+static ConfigWatch reach_watch = {.tables = reach_tables, .ntables = lengthof(reach_tables)};
 
 static ReachEntry *
 reach_of(const QueueConfig *queue)
@@ -467,7 +468,7 @@ reach_of(const QueueConfig *queue)
 	MemoryContext caller = CurrentMemoryContext;
 	bool		keep;
 
-	if (catalog_watch_begin(&reach_watch) || reach_cache == NULL)
+	if (config_watch_begin(&reach_watch) || reach_cache == NULL)
 	{
 		if (reach_ctx != NULL)
 			MemoryContextDelete(reach_ctx);
@@ -527,7 +528,7 @@ reach_of(const QueueConfig *queue)
 	}
 	e = hash_search(reach_cache, &queue->id, HASH_ENTER, NULL);
 	*e = built;
-	catalog_watch_loaded(&reach_watch);
+	config_watch_loaded(&reach_watch);
 	return e;
 }
 
@@ -836,7 +837,7 @@ assign_result_json(JsonBuild *b, const AssignRequest *req, const AssignResult *r
 {
 	jb_kv_string(b, "outcome", req->ws->auto_accept ? "active" : "offered");
 	jb_kv_int(b, "agent_id", res->agent_id);
-	jb_kv_string(b, "method", method_name(req->queue->method));
+	jb_kv_string(b, "method", config_method_name(req->queue->method));
 	jb_key(b, "score");
 	jb_object(b);
 	switch (req->queue->method)
@@ -892,7 +893,7 @@ assign_none_json(JsonBuild *b, const AssignRequest *req, const AssignResult *res
 						  res->excluded, res->raced);
 	jb_kv_string(b, "outcome", "open");
 	jb_kv_string(b, "reason", reason);
-	jb_kv_string(b, "method", method_name(req->queue->method));
+	jb_kv_string(b, "method", config_method_name(req->queue->method));
 	jb_kv_int(b, "candidates_examined", res->examined);
 }
 

@@ -8,7 +8,8 @@
 
 #include "datatype/timestamp.h"
 
-#include "catalog.h"
+#include "config.h"
+#include "jb.h"
 #include "util.h"
 
 typedef struct RequiredSkills

@@ -79,7 +79,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
-#include "catalog.h"
+#include "config.h"
 #include "direct.h"
 #include "util.h"
 

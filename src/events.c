@@ -126,7 +126,7 @@ events_flush(EventBuf *buf, TimestampTz at)
 }
 
 void
-notify_agent(int64 agent, const char *event, int64 item, int64 workstream, int64 queue,
+events_notify_agent(int64 agent, const char *event, int64 item, int64 workstream, int64 queue,
 			 const TimestampTz *expires)
 {
 	char		channel[64];

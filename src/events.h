@@ -35,7 +35,7 @@ extern void events_add_jsonb(EventBuf *buf, int64 item, const char *event,
 extern void events_flush(EventBuf *buf, TimestampTz at);
 
 /* NOTIFY omniroute_agent_<agent> with a JSON payload; expires may be NULL */
-extern void notify_agent(int64 agent, const char *event, int64 item,
+extern void events_notify_agent(int64 agent, const char *event, int64 item,
 						 int64 workstream, int64 queue, const TimestampTz *expires);
 
 #endif							/* OMNIROUTE_EVENTS_H */

@@ -37,13 +37,14 @@
 #include "utils/timestamp.h"
 
 #include "assign.h"
-#include "catalog.h"
+#include "config.h"
 #include "direct.h"
 #include "events.h"
 #include "lifecycle.h"
 #include "priv.h"
 #include "route.h"
 #include "serve.h"
+#include "jb.h"
 #include "util.h"
 #include "omniroute.h"
 
@@ -222,7 +223,7 @@ lifecycle_may_read(int64 agent, const WorkItem *it)
 
 	if (strcmp(it->state, "open") != 0)
 		return false;
-	ws = catalog_workstream(it->ws_id);
+	ws = config_workstream(it->ws_id);
 	return ws != NULL && ws->pick_mode && serve_is_member(agent, it->queue_id);
 }
 
@@ -347,7 +348,7 @@ append_declined(Datum arr, int64 agent_id)
 void
 lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 {
-	WorkstreamConfig *ws = catalog_workstream(it->ws_id);
+	WorkstreamConfig *ws = config_workstream(it->ws_id);
 	AssignRequest req;
 	AssignResult res;
 	RequiredSkills rs;
@@ -366,11 +367,11 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	excluded = palloc(sizeof(int64) * (n + 1));
 	for (int i = 0; i < n; i++)
 		excluded[i] = DatumGetInt64(elems[i]);
-	parse_required_skills(it->required_skills, &rs);
+	route_parse_required_skills(it->required_skills, &rs);
 
 	memset(&req, 0, sizeof(req));
 	req.ws = ws;
-	req.queue = catalog_queue(it->queue_id);
+	req.queue = config_queue(it->queue_id);
 	req.skills = &rs;
 	req.excluded = excluded;
 	req.nexcluded = n;
@@ -395,7 +396,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
 		events_add(&call->events, it->id, ev, res.agent_id, it->queue_id,
 				   psprintf("{\"after\": \"%s\"}", why));
-		notify_agent(res.agent_id, ev, it->id, it->ws_id, it->queue_id,
+		events_notify_agent(res.agent_id, ev, it->id, it->ws_id, it->queue_id,
 					 ws->auto_accept ? NULL : &expires);
 	}
 	else
@@ -452,7 +453,7 @@ omniroute_reject(PG_FUNCTION_ARGS)
 	lifecycle_release_item(&it, call.now);
 	it.declined = append_declined(it.declined, agent);
 	events_add(&call.events, id, "rejected", agent, it.queue_id, NULL);
-	notify_agent(agent, "revoked", id, it.ws_id, it.queue_id, NULL);
+	events_notify_agent(agent, "revoked", id, it.ws_id, it.queue_id, NULL);
 	lifecycle_reroute(&call, &it, "rejected");
 	serve_agent(agent, call.now, &call.events);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
@@ -673,7 +674,7 @@ static void
 give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method,
 			  const char *why, bool force)
 {
-	WorkstreamConfig *ws = catalog_workstream(it->ws_id);
+	WorkstreamConfig *ws = config_workstream(it->ws_id);
 	TimestampTz expires;
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
@@ -709,7 +710,7 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 	expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													  TimestampTzGetDatum(call->now),
 													  IntervalPGetDatum(&ws->offer_timeout)));
-	notify_agent(agent, ev, it->id, it->ws_id, it->queue_id, ws->auto_accept ? NULL : &expires);
+	events_notify_agent(agent, ev, it->id, it->ws_id, it->queue_id, ws->auto_accept ? NULL : &expires);
 }
 
 /* take an item away from its agent: units back, the agent told */
@@ -721,7 +722,7 @@ take_back(LifecycleCall *call, WorkItem *it)
 	if (agent == 0)
 		return 0;
 	lifecycle_release_item(it, call->now);
-	notify_agent(agent, "revoked", it->id, it->ws_id, it->queue_id, NULL);
+	events_notify_agent(agent, "revoked", it->id, it->ws_id, it->queue_id, NULL);
 	it->agent_id = 0;
 	it->reserved = 0;
 	return agent;
@@ -759,7 +760,7 @@ omniroute_resume(PG_FUNCTION_ARGS)
 	lifecycle_open(&call, id, &it, "resume");
 	if (strcmp(it.state, "waiting") != 0)
 		lifecycle_wrong_state(&it, "resume", "waiting", "resumed");
-	ws = catalog_workstream(it.ws_id);
+	ws = config_workstream(it.ws_id);
 	if (ws->keep_same_agent && it.agent_id != 0)
 	{
 		/* the same agent, whatever their capacity and presence */
@@ -774,7 +775,7 @@ omniroute_resume(PG_FUNCTION_ARGS)
 		}
 		events_add(&call.events, id, "resumed", it.agent_id, it.queue_id,
 				   "{\"method\": \"keep_same_agent\"}");
-		notify_agent(it.agent_id, "assigned", id, it.ws_id, it.queue_id, NULL);
+		events_notify_agent(it.agent_id, "assigned", id, it.ws_id, it.queue_id, NULL);
 	}
 	else
 	{
@@ -801,7 +802,7 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 	lifecycle_open(&call, id, &it, "wrap up");
 	if (strcmp(it.state, "active") != 0)
 		lifecycle_wrong_state(&it, "wrap up", "active", "wrapped up");
-	ws = catalog_workstream(it.ws_id);
+	ws = config_workstream(it.ws_id);
 
 	/*
 	 * wrap_up_block NULL: the capacity stays blocked until the item closes;
@@ -847,7 +848,7 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	lifecycle_open(&call, id, &it, "transfer");
 	if (!transferable(&it))
 		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
-	if (catalog_queue(queue) == NULL)
+	if (config_queue(queue) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("cannot transfer work item " INT64_FORMAT ": queue " INT64_FORMAT " does not exist",
@@ -920,7 +921,7 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 	 * presence, letting it time out does not make them inactive (tick.c).
 	 */
 	if (!forced)
-		serve_check_handover(target, id, catalog_workstream(it.ws_id), it.queue_id,
+		serve_check_handover(target, id, config_workstream(it.ws_id), it.queue_id,
 							 it.declined, it.required_skills);
 	old_agent = take_back(&call, &it);
 	events_add(&call.events, id, "transferred", old_agent, it.queue_id,
@@ -943,7 +944,7 @@ omniroute_escalate(PG_FUNCTION_ARGS)
 	WorkstreamConfig *ws;
 
 	lifecycle_open(&call, id, &it, "escalate");
-	ws = catalog_workstream(it.ws_id);
+	ws = config_workstream(it.ws_id);
 	if (strcmp(it.state, "active") != 0 || ws->bot_agent_id == 0 || it.agent_id != ws->bot_agent_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
@@ -1026,7 +1027,7 @@ omniroute_pick_next(PG_FUNCTION_ARGS)
 	int64		item;
 
 	lifecycle_begin(&call);
-	item = pick_next_for(picking_agent(&call), call.now, &call.events);
+	item = serve_pick_next(picking_agent(&call), call.now, &call.events);
 	lifecycle_end(&call, 0);
 	if (item == 0)
 		PG_RETURN_NULL();

@@ -42,7 +42,7 @@
 #include "utils/guc.h"
 #include "utils/rel.h"
 
-#include "catalog.h"
+#include "config.h"
 #include "launcher.h"
 #include "omniroute.h"
 #include "notify.h"
@@ -116,7 +116,7 @@ _PG_init(void)
 								NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omniroute");
 
-	catalog_init();
+	config_init();
 
 	/*
 	 * the launcher and its tick workers (launcher.c, worker.c) and the rings
@@ -189,7 +189,7 @@ omniroute_lock_extension(void)
  * runs a script, the script is what defines the schema: no check.
  */
 static const char *const version_tables[] = {"presence"};
-static CatalogWatch version_watch = {.tables = version_tables, .ntables = lengthof(version_tables)};
+static ConfigWatch version_watch = {.tables = version_tables, .ntables = lengthof(version_tables)};
 static bool version_ok = false;
 
 void
@@ -199,7 +199,7 @@ omniroute_check_version(void)
 
 	if (creating_extension)
 		return;
-	if (!catalog_watch_begin(&version_watch) && version_ok)
+	if (!config_watch_begin(&version_watch) && version_ok)
 		return;
 	version_ok = false;
 	installed = omniroute_installed_version();
@@ -210,6 +210,6 @@ omniroute_check_version(void)
 						get_database_name(MyDatabaseId),
 						installed ? installed : "(none)", OMNIROUTE_VERSION),
 				 errhint("Run ALTER EXTENSION omniroute UPDATE; in that database.")));
-	catalog_watch_loaded(&version_watch);
+	config_watch_loaded(&version_watch);
 	version_ok = true;
 }

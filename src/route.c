@@ -20,7 +20,7 @@
  *	  reservation does too.
  *
  *	  The workstream's configuration and compiled rules come from the
- *	  per-backend cache (catalog.c), so the only queries on this path are
+ *	  per-backend cache (config.c), so the only queries on this path are
  *	  the candidate range scans, the reservation and the event insert, all
  *	  prepared once per backend.
  *
@@ -49,6 +49,7 @@
 #include "events.h"
 #include "refs.h"
 #include "route.h"
+#include "jb.h"
 #include "util.h"
 #include "omniroute.h"
 
@@ -78,7 +79,7 @@ fill_slot(WorkstreamConfig *ws, const RuleVars *vars, int slot, JsonbValue *v, R
 	if (vars->types[slot] == RT_NUMBER)
 	{
 		double		d = 0;
-		bool		ok = jsonb_value_is_number(v, &d);
+		bool		ok = config_jsonb_number(v, &d);
 
 		if (!ok)
 		{
@@ -147,7 +148,7 @@ set_text_slot(RuleValue *rv, const char *s)
  * over an item whose requirement is bad instead of failing on it.
  */
 bool
-required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad)
+route_required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -186,9 +187,9 @@ required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad)
 	return true;
 }
 
-/* what is wrong with a requirement required_skills_parse() refused */
+/* what is wrong with a requirement route_required_skills_parse() refused */
 char *
-required_skills_problem(const char *bad)
+route_required_skills_problem(const char *bad)
 {
 	if (bad == NULL)
 		return pstrdup("required_skills must be a JSON object of skill name to proficiency");
@@ -196,14 +197,14 @@ required_skills_problem(const char *bad)
 }
 
 void
-parse_required_skills(Jsonb *js, RequiredSkills *rs)
+route_parse_required_skills(Jsonb *js, RequiredSkills *rs)
 {
 	char	   *bad;
 
-	if (!required_skills_parse(js, rs, &bad))
+	if (!route_required_skills_parse(js, rs, &bad))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s", required_skills_problem(bad))));
+				 errmsg("%s", route_required_skills_problem(bad))));
 }
 
 /* a classification rule requires a skill: keep the higher requirement */
@@ -212,7 +213,7 @@ merge_skills(RequiredSkills *rs, Jsonb *add)
 {
 	RequiredSkills more;
 
-	parse_required_skills(add, &more);
+	route_parse_required_skills(add, &more);
 	for (int i = 0; i < more.n; i++)
 	{
 		int			j;
@@ -237,7 +238,7 @@ merge_skills(RequiredSkills *rs, Jsonb *add)
 }
 
 Jsonb *
-skills_to_jsonb(const RequiredSkills *rs)
+route_skills_to_jsonb(const RequiredSkills *rs)
 {
 	JsonBuild	b;
 
@@ -290,7 +291,7 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 	memset(out, 0, sizeof(RouteOutcome));
 	out->context = in->context;
 	out->priority = in->priority;
-	parse_required_skills(in->required_skills, &out->skills);
+	route_parse_required_skills(in->required_skills, &out->skills);
 	slots = fill_slots(ws, ws->vars, in);
 
 	/* 1. classification */
@@ -362,7 +363,7 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 			jb_kv_bool(diag, "fallback", true);
 		}
 	}
-	out->queue = catalog_queue(queue_id);
+	out->queue = config_queue(queue_id);
 	if (out->queue == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -462,11 +463,11 @@ omniroute_check_required_skills(PG_FUNCTION_ARGS)
 	desc = RelationGetDescr(td->tg_relation);
 	lookup_attnums(td->tg_relation);
 	skills = heap_getattr(td->tg_newtuple, att_num[A_SKILLS], desc, &isnull);
-	if (!isnull && !required_skills_parse(DatumGetJsonbP(skills), &rs, &bad))
+	if (!isnull && !route_required_skills_parse(DatumGetJsonbP(skills), &rs, &bad))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("work item " INT64_FORMAT ": %s",
-						route_row_id(td->tg_newtuple, desc, A_ID), required_skills_problem(bad)),
+						route_row_id(td->tg_newtuple, desc, A_ID), route_required_skills_problem(bad)),
 				 errhint("Give each skill an integer proficiency from 1 to 10, as on insert.")));
 	PG_RETURN_POINTER(NULL);
 }
@@ -578,7 +579,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
 
-	ws = catalog_workstream(ws_id);
+	ws = config_workstream(ws_id);
 	if (ws == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -620,7 +621,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	memset(&res, 0, sizeof(res));
 	active = ws->auto_accept;
 	units = ws->capacity_units;
-	how = method_name(out.queue->method);
+	how = config_method_name(out.queue->method);
 	/* the queue's row is held, as a foreign key would hold it (refs.c) */
 	refs_lock_queue(out.queue->id);
 	if (!ws->pick_mode && ws->bot_agent_id != 0)
@@ -675,7 +676,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		SET(A_CONTEXT, JsonbPGetDatum(out.context), false);
 	SET(A_PRIORITY, Int32GetDatum(out.priority), false);
 	if (out.skills_changed)
-		SET(A_SKILLS, JsonbPGetDatum(skills_to_jsonb(&out.skills)), false);
+		SET(A_SKILLS, JsonbPGetDatum(route_skills_to_jsonb(&out.skills)), false);
 	SET(A_QUEUE, Int64GetDatum(out.queue->id), false);
 	SET(A_ACTIVITY, TimestampTzGetDatum(now), false);
 	SET(A_DIAG, jb_finish(&diag), false);
@@ -725,7 +726,7 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 			expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 															  TimestampTzGetDatum(now),
 															  IntervalPGetDatum(&ws->offer_timeout)));
-		notify_agent(res.agent_id, event, item_id, ws->id, out.queue->id,
+		events_notify_agent(res.agent_id, event, item_id, ws->id, out.queue->id,
 					 active ? NULL : &expires);
 	}
 
@@ -759,7 +760,7 @@ begin_trial(const char *fn, int64 ws_id, Jsonb *context, ItemInput *in)
 				 errmsg("%s(): context must be a JSON object", fn)));
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
-	ws = catalog_workstream(ws_id);
+	ws = config_workstream(ws_id);
 	if (ws == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
@@ -804,7 +805,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	route_classify(ws, &in, &out, &diag);
 	jb_kv_int(&diag, "priority", out.priority);
 	jb_key(&diag, "required_skills");
-	jb_jsonb(&diag, skills_to_jsonb(&out.skills));
+	jb_jsonb(&diag, route_skills_to_jsonb(&out.skills));
 	jb_key(&diag, "context");
 	jb_jsonb(&diag, out.context);
 	jb_key(&diag, "assignment");
@@ -854,7 +855,7 @@ omniroute_test_condition(PG_FUNCTION_ARGS)
 
 	omniroute_check_version();
 	ws = begin_trial("test_condition", ws_id, context, &in);
-	vars = catalog_load_vars(ws_id);
+	vars = config_load_vars(ws_id);
 	slots = fill_slots(ws, vars, &in);
 	result = rule_eval(rule_compile(condition, vars, &ectx), slots);
 	SPI_finish();

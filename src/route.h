@@ -9,7 +9,7 @@
 #include "utils/jsonb.h"
 
 #include "assign.h"
-#include "catalog.h"
+#include "config.h"
 
 /* what the application gave */
 typedef struct ItemInput
@@ -41,10 +41,10 @@ typedef struct RouteOutcome
  */
 extern void route_classify(WorkstreamConfig *ws, const ItemInput *in,
 						   RouteOutcome *out, JsonBuild *diag);
-extern Jsonb *skills_to_jsonb(const RequiredSkills *rs);
-extern void parse_required_skills(Jsonb *js, RequiredSkills *rs);
-extern bool required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad);
-extern char *required_skills_problem(const char *bad);
+extern Jsonb *route_skills_to_jsonb(const RequiredSkills *rs);
+extern void route_parse_required_skills(Jsonb *js, RequiredSkills *rs);
+extern bool route_required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad);
+extern char *route_required_skills_problem(const char *bad);
 extern int64 route_affinity_agent(int64 ws_id, const char *external_id);
 
 #endif							/* OMNIROUTE_ROUTE_H */

@@ -28,7 +28,7 @@
 #include "utils/jsonb.h"
 #include "utils/rel.h"
 
-#include "catalog.h"
+#include "config.h"
 #include "rules.h"
 #include "omniroute.h"
 
@@ -45,7 +45,7 @@ check_one(const RuleVars *vars, bool classification,
 	{
 		ClassOutput out;
 
-		compile_class_output(output, vars, &ectx, &out);
+		config_compile_class_output(output, vars, &ectx, &out);
 	}
 }
 
@@ -112,7 +112,7 @@ omniroute_check_rule(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
-	vars = catalog_load_vars(ws_id);
+	vars = config_load_vars(ws_id);
 	check_one(vars, classification, name, condition, output);
 	SPI_finish();
 	PG_RETURN_POINTER(tup);
@@ -139,7 +139,7 @@ recheck_workstream(int64 ws_id)
 	if (SPI_processed == 0)
 		return;
 
-	vars = catalog_load_vars(ws_id);
+	vars = config_load_vars(ws_id);
 	SPI_execute_with_args("SELECT true, name, condition, output FROM omniroute.classification_rule"
 						  " WHERE workstream_id = $1"
 						  " UNION ALL "

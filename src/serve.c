@@ -53,7 +53,7 @@
 #include "utils/timestamp.h"
 
 #include "assign.h"
-#include "catalog.h"
+#include "config.h"
 #include "direct.h"
 #include "events.h"
 #include "route.h"
@@ -337,7 +337,7 @@ refusal(ServeAgent *ag, WorkstreamConfig *ws, ServeMode mode, int64 item,
 	{
 		RequiredSkills rs;
 
-		parse_required_skills(required, &rs);
+		route_parse_required_skills(required, &rs);
 		for (int r = 0; r < rs.n; r++)
 		{
 			int32		have = skill_level(ag, rs.names[r]);
@@ -437,7 +437,7 @@ finish_taken(int64 agent_id, Taken *taken, int ntaken, bool pick, TimestampTz no
 	/* the units taken: what the items reserved; the agent row is ours */
 	for (int i = 0; i < ntaken; i++)
 	{
-		units += catalog_workstream(taken[i].ws)->capacity_units;
+		units += config_workstream(taken[i].ws)->capacity_units;
 		queues[i] = taken[i].queue;
 	}
 	direct_agent_units(agent_id, units, UNITS_FORCE, NULL, 0, queues, ntaken, now);
@@ -448,7 +448,7 @@ finish_taken(int64 agent_id, Taken *taken, int ntaken, bool pick, TimestampTz no
 
 		events_add(events, taken[i].item, ev, agent_id, taken[i].queue,
 				   pick ? NULL : "{\"served\": true}");
-		notify_agent(agent_id, pick ? "assigned" : ev, taken[i].item, taken[i].ws, taken[i].queue,
+		events_notify_agent(agent_id, pick ? "assigned" : ev, taken[i].item, taken[i].ws, taken[i].queue,
 					 taken[i].active ? NULL : &taken[i].expires);
 	}
 }
@@ -471,7 +471,7 @@ serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_loc
  * Returns the item's id, or 0.
  */
 int64
-pick_next_for(int64 agent_id, TimestampTz now, EventBuf *events)
+serve_pick_next(int64 agent_id, TimestampTz now, EventBuf *events)
 {
 	int64		item = 0;
 
@@ -545,14 +545,14 @@ group_takable(ServeAgent *ag, ItemGroup *g, ServeMode mode, Datum nobody)
 	RequiredSkills rs;
 	char	   *bad;
 
-	g->ws = catalog_workstream(g->ws_id);
+	g->ws = config_workstream(g->ws_id);
 	if (g->ws != NULL && g->ws->skill_matching == SKILLS_EXACT &&
-		!required_skills_parse(DatumGetJsonbP(g->skills), &rs, &bad))
+		!route_required_skills_parse(DatumGetJsonbP(g->skills), &rs, &bad))
 	{
 		ereport(WARNING,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("work item " INT64_FORMAT " cannot be served: %s",
-						g->first_item, required_skills_problem(bad)),
+						g->first_item, route_required_skills_problem(bad)),
 				 errdetail("Every open item of queue " INT64_FORMAT " and workstream " INT64_FORMAT
 						   " with the same required_skills is passed over.",
 						   g->queue_id, g->ws_id),
@@ -761,7 +761,7 @@ serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum d
 				Jsonb *required, TimestampTz now, EventBuf *events)
 {
 	ServeAgent	ag;
-	WorkstreamConfig *ws = catalog_workstream(ws_id);
+	WorkstreamConfig *ws = config_workstream(ws_id);
 	Taken		t;
 	bool		no_slot;
 	char	   *why;

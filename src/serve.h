@@ -10,13 +10,13 @@
 
 #include "utils/jsonb.h"
 
-#include "catalog.h"
+#include "config.h"
 #include "events.h"
 
 extern int	serve_agent(int64 agent_id, TimestampTz now, EventBuf *events);
 extern int	serve_agent_ext(int64 agent_id, TimestampTz now, EventBuf *events,
 							bool skip_locked);
-extern int64 pick_next_for(int64 agent_id, TimestampTz now, EventBuf *events);
+extern int64 serve_pick_next(int64 agent_id, TimestampTz now, EventBuf *events);
 /* pick(id): errors name why the agent may not have it */
 extern void serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id,
 							Datum declined, Jsonb *required, TimestampTz now, EventBuf *events);

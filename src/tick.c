@@ -48,7 +48,7 @@
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
-#include "catalog.h"
+#include "config.h"
 #include "lifecycle.h"
 #include "serve.h"
 #include "util.h"
@@ -284,7 +284,7 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 	lifecycle_release_item(&it, at);
 	lifecycle_add_declined(&it, agent);
 	events_add(&call->events, it.id, "missed", agent, it.queue_id, NULL);
-	notify_agent(agent, "missed", it.id, it.ws_id, it.queue_id, NULL);
+	events_notify_agent(agent, "missed", it.id, it.ws_id, it.queue_id, NULL);
 	/* an agent who lets offers expire is not there: stop offering */
 	values[0] = Int64GetDatum(agent);
 	values[1] = Int64GetDatum(id);

@@ -11,7 +11,28 @@
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 
-/* prepare and keep a plan for the life of the backend */
+/*
+ * The one way a module prepares a statement: a static UtilPlan per
+ * statement, prepared on first use by util_plan() and kept for the life
+ * of the backend.  A prepare that fails leaves it unprepared, so the next
+ * call tries again.
+ *
+ *	static UtilPlan lock_plan = {"SELECT ... WHERE id = $1", 1, {INT8OID}};
+ *	util_exec(util_plan(&lock_plan), values, NULL, false, 1, SPI_OK_SELECT);
+ */
+#define UTIL_PLAN_MAXARGS 8
+
+typedef struct UtilPlan
+{
+	const char *sql;
+	int			nargs;
+	Oid			argtypes[UTIL_PLAN_MAXARGS];
+	SPIPlanPtr	plan;			/* NULL until prepared */
+} UtilPlan;
+
+extern SPIPlanPtr util_plan(UtilPlan *p);
+
+/* being replaced by UtilPlan: goes once no module calls it */
 extern SPIPlanPtr util_prepare(const char *sql, int nargs, Oid *argtypes);
 
 /*
@@ -29,38 +50,6 @@ extern int32 util_col_int32(uint64 row, int col);
 extern char *util_col_text(uint64 row, int col);	/* NULL if null */
 
 extern Datum util_jsonb(const char *json);
-
-/*
- * A jsonb value built directly, without printing JSON text and parsing it
- * back (jsonb_in was a twentieth of a routed insert).  Values go into the
- * innermost open object (after jb_key) or array; strings are not copied
- * and must live until jb_finish.
- */
-typedef struct JsonBuild
-{
-	JsonbParseState *state;
-	JsonbValue *result;
-} JsonBuild;
-
-extern void jb_init(JsonBuild *b);
-extern void jb_token(JsonBuild *b, JsonbIteratorToken token);
-#define jb_object(b)		jb_token((b), WJB_BEGIN_OBJECT)
-#define jb_end_object(b)	jb_token((b), WJB_END_OBJECT)
-#define jb_array(b)			jb_token((b), WJB_BEGIN_ARRAY)
-#define jb_end_array(b)		jb_token((b), WJB_END_ARRAY)
-extern void jb_key(JsonBuild *b, const char *key);
-extern void jb_string(JsonBuild *b, const char *s);
-extern void jb_int(JsonBuild *b, int64 v);
-extern void jb_bool(JsonBuild *b, bool v);
-extern void jb_null(JsonBuild *b);
-extern void jb_time(JsonBuild *b, TimestampTz t, bool isnull);
-extern void jb_jsonb(JsonBuild *b, Jsonb *j);
-/* key and value in one */
-extern void jb_kv_string(JsonBuild *b, const char *key, const char *s);
-extern void jb_kv_int(JsonBuild *b, const char *key, int64 v);
-extern void jb_kv_bool(JsonBuild *b, const char *key, bool v);
-/* the jsonb Datum, once the outermost object or array is closed */
-extern Datum jb_finish(JsonBuild *b);
 
 /* a hash table keyed by an int64 (the entry's first member), in cxt */
 extern HTAB *util_int64_hash(const char *name, Size entrysize, MemoryContext cxt);

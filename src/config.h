@@ -1,9 +1,9 @@
 /*
- * catalog.h — per-backend cache of workstream and queue configuration with
+ * config.h — per-backend cache of workstream and queue configuration with
  * compiled rules.
  */
-#ifndef OMNIROUTE_CATALOG_H
-#define OMNIROUTE_CATALOG_H
+#ifndef OMNIROUTE_CONFIG_H
+#define OMNIROUTE_CONFIG_H
 
 #include "postgres.h"
 
@@ -85,14 +85,14 @@ typedef struct QueueConfig
 	int32		priority;
 } QueueConfig;
 
-extern void catalog_init(void);
+extern void config_init(void);
 
 /*
  * A per-backend cache built from some of the extension's tables, stale
- * once any of them changes (see catalog.c).  Declare it static, naming
+ * once any of them changes (see config.c).  Declare it static, naming
  * its tables: {.tables = names, .ntables = lengthof(names)}.
  */
-typedef struct CatalogWatch
+typedef struct ConfigWatch
 {
 	const char *const *tables;
 	int			ntables;
@@ -100,21 +100,21 @@ typedef struct CatalogWatch
 	bool		stale;			/* rebuild before the next use */
 	bool		from_xact_snapshot; /* loaded through a transaction snapshot */
 	Oid			oids[8];
-} CatalogWatch;
+} ConfigWatch;
 
 /* true when the cache must be (re)built now; call before each use */
-extern bool catalog_watch_begin(CatalogWatch *w);
+extern bool config_watch_begin(ConfigWatch *w);
 /* note that entries were loaded (under REPEATABLE READ: stale at its end) */
-extern void catalog_watch_loaded(CatalogWatch *w);
-extern WorkstreamConfig *catalog_workstream(int64 id);
-extern QueueConfig *catalog_queue(int64 id);
-extern const char *method_name(AssignMethod m);
-extern const char *skill_matching_name(SkillMatching m);
+extern void config_watch_loaded(ConfigWatch *w);
+extern WorkstreamConfig *config_workstream(int64 id);
+extern QueueConfig *config_queue(int64 id);
+extern const char *config_method_name(AssignMethod m);
+extern const char *config_skill_matching_name(SkillMatching m);
 
 /* used by the rule triggers and the cache loader alike */
-extern RuleVars *catalog_load_vars(int64 workstream_id);
-extern bool jsonb_value_is_number(JsonbValue *v, double *out);
-extern void compile_class_output(Jsonb *output, const RuleVars *vars,
+extern RuleVars *config_load_vars(int64 workstream_id);
+extern bool config_jsonb_number(JsonbValue *v, double *out);
+extern void config_compile_class_output(Jsonb *output, const RuleVars *vars,
 								 const RuleErrorContext *ectx, ClassOutput *out);
 
-#endif							/* OMNIROUTE_CATALOG_H */
+#endif							/* OMNIROUTE_CONFIG_H */

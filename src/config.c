@@ -1,6 +1,6 @@
 /*-------------------------------------------------------------------------
  *
- * catalog.c
+ * config.c
  *	  Per-backend cache of workstream and queue configuration, with each
  *	  workstream's rules compiled once.
  *
@@ -41,7 +41,7 @@
 #include "utils/numeric.h"
 #include "utils/rel.h"
 
-#include "catalog.h"
+#include "config.h"
 #include "util.h"
 
 typedef struct WsEntry
@@ -64,7 +64,7 @@ static const char *const config_tables[] = {
 	"workstream", "context_variable", "classification_rule", "route_rule",
 	"queue", "presence"
 };
-static CatalogWatch config_watch = {.tables = config_tables, .ntables = lengthof(config_tables)};
+static ConfigWatch config_watch = {.tables = config_tables, .ntables = lengthof(config_tables)};
 
 /* ----------------------------------------------------------------
  * Watches: per-backend caches built from the extension's tables
@@ -82,7 +82,7 @@ static CatalogWatch config_watch = {.tables = config_tables, .ntables = lengthof
  * ----------------------------------------------------------------
  */
 #define MAX_WATCHES 4
-static CatalogWatch *watches[MAX_WATCHES];
+static ConfigWatch *watches[MAX_WATCHES];
 static int	nwatches = 0;
 
 static void
@@ -123,14 +123,14 @@ xact_callback(XactEvent event, void *arg)
 }
 
 void
-catalog_init(void)
+config_init(void)
 {
 	CacheRegisterRelcacheCallback(relcache_callback, (Datum) 0);
 	RegisterXactCallback(xact_callback, NULL);
 }
 
 bool
-catalog_watch_begin(CatalogWatch *w)
+config_watch_begin(ConfigWatch *w)
 {
 	Oid			nsp;
 
@@ -169,7 +169,7 @@ catalog_watch_begin(CatalogWatch *w)
 }
 
 void
-catalog_watch_loaded(CatalogWatch *w)
+config_watch_loaded(ConfigWatch *w)
 {
 	if (IsolationUsesXactSnapshot())
 		w->from_xact_snapshot = true;
@@ -178,7 +178,7 @@ catalog_watch_loaded(CatalogWatch *w)
 static void
 ensure_cache(void)
 {
-	if (!catalog_watch_begin(&config_watch) && cache_ctx != NULL)
+	if (!config_watch_begin(&config_watch) && cache_ctx != NULL)
 		return;
 
 	if (cache_ctx != NULL)
@@ -191,7 +191,7 @@ ensure_cache(void)
 }
 
 const char *
-method_name(AssignMethod m)
+config_method_name(AssignMethod m)
 {
 	switch (m)
 	{
@@ -206,7 +206,7 @@ method_name(AssignMethod m)
 }
 
 const char *
-skill_matching_name(SkillMatching m)
+config_skill_matching_name(SkillMatching m)
 {
 	switch (m)
 	{
@@ -297,7 +297,7 @@ run_by_id(const char *sql, int64 id)
  * connected to SPI; the result is allocated in the caller's context.
  */
 RuleVars *
-catalog_load_vars(int64 workstream_id)
+config_load_vars(int64 workstream_id)
 {
 	RuleVars   *vars;
 	int			n;
@@ -322,7 +322,7 @@ catalog_load_vars(int64 workstream_id)
  * neither or does not fit.  Shared with the router (route.c).
  */
 bool
-jsonb_value_is_number(JsonbValue *v, double *out)
+config_jsonb_number(JsonbValue *v, double *out)
 {
 	if (v->type == jbvNumeric)
 	{
@@ -340,7 +340,7 @@ jsonb_value_is_int(JsonbValue *v, int32 *out)
 {
 	double		d;
 
-	if (v->type != jbvNumeric || !jsonb_value_is_number(v, &d))
+	if (v->type != jbvNumeric || !config_jsonb_number(v, &d))
 		return false;
 	if (d != floor(d) || d < PG_INT32_MIN || d > PG_INT32_MAX)
 		return false;
@@ -374,7 +374,7 @@ skill_must_exist(const char *skill, const RuleErrorContext *ectx)
  * otherwise context variables with a value of their type.  Needs SPI.
  */
 void
-compile_class_output(Jsonb *output, const RuleVars *vars,
+config_compile_class_output(Jsonb *output, const RuleVars *vars,
 					 const RuleErrorContext *ectx, ClassOutput *out)
 {
 	JsonbIterator *it;
@@ -465,7 +465,7 @@ compile_class_output(Jsonb *output, const RuleVars *vars,
 				rv->isnull = true;
 			else if (vars->types[slot] == RT_NUMBER)
 			{
-				if (!jsonb_value_is_number(&val, &rv->num))
+				if (!config_jsonb_number(&val, &rv->num))
 					ereport(ERROR,
 							(errcode(ERRCODE_DATATYPE_MISMATCH),
 							 errmsg("%s \"%s\": output \"%s\" must be a number, as the variable is declared",
@@ -543,7 +543,7 @@ load_rules(int64 wsid, bool classification, WorkstreamConfig *cfg)
 			bool		isnull;
 			Jsonb	   *output = DatumGetJsonbPCopy(SPI_getbinval(tup, desc, 5, &isnull));
 
-			compile_class_output(output, cfg->vars, &ectx, &r->output);
+			config_compile_class_output(output, cfg->vars, &ectx, &r->output);
 			SPI_tuptable = tt;
 		}
 		else
@@ -611,7 +611,7 @@ load_workstream(int64 id)
 	for (int i = 0; i < nelems; i++)
 		cfg->presences[i] = TextDatumGetCString(elems[i]);
 
-	cfg->vars = catalog_load_vars(id);
+	cfg->vars = config_load_vars(id);
 	load_rules(id, true, cfg);
 	load_rules(id, false, cfg);
 	return cfg;
@@ -622,7 +622,7 @@ load_workstream(int64 id)
  * stays valid until the end of the transaction.
  */
 WorkstreamConfig *
-catalog_workstream(int64 id)
+config_workstream(int64 id)
 {
 	WsEntry    *entry;
 	bool		found;
@@ -659,12 +659,12 @@ catalog_workstream(int64 id)
 	MemoryContextSetParent(build_ctx, cache_ctx);
 	entry = hash_search(ws_cache, &id, HASH_ENTER, &found);
 	entry->cfg = cfg;
-	catalog_watch_loaded(&config_watch);
+	config_watch_loaded(&config_watch);
 	return cfg;
 }
 
 QueueConfig *
-catalog_queue(int64 id)
+config_queue(int64 id)
 {
 	QueueEntry *entry;
 	bool		found;
@@ -698,7 +698,7 @@ catalog_queue(int64 id)
 		MemoryContextSwitchTo(old);
 		entry = hash_search(queue_cache, &id, HASH_ENTER, &found);
 		entry->cfg = cfg;
-		catalog_watch_loaded(&config_watch);
+		config_watch_loaded(&config_watch);
 	}
 	SPI_finish();
 	return cfg;
