@@ -190,6 +190,14 @@ ensure_cache(void)
 	queue_cache = util_int64_hash("omniroute queues", sizeof(QueueEntry), cache_ctx);
 }
 
+TimestampTz
+config_offer_expires(const WorkstreamConfig *ws, TimestampTz offered_at)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(offered_at),
+												   IntervalPGetDatum(&ws->offer_timeout)));
+}
+
 const char *
 config_method_name(AssignMethod m)
 {

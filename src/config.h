@@ -108,6 +108,8 @@ extern bool config_watch_begin(ConfigWatch *w);
 extern void config_watch_loaded(ConfigWatch *w);
 extern WorkstreamConfig *config_workstream(int64 id);
 extern QueueConfig *config_queue(int64 id);
+/* when an offer made at offered_at under ws expires */
+extern TimestampTz config_offer_expires(const WorkstreamConfig *ws, TimestampTz offered_at);
 extern const char *config_method_name(AssignMethod m);
 extern const char *config_skill_matching_name(SkillMatching m);
 
