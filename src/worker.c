@@ -28,8 +28,9 @@
  *	  (tidy.c), each in transactions of its own.
  *
  *	  Errors: an ERROR in a tick is caught, reported to the server log,
- *	  the transaction aborted and the error state flushed; the worker then
- *	  waits for the next tick and tries again.  A FATAL (SIGTERM goes through
+ *	  the transaction aborted and the error state flushed
+ *	  (worker_recover_from_error, which the launcher's loop uses too); the
+ *	  worker then waits for the next tick and tries again.  A FATAL (SIGTERM goes through
  *	  die() and CHECK_FOR_INTERRUPTS) is never caught: it ends the process,
  *	  so a shutdown or pg_terminate_backend() is always obeyed; the launcher
  *	  starts it again after a pause.
@@ -201,14 +202,34 @@ tick_once(void)
 }
 
 /*
- * Run fn (one tick, or sending notifications) and survive an ERROR in it.
+ * Recover from an ERROR caught by PG_CATCH in a background worker's loop
+ * (this one's and the launcher's), so that the loop can go on.
  *
- * The catch block does what PostgresMain's error recovery does for a plain
- * backend: report the error, abort the transaction (which releases locks,
- * buffer pins, SPI and snapshots, and frees the transaction's memory), and
- * flush the error state.  errfinish() has already reset
- * InterruptHoldoffCount before the longjmp; a pending SIGTERM is acted on at
- * the next CHECK_FOR_INTERRUPTS in the main loop.
+ * It does what PostgresMain's error recovery does for a plain backend:
+ * report the error (with its SQLSTATE, detail and context, at level
+ * ERROR), abort the transaction (which releases locks, buffer pins, SPI
+ * and snapshots, and frees the transaction's memory), and flush the error
+ * state; then it switches to context, the caller's loop memory.
+ * errfinish() has already reset InterruptHoldoffCount before the longjmp; a
+ * pending SIGTERM is acted on at the next CHECK_FOR_INTERRUPTS in the loop.
+ */
+void
+worker_recover_from_error(MemoryContext context)
+{
+	HOLD_INTERRUPTS();
+	EmitErrorReport();
+	disable_all_timeouts(false);
+	QueryCancelPending = false;
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(context);
+	FlushErrorState();
+	RESUME_INTERRUPTS();
+}
+
+/*
+ * Run fn (one tick, sending notifications, a vacuum) and survive an ERROR
+ * in it: recover, say what failed, and let the main loop try again at its
+ * next turn.
  */
 static void
 run_guarded(void (*fn) (void), const char *what)
@@ -219,20 +240,8 @@ run_guarded(void (*fn) (void), const char *what)
 	}
 	PG_CATCH();
 	{
-		HOLD_INTERRUPTS();
-
-		/* the error, with its SQLSTATE, detail and context, at level ERROR */
-		EmitErrorReport();
-
-		disable_all_timeouts(false);
-		QueryCancelPending = false;
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(loop_context);
-		FlushErrorState();
+		worker_recover_from_error(loop_context);
 		pgstat_report_activity(STATE_IDLE, NULL);
-
-		RESUME_INTERRUPTS();
-
 		ereport(LOG,
 				(errmsg("omniroute tick worker: %s failed; retrying in %d ms",
 						what, omniroute_tick_interval)));
