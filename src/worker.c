@@ -96,10 +96,10 @@
  * inserts one transaction (and one turn of NOTIFY's commit lock) carries
  * many, and routers seldom have to wake the worker with a signal.  A
  * notification that finds the worker idle goes out at once; under a stream
- * they go out every 10 ms.  A much shorter gather makes the worker commit
- * so often (each commit an xid and a turn of NOTIFY's lock) that routers
- * lose throughput to it; at 10 ms, routing through the worker keeps pace
- * with routing that does not notify at all.
+ * they go out every NOTIFY_GATHER_US.  A much shorter gather makes the
+ * worker commit so often (each commit an xid and a turn of NOTIFY's lock)
+ * that routers lose throughput to it; the measurements behind this value
+ * are in bench/RESULTS.md.
  */
 #define NOTIFY_BATCH			256
 #define NOTIFY_BATCHES_PER_LOOP	16
