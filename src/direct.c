@@ -85,9 +85,42 @@
 
 /* ----------------------------------------------------------------
  * Relations and columns, looked up once and forgotten on any relcache
- * invalidation of one of them (ALTER, REINDEX, DROP EXTENSION).
+ * invalidation of one of them (ALTER, REINDEX, DROP EXTENSION): a
+ * ConfigWatch (config.c) follows them.
  * ----------------------------------------------------------------
  */
+typedef enum DirectRelation
+{
+	REL_AGENT,
+	REL_AGENT_PKEY,
+	REL_QUEUE,
+	REL_QUEUE_PKEY,
+	REL_WORKSTREAM,
+	REL_WORKSTREAM_PKEY,
+	REL_MEMBER,
+	REL_MEMBER_PKEY,
+	REL_MEMBER_HIGHEST_CAPACITY,
+	REL_MEMBER_ROUND_ROBIN,
+	REL_MEMBER_LEAST_ACTIVE,
+	REL_EVENT,
+	REL_EVENT_SEQ
+} DirectRelation;
+
+/*
+ * By DirectRelation.  The primary keys by name: the primary key lookup API
+ * differs between major versions.
+ */
+static const char *const direct_relations[] = {
+	"agent", "agent_pkey", "queue", "queue_pkey", "workstream", "workstream_pkey",
+	"queue_member", "queue_member_pkey", "queue_member_highest_capacity_idx",
+	"queue_member_round_robin_idx", "queue_member_least_active_idx",
+	"work_item_event", "work_item_event_id_seq"
+};
+StaticAssertDecl(lengthof(direct_relations) == REL_EVENT_SEQ + 1,
+				 "direct_relations must name every DirectRelation");
+static ConfigWatch direct_watch = {.tables = direct_relations,
+.ntables = lengthof(direct_relations)};
+
 typedef struct DirectCache
 {
 	bool		valid;
@@ -135,39 +168,6 @@ typedef struct DirectCache
 } DirectCache;
 
 static DirectCache cache;
-static bool callback_registered = false;
-
-/* bumped by every relcache invalidation: one may arrive while loading */
-static uint64 inval_generation = 0;
-
-static void
-direct_relcache_callback(Datum arg, Oid relid)
-{
-	(void) arg;
-	inval_generation++;
-	if (!cache.valid)
-		return;
-	if (relid == InvalidOid || relid == cache.agent || relid == cache.agent_pkey ||
-		relid == cache.queue || relid == cache.queue_pkey ||
-		relid == cache.workstream || relid == cache.workstream_pkey ||
-		relid == cache.member || relid == cache.member_pkey || relid == cache.event ||
-		relid == cache.event_seq || relid == cache.member_method_idx[0] ||
-		relid == cache.member_method_idx[1] || relid == cache.member_method_idx[2])
-		cache.valid = false;
-}
-
-static Oid
-rel_oid(Oid nsp, const char *name)
-{
-	Oid			oid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(oid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("omniroute: relation \"omniroute.%s\" is missing", name),
-				 errhint("Reinstall the extension.")));
-	return oid;
-}
 
 static AttrNumber
 att(Oid rel, const char *name)
@@ -210,28 +210,34 @@ check_index_columns(Oid index, const AttrNumber *cols, int n)
 				 errhint("Reinstall the extension.")));
 }
 
+/* the relations' oids, as direct_watch just looked them up */
+static void
+load_relations(DirectCache *c)
+{
+	const Oid  *oids = direct_watch.oids;
+
+	c->agent = oids[REL_AGENT];
+	c->agent_pkey = oids[REL_AGENT_PKEY];
+	c->queue = oids[REL_QUEUE];
+	c->queue_pkey = oids[REL_QUEUE_PKEY];
+	c->workstream = oids[REL_WORKSTREAM];
+	c->workstream_pkey = oids[REL_WORKSTREAM_PKEY];
+	c->member = oids[REL_MEMBER];
+	c->member_pkey = oids[REL_MEMBER_PKEY];
+	c->member_method_idx[METHOD_HIGHEST_CAPACITY] = oids[REL_MEMBER_HIGHEST_CAPACITY];
+	c->member_method_idx[METHOD_ROUND_ROBIN] = oids[REL_MEMBER_ROUND_ROBIN];
+	c->member_method_idx[METHOD_LEAST_ACTIVE] = oids[REL_MEMBER_LEAST_ACTIVE];
+	c->event = oids[REL_EVENT];
+	c->event_seq = oids[REL_EVENT_SEQ];
+}
+
 static void
 load_cache_once(void)
 {
 	DirectCache c;
-	Oid			nsp;
 
 	memset(&c, 0, sizeof(c));
-	nsp = get_namespace_oid("omniroute", false);
-	c.agent = rel_oid(nsp, "agent");
-	c.queue = rel_oid(nsp, "queue");
-	c.workstream = rel_oid(nsp, "workstream");
-	c.member = rel_oid(nsp, "queue_member");
-	c.event = rel_oid(nsp, "work_item_event");
-	c.event_seq = rel_oid(nsp, "work_item_event_id_seq");
-	c.member_method_idx[METHOD_HIGHEST_CAPACITY] = rel_oid(nsp, "queue_member_highest_capacity_idx");
-	c.member_method_idx[METHOD_ROUND_ROBIN] = rel_oid(nsp, "queue_member_round_robin_idx");
-	c.member_method_idx[METHOD_LEAST_ACTIVE] = rel_oid(nsp, "queue_member_least_active_idx");
-	/* by name: the primary key lookup API differs between major versions */
-	c.agent_pkey = rel_oid(nsp, "agent_pkey");
-	c.queue_pkey = rel_oid(nsp, "queue_pkey");
-	c.workstream_pkey = rel_oid(nsp, "workstream_pkey");
-	c.member_pkey = rel_oid(nsp, "queue_member_pkey");
+	load_relations(&c);
 
 	c.ag_id = att(c.agent, "id");
 	c.ag_capacity = att(c.agent, "capacity");
@@ -287,8 +293,8 @@ load_cache_once(void)
 
 /*
  * Partial-index predicates of the indexes we insert into, compiled once per
- * backend instead of once per call (ExecInsertIndexTuples compiles them
- * into each new executor state: a thirtieth of a routed insert).  Only
+ * backend instead of once per call (ExecInsertIndexTuples would compile
+ * them into each new executor state, on every routed insert).  Only
  * predicates that call nothing but built-in functions: a user function
  * could keep state (fn_extra) that must not outlive a query.  Forgotten
  * with the cache above, on any invalidation of our tables or indexes
@@ -355,38 +361,32 @@ cached_predicate(Relation index, List *predicate)
 	return e->state;
 }
 
+/* drop the compiled predicates: no direct write is under way to use them */
+static void
+forget_predicates(void)
+{
+	if (predicates == NULL)
+		return;
+	hash_destroy(predicates);
+	MemoryContextDelete(predicates_cxt);
+	predicates = NULL;
+	predicates_cxt = NULL;
+}
+
+/*
+ * Load the cache if the watch found it stale, or the last load failed.
+ * The lookups may process invalidations (a concurrent DROP and CREATE
+ * EXTENSION, say) that concern what is being loaded: those mark the watch
+ * stale again, and it is loaded again until none arrived meanwhile.
+ */
 static void
 load_cache(void)
 {
-	if (cache.valid)
-		return;
-	if (!callback_registered)
+	while (config_watch_begin(&direct_watch) || !cache.valid)
 	{
-		CacheRegisterRelcacheCallback(direct_relcache_callback, (Datum) 0);
-		callback_registered = true;
-	}
-	if (predicates != NULL)
-	{
-		/* no direct write is under way: nothing points into them */
-		hash_destroy(predicates);
-		MemoryContextDelete(predicates_cxt);
-		predicates = NULL;
-		predicates_cxt = NULL;
-	}
-
-	/*
-	 * The lookups may process invalidations (a concurrent DROP and CREATE
-	 * EXTENSION, say) that concern what is being loaded: load again until
-	 * none arrived meanwhile.
-	 */
-	for (;;)
-	{
-		uint64		generation = inval_generation;
-
 		cache.valid = false;
+		forget_predicates();
 		load_cache_once();
-		if (generation == inval_generation)
-			break;
 	}
 }
 
