@@ -51,69 +51,99 @@
 static Datum append_declined(Datum arr, int64 agent_id);
 static const char *declined_how(int64 item, int64 agent);
 
-static SPIPlanPtr lock_item_plan;
-static SPIPlanPtr item_row_plan;
-static SPIPlanPtr clear_profile_plan;
-static SPIPlanPtr accept_plan;
-static SPIPlanPtr close_plan;
-static SPIPlanPtr reoffer_plan;
-static SPIPlanPtr requeue_plan;
-static SPIPlanPtr declined_plan;
-
-static bool plans_ready = false;
-
-static void
-prepare_plans(void)
-{
-	if (plans_ready)
-		return;
-	{
-		Oid			t[1] = {INT8OID};
-
-		lock_item_plan = util_prepare("SELECT workstream_id, state, queue_id, agent_id, reserved_units,"
-									  "       declined_agents, required_skills, profile, external_id"
-									  "  FROM omniroute.work_item WHERE id = $1 FOR UPDATE", 1, t);
-		clear_profile_plan = util_prepare("UPDATE omniroute.work_item SET profile = NULL WHERE id = $1", 1, t);
-		item_row_plan = util_prepare("SELECT * FROM omniroute.work_item WHERE id = $1", 1, t);
-	}
-	{
-		Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
-
-		accept_plan = util_prepare("UPDATE omniroute.work_item"
-								   "   SET state = 'active', assigned_at = $2, last_activity_at = $2"
-								   " WHERE id = $1", 2, t);
-	}
-	{
-		Oid			t[3] = {INT8OID, TIMESTAMPTZOID, TEXTOID};
-
-		close_plan = util_prepare("UPDATE omniroute.work_item"
-								  "   SET state = 'closed', closed_at = $2, last_activity_at = $2,"
-								  "       close_reason = $3, reserved_units = 0"
-								  " WHERE id = $1", 3, t);
-	}
-	{
-		Oid			t[8] = {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID, TEXTOID};
-
-		reoffer_plan = util_prepare("UPDATE omniroute.work_item"
-									"   SET state = $2, agent_id = $3, reserved_units = $4, offered_at = $5,"
-									"       assigned_at = CASE WHEN $2 = 'active' THEN $5 END,"
-									"       last_activity_at = $5, declined_agents = $6, profile = $8,"
-									"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $7)"
-									" WHERE id = $1", 8, t);
-	}
-	{
-		Oid			t[4] = {INT8OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID};
-
-		requeue_plan = util_prepare("UPDATE omniroute.work_item"
-									"   SET state = 'open', agent_id = NULL, reserved_units = 0,"
-									"       offered_at = NULL, assigned_at = NULL, last_activity_at = $2,"
-									"       declined_agents = $3,"
-									"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $4)"
-									" WHERE id = $1", 4, t);
-	}
-	/* only now: a failed prepare above is retried on the next call */
-	plans_ready = true;
-}
+/*
+ * The statements, each prepared on its first use (util_plan).  The SQL
+ * literals of states are the state column's text (item.c).
+ */
+static UtilPlan lock_item_plan = {
+	"SELECT workstream_id, state, queue_id, agent_id, reserved_units,"
+	"       declined_agents, required_skills, profile, external_id"
+	"  FROM omniroute.work_item WHERE id = $1 FOR UPDATE",
+	1, {INT8OID}, NULL
+};
+static UtilPlan item_row_plan = {
+	"SELECT * FROM omniroute.work_item WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+static UtilPlan clear_profile_plan = {
+	"UPDATE omniroute.work_item SET profile = NULL WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+static UtilPlan set_profile_plan = {
+	"UPDATE omniroute.work_item SET profile = $2 WHERE id = $1",
+	2, {INT8OID, TEXTOID}, NULL
+};
+static UtilPlan declined_plan = {
+	"SELECT event FROM omniroute.work_item_event"
+	" WHERE work_item_id = $1 AND agent_id = $2"
+	"   AND event IN ('missed', 'rejected')"
+	" ORDER BY id DESC LIMIT 1",
+	2, {INT8OID, INT8OID}, NULL
+};
+static UtilPlan accept_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = 'active', assigned_at = $2, last_activity_at = $2"
+	" WHERE id = $1",
+	2, {INT8OID, TIMESTAMPTZOID}, NULL
+};
+static UtilPlan close_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = 'closed', closed_at = $2, last_activity_at = $2,"
+	"       close_reason = $3, reserved_units = 0"
+	" WHERE id = $1",
+	3, {INT8OID, TIMESTAMPTZOID, TEXTOID}, NULL
+};
+static UtilPlan state_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = $2, reserved_units = $3, last_activity_at = $4,"
+	"       wrap_up_until = $5"
+	" WHERE id = $1",
+	5, {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
+};
+static UtilPlan reoffer_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = $2, agent_id = $3, reserved_units = $4, offered_at = $5,"
+	"       assigned_at = CASE WHEN $2 = 'active' THEN $5 END,"
+	"       last_activity_at = $5, declined_agents = $6, profile = $8,"
+	"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $7)"
+	" WHERE id = $1",
+	8, {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID, TEXTOID}, NULL
+};
+static UtilPlan requeue_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = 'open', agent_id = NULL, reserved_units = 0,"
+	"       offered_at = NULL, assigned_at = NULL, last_activity_at = $2,"
+	"       declined_agents = $3,"
+	"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $4)"
+	" WHERE id = $1",
+	4, {INT8OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID}, NULL
+};
+static UtilPlan move_queue_plan = {
+	"UPDATE omniroute.work_item SET queue_id = $2,"
+	"       agent_id = NULL, state = 'open', reserved_units = 0"
+	" WHERE id = $1",
+	2, {INT8OID, INT8OID}, NULL
+};
+static UtilPlan agent_exists_plan = {
+	"SELECT is_bot FROM omniroute.agent WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+static UtilPlan lock_agents_plan = {
+	"SELECT id FROM omniroute.agent WHERE id IN ($1, $2)"
+	" ORDER BY id FOR UPDATE",
+	2, {INT8OID, INT8OID}, NULL
+};
+static UtilPlan presence_exists_plan = {
+	"SELECT 1 FROM omniroute.presence WHERE name = $2"
+	" UNION ALL SELECT 2 FROM omniroute.agent WHERE id = $1",
+	2, {INT8OID, TEXTOID}, NULL
+};
+static UtilPlan set_presence_plan = {
+	"UPDATE omniroute.agent SET presence = $2"
+	" WHERE id = $1 AND presence IS DISTINCT FROM $2"
+	" RETURNING id",
+	2, {INT8OID, TEXTOID}, NULL
+};
 
 /* ----------------------------------------------------------------
  * Shared steps
@@ -126,7 +156,6 @@ lifecycle_begin(LifecycleCall *call)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
 	priv_enter(&call->caller);
-	prepare_plans();
 	call->now = GetCurrentTimestamp();
 	events_init(&call->events);
 }
@@ -141,7 +170,7 @@ lifecycle_end(LifecycleCall *call, int64 item_id)
 	{
 		Datum		values[1] = {Int64GetDatum(item_id)};
 
-		util_exec(item_row_plan, values, NULL, false, 1, SPI_OK_SELECT);
+		util_exec(util_plan(&item_row_plan), values, NULL, false, 1, SPI_OK_SELECT);
 		result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
 	}
 	priv_leave(&call->caller);
@@ -233,16 +262,7 @@ declined_how(int64 item, int64 agent)
 {
 	Datum		values[2] = {Int64GetDatum(item), Int64GetDatum(agent)};
 
-	if (declined_plan == NULL)
-	{
-		Oid			t[2] = {INT8OID, INT8OID};
-
-		declined_plan = util_prepare("SELECT event FROM omniroute.work_item_event"
-									 " WHERE work_item_id = $1 AND agent_id = $2"
-									 "   AND event IN ('missed', 'rejected')"
-									 " ORDER BY id DESC LIMIT 1", 2, t);
-	}
-	if (util_exec(declined_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+	if (util_exec(util_plan(&declined_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
 		return "you rejected it or let your offer expire";
 	return strcmp(util_col_text(0, 1), "missed") == 0 ? "your offer expired" : "you rejected it";
 }
@@ -263,7 +283,7 @@ lifecycle_try_lock_item(int64 id, WorkItem *it)
 	Datum		values[1] = {Int64GetDatum(id)};
 	bool		isnull;
 
-	if (util_exec(lock_item_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+	if (util_exec(util_plan(&lock_item_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
 		return false;
 	it->id = id;
 	it->ws_id = util_col_int64(0, 1);
@@ -290,7 +310,7 @@ lifecycle_release_item(WorkItem *it, TimestampTz now)
 		Datum		values[1] = {Int64GetDatum(it->id)};
 
 		assign_profile_release(it->agent_id, it->profile);
-		util_exec(clear_profile_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		util_exec(util_plan(&clear_profile_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 		it->profile = NULL;
 	}
 	it->reserved = 0;
@@ -393,7 +413,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		values[5] = it->declined;
 		values[6] = jb_finish(&diag);
 		values[7] = ws->capacity_profile ? CStringGetTextDatum(ws->capacity_profile) : (Datum) 0;
-		util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
+		util_exec(util_plan(&reoffer_plan), values, nulls, false, 0, SPI_OK_UPDATE);
 		events_add(&call->events, it->id, ev, res.agent_id, it->queue_id,
 				   psprintf("{\"after\": \"%s\"}", why));
 		events_notify_agent(res.agent_id, ev, it->id, it->ws_id, it->queue_id,
@@ -405,7 +425,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		values[1] = TimestampTzGetDatum(call->now);
 		values[2] = it->declined;
 		values[3] = jb_finish(&diag);
-		util_exec(requeue_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		util_exec(util_plan(&requeue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 		/* (no slot was taken: the profile column stays as released) */
 		events_add(&call->events, it->id, "queued", 0, it->queue_id,
 				   psprintf("{\"after\": \"%s\"}", why));
@@ -431,7 +451,7 @@ omniroute_accept(PG_FUNCTION_ARGS)
 		lifecycle_wrong_state(&it, "accept", "offered", "accepted");
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(call.now);
-	util_exec(accept_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&accept_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	events_add(&call.events, id, "accepted", it.agent_id, it.queue_id, NULL);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
@@ -476,7 +496,7 @@ omniroute_close(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(call.now);
 	values[2] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	util_exec(close_plan, values, nulls, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&close_plan), values, nulls, false, 0, SPI_OK_UPDATE);
 	{
 		StringInfoData d;
 
@@ -515,30 +535,15 @@ omniroute_serve_agent(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(n);
 }
 
-static SPIPlanPtr set_presence_plan;
-static SPIPlanPtr presence_exists_plan;
-
 static void
 set_presence(int64 agent, text *presence)
 {
 	Datum		values[2];
 
-	if (set_presence_plan == NULL)
-	{
-		Oid			t[2] = {INT8OID, TEXTOID};
-
-		presence_exists_plan = util_prepare("SELECT 1 FROM omniroute.presence WHERE name = $2"
-											" UNION ALL SELECT 2 FROM omniroute.agent WHERE id = $1",
-											2, t);
-		/* the guard last: a failed prepare is retried */
-		set_presence_plan = util_prepare("UPDATE omniroute.agent SET presence = $2"
-										 " WHERE id = $1 AND presence IS DISTINCT FROM $2"
-										 " RETURNING id", 2, t);
-	}
 	values[0] = Int64GetDatum(agent);
 	values[1] = PointerGetDatum(presence);
 	{
-		uint64		n = util_exec(presence_exists_plan, values, NULL, false, 0, SPI_OK_SELECT);
+		uint64		n = util_exec(util_plan(&presence_exists_plan), values, NULL, false, 0, SPI_OK_SELECT);
 		bool		have_presence = false;
 		bool		have_agent = false;
 
@@ -560,7 +565,7 @@ set_presence(int64 agent, text *presence)
 					 errhint("Presences are rows of omniroute.presence.")));
 	}
 	/* the agent_sync_members trigger mirrors it and serves waiting work */
-	util_exec(set_presence_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING);
+	util_exec(util_plan(&set_presence_plan), values, NULL, false, 0, SPI_OK_UPDATE_RETURNING);
 }
 
 PG_FUNCTION_INFO_V1(omniroute_set_presence);
@@ -600,53 +605,6 @@ omniroute_set_my_presence(PG_FUNCTION_ARGS)
  * wait, resume, wrap_up, transfer, transfer_to_agent, escalate
  * ----------------------------------------------------------------
  */
-static SPIPlanPtr state_plan;
-static SPIPlanPtr set_profile_plan;
-static SPIPlanPtr move_queue_plan;
-static SPIPlanPtr agent_exists_plan;
-static SPIPlanPtr lock_agents_plan;
-
-static bool more_plans_ready = false;
-
-static void
-prepare_more_plans(void)
-{
-	if (more_plans_ready)
-		return;
-	{
-		Oid			t[5] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-
-		state_plan = util_prepare("UPDATE omniroute.work_item"
-								  "   SET state = $2, reserved_units = $3, last_activity_at = $4,"
-								  "       wrap_up_until = $5"
-								  " WHERE id = $1", 5, t);
-	}
-	{
-		Oid			t[2] = {INT8OID, INT8OID};
-
-		move_queue_plan = util_prepare("UPDATE omniroute.work_item SET queue_id = $2,"
-									   "       agent_id = NULL, state = 'open', reserved_units = 0"
-									   " WHERE id = $1", 2, t);
-	}
-	{
-		Oid			t[1] = {INT8OID};
-
-		agent_exists_plan = util_prepare("SELECT is_bot FROM omniroute.agent WHERE id = $1", 1, t);
-	}
-	{
-		Oid			t[2] = {INT8OID, TEXTOID};
-
-		set_profile_plan = util_prepare("UPDATE omniroute.work_item SET profile = $2 WHERE id = $1", 2, t);
-	}
-	{
-		Oid			t[2] = {INT8OID, INT8OID};
-
-		lock_agents_plan = util_prepare("SELECT id FROM omniroute.agent WHERE id IN ($1, $2)"
-										" ORDER BY id FOR UPDATE", 2, t);
-	}
-	more_plans_ready = true;
-}
-
 static void
 set_state(WorkItem *it, const char *state, int32 reserved, TimestampTz now,
 		  const TimestampTz *wrap_up_until)
@@ -654,13 +612,12 @@ set_state(WorkItem *it, const char *state, int32 reserved, TimestampTz now,
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', wrap_up_until ? ' ' : 'n'};
 
-	prepare_more_plans();
 	values[0] = Int64GetDatum(it->id);
 	values[1] = CStringGetTextDatum(state);
 	values[2] = Int32GetDatum(reserved);
 	values[3] = TimestampTzGetDatum(now);
 	values[4] = wrap_up_until ? TimestampTzGetDatum(*wrap_up_until) : (Datum) 0;
-	util_exec(state_plan, values, nulls, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&state_plan), values, nulls, false, 0, SPI_OK_UPDATE);
 }
 
 /*
@@ -704,7 +661,7 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 	values[6] = util_jsonb(psprintf("{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
 									", \"method\": \"%s\"}",
 									ws->auto_accept ? "active" : "offered", agent, method));
-	util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&reoffer_plan), values, nulls, false, 0, SPI_OK_UPDATE);
 	events_add(&call->events, it->id, ev, agent, it->queue_id,
 			   psprintf("{\"after\": \"%s\", \"method\": \"%s\"}", why, method));
 	expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
@@ -771,7 +728,7 @@ omniroute_resume(PG_FUNCTION_ARGS)
 		{
 			Datum		values[2] = {Int64GetDatum(id), CStringGetTextDatum(ws->capacity_profile)};
 
-			util_exec(set_profile_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+			util_exec(util_plan(&set_profile_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 		}
 		events_add(&call.events, id, "resumed", it.agent_id, it.queue_id,
 				   "{\"method\": \"keep_same_agent\"}");
@@ -853,12 +810,11 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("cannot transfer work item " INT64_FORMAT ": queue " INT64_FORMAT " does not exist",
 						id, queue)));
-	prepare_more_plans();
 	from_queue = it.queue_id;
 	old_agent = take_back(&call, &it);
 	values[0] = Int64GetDatum(id);
 	values[1] = Int64GetDatum(queue);
-	util_exec(move_queue_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&move_queue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	it.queue_id = queue;
 	events_add(&call.events, id, "transferred", old_agent, queue,
 			   psprintf("{\"from_queue\": " INT64_FORMAT ", \"to_queue\": " INT64_FORMAT "}",
@@ -888,9 +844,8 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 	forced = priv_acts_on_any(&call.caller);
 	if (!transferable(&it))
 		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
-	prepare_more_plans();
 	values[0] = Int64GetDatum(target);
-	if (util_exec(agent_exists_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+	if (util_exec(util_plan(&agent_exists_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("cannot transfer work item " INT64_FORMAT ": agent " INT64_FORMAT " does not exist",
@@ -908,7 +863,7 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 	{
 		Datum		v[2] = {Int64GetDatum(it.agent_id), Int64GetDatum(target)};
 
-		util_exec(lock_agents_plan, v, NULL, false, 0, SPI_OK_SELECT);
+		util_exec(util_plan(&lock_agents_plan), v, NULL, false, 0, SPI_OK_SELECT);
 	}
 
 	/*
