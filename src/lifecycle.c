@@ -32,7 +32,6 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -49,6 +48,7 @@
 #include "omniroute.h"
 
 static Datum append_declined(Datum arr, int64 agent_id);
+static Datum detail_of(const char *key, const char *value);
 static const char *declined_how(int64 item, int64 agent);
 
 /*
@@ -344,6 +344,19 @@ release_and_serve(LifecycleCall *call, WorkItem *it)
 	serve_agent(agent, call->now, &call->events);
 }
 
+/* an event's detail of one key: {"key": "value"} */
+static Datum
+detail_of(const char *key, const char *value)
+{
+	JsonBuild	b;
+
+	jb_init(&b);
+	jb_object(&b);
+	jb_kv_string(&b, key, value);
+	jb_end_object(&b);
+	return jb_finish(&b);
+}
+
 static Datum
 append_declined(Datum arr, int64 agent_id)
 {
@@ -414,8 +427,8 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		values[6] = jb_finish(&diag);
 		values[7] = ws->capacity_profile ? CStringGetTextDatum(ws->capacity_profile) : (Datum) 0;
 		util_exec(util_plan(&reoffer_plan), values, nulls, false, 0, SPI_OK_UPDATE);
-		events_add(&call->events, it->id, ev, res.agent_id, it->queue_id,
-				   psprintf("{\"after\": \"%s\"}", why));
+		events_add_jsonb(&call->events, it->id, ev, res.agent_id, it->queue_id,
+						 detail_of("after", why));
 		events_notify_agent(res.agent_id, ev, it->id, it->ws_id, it->queue_id,
 					 ws->auto_accept ? NULL : &expires);
 	}
@@ -427,8 +440,8 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		values[3] = jb_finish(&diag);
 		util_exec(util_plan(&requeue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 		/* (no slot was taken: the profile column stays as released) */
-		events_add(&call->events, it->id, "queued", 0, it->queue_id,
-				   psprintf("{\"after\": \"%s\"}", why));
+		events_add_jsonb(&call->events, it->id, "queued", 0, it->queue_id,
+						 detail_of("after", why));
 	}
 }
 
@@ -498,18 +511,15 @@ omniroute_close(PG_FUNCTION_ARGS)
 	values[2] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
 	util_exec(util_plan(&close_plan), values, nulls, false, 0, SPI_OK_UPDATE);
 	{
-		StringInfoData d;
+		JsonBuild	d;
 
-		initStringInfo(&d);
-		appendStringInfoString(&d, "{\"from\": ");
-		escape_json(&d, it.state);
+		jb_init(&d);
+		jb_object(&d);
+		jb_kv_string(&d, "from", it.state);
 		if (!PG_ARGISNULL(1))
-		{
-			appendStringInfoString(&d, ", \"reason\": ");
-			escape_json(&d, text_to_cstring(PG_GETARG_TEXT_PP(1)));
-		}
-		appendStringInfoChar(&d, '}');
-		events_add(&call.events, id, "closed", it.agent_id, it.queue_id, d.data);
+			jb_kv_string(&d, "reason", text_to_cstring(PG_GETARG_TEXT_PP(1)));
+		jb_end_object(&d);
+		events_add_jsonb(&call.events, id, "closed", it.agent_id, it.queue_id, jb_finish(&d));
 	}
 	release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
@@ -633,6 +643,7 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 {
 	WorkstreamConfig *ws = config_workstream(it->ws_id);
 	TimestampTz expires;
+	JsonBuild	b;
 	Datum		values[8];
 	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
 	const char *ev = ws->auto_accept ? "assigned" : "offered";
@@ -658,12 +669,20 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 	values[3] = Int32GetDatum(ws->capacity_units);
 	values[4] = TimestampTzGetDatum(call->now);
 	values[5] = it->declined;
-	values[6] = util_jsonb(psprintf("{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
-									", \"method\": \"%s\"}",
-									ws->auto_accept ? "active" : "offered", agent, method));
+	jb_init(&b);
+	jb_object(&b);
+	jb_kv_string(&b, "outcome", ws->auto_accept ? "active" : "offered");
+	jb_kv_int(&b, "agent_id", agent);
+	jb_kv_string(&b, "method", method);
+	jb_end_object(&b);
+	values[6] = jb_finish(&b);
 	util_exec(util_plan(&reoffer_plan), values, nulls, false, 0, SPI_OK_UPDATE);
-	events_add(&call->events, it->id, ev, agent, it->queue_id,
-			   psprintf("{\"after\": \"%s\", \"method\": \"%s\"}", why, method));
+	jb_init(&b);
+	jb_object(&b);
+	jb_kv_string(&b, "after", why);
+	jb_kv_string(&b, "method", method);
+	jb_end_object(&b);
+	events_add_jsonb(&call->events, it->id, ev, agent, it->queue_id, jb_finish(&b));
 	expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 													  TimestampTzGetDatum(call->now),
 													  IntervalPGetDatum(&ws->offer_timeout)));
@@ -730,14 +749,14 @@ omniroute_resume(PG_FUNCTION_ARGS)
 
 			util_exec(util_plan(&set_profile_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 		}
-		events_add(&call.events, id, "resumed", it.agent_id, it.queue_id,
-				   "{\"method\": \"keep_same_agent\"}");
+		events_add_jsonb(&call.events, id, "resumed", it.agent_id, it.queue_id,
+						 detail_of("method", "keep_same_agent"));
 		events_notify_agent(it.agent_id, "assigned", id, it.ws_id, it.queue_id, NULL);
 	}
 	else
 	{
-		events_add(&call.events, id, "resumed", it.agent_id, it.queue_id,
-				   "{\"method\": \"re-routed\"}");
+		events_add_jsonb(&call.events, id, "resumed", it.agent_id, it.queue_id,
+						 detail_of("method", "re-routed"));
 		it.agent_id = 0;
 		lifecycle_reroute(&call, &it, "resumed");
 	}
@@ -773,10 +792,10 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 														IntervalPGetDatum(&ws->wrap_up_block)));
 	set_state(&it, "wrap_up", release ? 0 : it.reserved, call.now,
 			  ws->has_wrap_up_block && !release ? &until : NULL);
-	events_add(&call.events, id, "wrap_up", it.agent_id, it.queue_id,
-			   release ? "{\"capacity\": \"released\"}" :
-			   ws->has_wrap_up_block ? "{\"capacity\": \"blocked for wrap_up_block\"}" :
-			   "{\"capacity\": \"blocked until close\"}");
+	events_add_jsonb(&call.events, id, "wrap_up", it.agent_id, it.queue_id,
+					 detail_of("capacity", release ? "released" :
+							   ws->has_wrap_up_block ? "blocked for wrap_up_block" :
+							   "blocked until close"));
 	if (release)
 		release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
@@ -801,6 +820,7 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	int64		from_queue;
 	int64		old_agent;
 	Datum		values[2];
+	JsonBuild	detail;
 
 	lifecycle_open(&call, id, &it, "transfer");
 	if (!transferable(&it))
@@ -816,9 +836,12 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	values[1] = Int64GetDatum(queue);
 	util_exec(util_plan(&move_queue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	it.queue_id = queue;
-	events_add(&call.events, id, "transferred", old_agent, queue,
-			   psprintf("{\"from_queue\": " INT64_FORMAT ", \"to_queue\": " INT64_FORMAT "}",
-						from_queue, queue));
+	jb_init(&detail);
+	jb_object(&detail);
+	jb_kv_int(&detail, "from_queue", from_queue);
+	jb_kv_int(&detail, "to_queue", queue);
+	jb_end_object(&detail);
+	events_add_jsonb(&call.events, id, "transferred", old_agent, queue, jb_finish(&detail));
 	lifecycle_reroute(&call, &it, "transferred");
 	if (old_agent != 0)
 		serve_agent(old_agent, call.now, &call.events);
@@ -838,6 +861,7 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 	Datum		values[1];
 	bool		isnull;
 	bool		forced;
+	JsonBuild	detail;
 
 	lifecycle_open(&call, id, &it, "transfer");
 	/* an admin or a supervisor assigns; an agent hands over (see below) */
@@ -879,9 +903,12 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 		serve_check_handover(target, id, config_workstream(it.ws_id), it.queue_id,
 							 it.declined, it.required_skills);
 	old_agent = take_back(&call, &it);
-	events_add(&call.events, id, "transferred", old_agent, it.queue_id,
-			   psprintf("{\"to_agent\": " INT64_FORMAT ", \"forced\": %s}", target,
-						forced ? "true" : "false"));
+	jb_init(&detail);
+	jb_object(&detail);
+	jb_kv_int(&detail, "to_agent", target);
+	jb_kv_bool(&detail, "forced", forced);
+	jb_end_object(&detail);
+	events_add_jsonb(&call.events, id, "transferred", old_agent, it.queue_id, jb_finish(&detail));
 	give_to_agent(&call, &it, target, forced ? "forced" : "transfer", "transferred", forced);
 	if (old_agent != 0)
 		serve_agent(old_agent, call.now, &call.events);
