@@ -39,6 +39,7 @@
 #include "config.h"
 #include "direct.h"
 #include "events.h"
+#include "item.h"
 #include "lifecycle.h"
 #include "priv.h"
 #include "route.h"
@@ -219,7 +220,7 @@ lifecycle_check_caller(LifecycleCall *call, int64 id, const WorkItem *it, const 
 	{
 		const char *what = declined_how(id, agent);
 
-		if (strcmp(it->state, "open") == 0)
+		if (it->state == ITEM_OPEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("work item " INT64_FORMAT " is open: %s", id, what),
@@ -250,7 +251,7 @@ lifecycle_may_read(int64 agent, const WorkItem *it)
 {
 	WorkstreamConfig *ws;
 
-	if (strcmp(it->state, "open") != 0)
+	if (it->state != ITEM_OPEN)
 		return false;
 	ws = config_workstream(it->ws_id);
 	return ws != NULL && ws->pick_mode && serve_is_member(agent, it->queue_id);
@@ -287,7 +288,7 @@ lifecycle_try_lock_item(int64 id, WorkItem *it)
 		return false;
 	it->id = id;
 	it->ws_id = util_col_int64(0, 1);
-	it->state = util_col_text(0, 2);
+	it->state = item_state_parse(util_col_text(0, 2));
 	it->queue_id = util_col_int64(0, 3);
 	it->agent_id = util_col_int64(0, 4);
 	it->reserved = util_col_int32(0, 5);
@@ -322,8 +323,17 @@ lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowe
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("cannot %s work item " INT64_FORMAT ": it is %s", action, it->id, it->state),
+			 errmsg("cannot %s work item " INT64_FORMAT ": it is %s", action, it->id,
+						item_state_name(it->state)),
 			 errdetail("Only %s work items can be %s.", allowed, done)));
+}
+
+/* 55000 unless the item is in the state the action needs */
+static void
+require_state(const WorkItem *it, ItemState required, const char *action, const char *done)
+{
+	if (it->state != required)
+		lifecycle_wrong_state(it, action, item_state_name(required), done);
 }
 
 void
@@ -419,7 +429,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 		const char *ev = ws->auto_accept ? "assigned" : "offered";
 
 		values[0] = Int64GetDatum(it->id);
-		values[1] = CStringGetTextDatum(ws->auto_accept ? "active" : "offered");
+		values[1] = CStringGetTextDatum(item_state_name(ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED));
 		values[2] = Int64GetDatum(res.agent_id);
 		values[3] = Int32GetDatum(ws->capacity_units);
 		values[4] = TimestampTzGetDatum(call->now);
@@ -460,8 +470,7 @@ omniroute_accept(PG_FUNCTION_ARGS)
 	Datum		values[2];
 
 	lifecycle_open(&call, id, &it, "accept");
-	if (strcmp(it.state, "offered") != 0)
-		lifecycle_wrong_state(&it, "accept", "offered", "accepted");
+	require_state(&it, ITEM_OFFERED, "accept", "accepted");
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(call.now);
 	util_exec(util_plan(&accept_plan), values, NULL, false, 0, SPI_OK_UPDATE);
@@ -480,8 +489,7 @@ omniroute_reject(PG_FUNCTION_ARGS)
 	int64		agent;
 
 	lifecycle_open(&call, id, &it, "reject");
-	if (strcmp(it.state, "offered") != 0)
-		lifecycle_wrong_state(&it, "reject", "offered", "rejected");
+	require_state(&it, ITEM_OFFERED, "reject", "rejected");
 	agent = it.agent_id;
 	lifecycle_release_item(&it, call.now);
 	it.declined = append_declined(it.declined, agent);
@@ -504,7 +512,7 @@ omniroute_close(PG_FUNCTION_ARGS)
 	char		nulls[3] = {' ', ' ', PG_ARGISNULL(1) ? 'n' : ' '};
 
 	lifecycle_open(&call, id, &it, "close");
-	if (strcmp(it.state, "closed") == 0)
+	if (it.state == ITEM_CLOSED)
 		lifecycle_wrong_state(&it, "close", "unclosed", "closed");
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(call.now);
@@ -515,7 +523,7 @@ omniroute_close(PG_FUNCTION_ARGS)
 
 		jb_init(&d);
 		jb_object(&d);
-		jb_kv_string(&d, "from", it.state);
+		jb_kv_string(&d, "from", item_state_name(it.state));
 		if (!PG_ARGISNULL(1))
 			jb_kv_string(&d, "reason", text_to_cstring(PG_GETARG_TEXT_PP(1)));
 		jb_end_object(&d);
@@ -616,14 +624,14 @@ omniroute_set_my_presence(PG_FUNCTION_ARGS)
  * ----------------------------------------------------------------
  */
 static void
-set_state(WorkItem *it, const char *state, int32 reserved, TimestampTz now,
+set_state(WorkItem *it, ItemState state, int32 reserved, TimestampTz now,
 		  const TimestampTz *wrap_up_until)
 {
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', wrap_up_until ? ' ' : 'n'};
 
 	values[0] = Int64GetDatum(it->id);
-	values[1] = CStringGetTextDatum(state);
+	values[1] = CStringGetTextDatum(item_state_name(state));
 	values[2] = Int32GetDatum(reserved);
 	values[3] = TimestampTzGetDatum(now);
 	values[4] = wrap_up_until ? TimestampTzGetDatum(*wrap_up_until) : (Datum) 0;
@@ -664,14 +672,14 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 							it->id, agent, ws->capacity_profile)));
 	}
 	values[0] = Int64GetDatum(it->id);
-	values[1] = CStringGetTextDatum(ws->auto_accept ? "active" : "offered");
+	values[1] = CStringGetTextDatum(item_state_name(ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED));
 	values[2] = Int64GetDatum(agent);
 	values[3] = Int32GetDatum(ws->capacity_units);
 	values[4] = TimestampTzGetDatum(call->now);
 	values[5] = it->declined;
 	jb_init(&b);
 	jb_object(&b);
-	jb_kv_string(&b, "outcome", ws->auto_accept ? "active" : "offered");
+	jb_kv_string(&b, "outcome", item_state_name(ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED));
 	jb_kv_int(&b, "agent_id", agent);
 	jb_kv_string(&b, "method", method);
 	jb_end_object(&b);
@@ -714,10 +722,9 @@ omniroute_wait(PG_FUNCTION_ARGS)
 	WorkItem	it;
 
 	lifecycle_open(&call, id, &it, "put on hold");
-	if (strcmp(it.state, "active") != 0)
-		lifecycle_wrong_state(&it, "put on hold", "active", "put on hold");
+	require_state(&it, ITEM_ACTIVE, "put on hold", "put on hold");
 	/* the agent stays the owner; the capacity is theirs to use meanwhile */
-	set_state(&it, "waiting", 0, call.now, NULL);
+	set_state(&it, ITEM_WAITING, 0, call.now, NULL);
 	events_add(&call.events, id, "waiting", it.agent_id, it.queue_id, NULL);
 	release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
@@ -734,14 +741,13 @@ omniroute_resume(PG_FUNCTION_ARGS)
 	WorkstreamConfig *ws;
 
 	lifecycle_open(&call, id, &it, "resume");
-	if (strcmp(it.state, "waiting") != 0)
-		lifecycle_wrong_state(&it, "resume", "waiting", "resumed");
+	require_state(&it, ITEM_WAITING, "resume", "resumed");
 	ws = config_workstream(it.ws_id);
 	if (ws->keep_same_agent && it.agent_id != 0)
 	{
 		/* the same agent, whatever their capacity and presence */
 		assign_force(it.agent_id, ws->capacity_units, it.queue_id, call.now);
-		set_state(&it, "active", ws->capacity_units, call.now, NULL);
+		set_state(&it, ITEM_ACTIVE, ws->capacity_units, call.now, NULL);
 		if (ws->capacity_profile != NULL &&
 			assign_profile_charge(it.agent_id, ws->capacity_profile, call.now, true))
 		{
@@ -776,8 +782,7 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 	TimestampTz until = 0;
 
 	lifecycle_open(&call, id, &it, "wrap up");
-	if (strcmp(it.state, "active") != 0)
-		lifecycle_wrong_state(&it, "wrap up", "active", "wrapped up");
+	require_state(&it, ITEM_ACTIVE, "wrap up", "wrapped up");
 	ws = config_workstream(it.ws_id);
 
 	/*
@@ -790,7 +795,7 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 														TimestampTzGetDatum(call.now),
 														IntervalPGetDatum(&ws->wrap_up_block)));
-	set_state(&it, "wrap_up", release ? 0 : it.reserved, call.now,
+	set_state(&it, ITEM_WRAP_UP, release ? 0 : it.reserved, call.now,
 			  ws->has_wrap_up_block && !release ? &until : NULL);
 	events_add_jsonb(&call.events, id, "wrap_up", it.agent_id, it.queue_id,
 					 detail_of("capacity", release ? "released" :
@@ -804,8 +809,8 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 static bool
 transferable(const WorkItem *it)
 {
-	return strcmp(it->state, "open") == 0 || strcmp(it->state, "offered") == 0 ||
-		strcmp(it->state, "active") == 0 || strcmp(it->state, "waiting") == 0;
+	return it->state == ITEM_OPEN || it->state == ITEM_OFFERED ||
+		it->state == ITEM_ACTIVE || it->state == ITEM_WAITING;
 }
 
 PG_FUNCTION_INFO_V1(omniroute_transfer);
@@ -927,10 +932,10 @@ omniroute_escalate(PG_FUNCTION_ARGS)
 
 	lifecycle_open(&call, id, &it, "escalate");
 	ws = config_workstream(it.ws_id);
-	if (strcmp(it.state, "active") != 0 || ws->bot_agent_id == 0 || it.agent_id != ws->bot_agent_id)
+	if (it.state != ITEM_ACTIVE || ws->bot_agent_id == 0 || it.agent_id != ws->bot_agent_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot escalate work item " INT64_FORMAT ": it is %s%s", id, it.state,
+				 errmsg("cannot escalate work item " INT64_FORMAT ": it is %s%s", id, item_state_name(it.state),
 						it.agent_id == ws->bot_agent_id ? "" : ", not with the workstream's bot"),
 				 errdetail("Only active work items held by the workstream's bot can be escalated.")));
 	events_add(&call.events, id, "escalated", it.agent_id, it.queue_id, NULL);
@@ -992,8 +997,7 @@ omniroute_pick(PG_FUNCTION_ARGS)
 				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
 						": it does not exist or is not open to you", agent, id),
 				 errhint("Agents pick open items of the pick-mode queues they are members of.")));
-	if (strcmp(it.state, "open") != 0)
-		lifecycle_wrong_state(&it, "pick", "open", "picked");
+	require_state(&it, ITEM_OPEN, "pick", "picked");
 	/* the rules of serving and pick_next(): errors say which one failed */
 	serve_pick_item(agent, id, it.ws_id, it.queue_id, it.declined, it.required_skills,
 					call.now, &call.events);
