@@ -423,9 +423,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	jb_init(&diag);
 	if (assign_and_describe(&req, &res, &diag))
 	{
-		TimestampTz expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-																	  TimestampTzGetDatum(call->now),
-																	  IntervalPGetDatum(&ws->offer_timeout)));
+		TimestampTz expires = config_offer_expires(ws, call->now);
 		const char *ev = ws->auto_accept ? "assigned" : "offered";
 
 		values[0] = Int64GetDatum(it->id);
@@ -691,9 +689,7 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 	jb_kv_string(&b, "method", method);
 	jb_end_object(&b);
 	events_add_jsonb(&call->events, it->id, ev, agent, it->queue_id, jb_finish(&b));
-	expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-													  TimestampTzGetDatum(call->now),
-													  IntervalPGetDatum(&ws->offer_timeout)));
+	expires = config_offer_expires(ws, call->now);
 	events_notify_agent(agent, ev, it->id, it->ws_id, it->queue_id, ws->auto_accept ? NULL : &expires);
 }
 
