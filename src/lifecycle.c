@@ -384,6 +384,82 @@ append_declined(Datum arr, int64 agent_id)
 }
 
 /*
+ * The request that routes a locked item again within its queue: its
+ * required skills, every agent in its declined list excluded.
+ */
+static void
+reroute_request(LifecycleCall *call, WorkItem *it, WorkstreamConfig *ws,
+				RequiredSkills *rs, AssignRequest *req)
+{
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int64	   *excluded;
+
+	deconstruct_array(DatumGetArrayTypeP(it->declined), INT8OID, 8, true, TYPALIGN_DOUBLE,
+					  &elems, &elem_nulls, &n);
+	excluded = palloc(sizeof(int64) * (n + 1));
+	for (int i = 0; i < n; i++)
+		excluded[i] = DatumGetInt64(elems[i]);
+	route_parse_required_skills(it->required_skills, rs);
+
+	memset(req, 0, sizeof(AssignRequest));
+	req->ws = ws;
+	req->queue = config_queue(it->queue_id);
+	req->skills = rs;
+	req->excluded = excluded;
+	req->nexcluded = n;
+	req->reserve = true;
+	req->now = call->now;
+}
+
+/*
+ * Write the offer (or, with auto_accept, the assignment) of a locked item
+ * to an agent whose units are already reserved: the row with its
+ * diagnostics and the capacity profile slot held (NULL: none), the event
+ * with its detail, and the agent's notification.
+ */
+static void
+offer_item(LifecycleCall *call, WorkItem *it, WorkstreamConfig *ws, int64 agent,
+		   Datum diagnostics, const char *profile, Datum detail)
+{
+	ItemState	state = ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED;
+	const char *ev = ws->auto_accept ? "assigned" : "offered";
+	TimestampTz expires = config_offer_expires(ws, call->now);
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', profile ? ' ' : 'n'};
+
+	values[0] = Int64GetDatum(it->id);
+	values[1] = CStringGetTextDatum(item_state_name(state));
+	values[2] = Int64GetDatum(agent);
+	values[3] = Int32GetDatum(ws->capacity_units);
+	values[4] = TimestampTzGetDatum(call->now);
+	values[5] = it->declined;
+	values[6] = diagnostics;
+	values[7] = profile ? CStringGetTextDatum(profile) : (Datum) 0;
+	util_exec(util_plan(&reoffer_plan), values, nulls, false, 0, SPI_OK_UPDATE);
+	events_add_jsonb(&call->events, it->id, ev, agent, it->queue_id, detail);
+	events_notify_agent(agent, ev, it->id, it->ws_id, it->queue_id,
+						ws->auto_accept ? NULL : &expires);
+}
+
+/* put a locked item back in its queue, open, with no agent */
+static void
+requeue_item(LifecycleCall *call, WorkItem *it, Datum diagnostics, const char *why)
+{
+	Datum		values[4];
+
+	values[0] = Int64GetDatum(it->id);
+	values[1] = TimestampTzGetDatum(call->now);
+	values[2] = it->declined;
+	values[3] = diagnostics;
+	util_exec(util_plan(&requeue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
+	/* (no slot was taken: the profile column stays as released) */
+	events_add_jsonb(&call->events, it->id, "queued", 0, it->queue_id,
+					 detail_of("after", why));
+}
+
+/*
  * Route an item that lost its agent again within its queue, never back to
  * an agent in its declined list: offered to the next eligible agent, or
  * open.  'it' is locked; its agent's units are already released.
@@ -396,61 +472,17 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	AssignResult res;
 	RequiredSkills rs;
 	JsonBuild	diag;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			n;
-	int64	   *excluded;
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ws && ws->capacity_profile ? ' ' : 'n'};
 
 	if (ws == NULL)
 		elog(ERROR, "omniroute: workstream " INT64_FORMAT " vanished", it->ws_id);
-	deconstruct_array(DatumGetArrayTypeP(it->declined), INT8OID, 8, true, TYPALIGN_DOUBLE,
-					  &elems, &elem_nulls, &n);
-	excluded = palloc(sizeof(int64) * (n + 1));
-	for (int i = 0; i < n; i++)
-		excluded[i] = DatumGetInt64(elems[i]);
-	route_parse_required_skills(it->required_skills, &rs);
-
-	memset(&req, 0, sizeof(req));
-	req.ws = ws;
-	req.queue = config_queue(it->queue_id);
-	req.skills = &rs;
-	req.excluded = excluded;
-	req.nexcluded = n;
-	req.reserve = true;
-	req.now = call->now;
+	reroute_request(call, it, ws, &rs, &req);
 	jb_init(&diag);
+	/* the agent's units and profile slot are reserved when one is found */
 	if (assign_and_describe(&req, &res, &diag))
-	{
-		TimestampTz expires = config_offer_expires(ws, call->now);
-		const char *ev = ws->auto_accept ? "assigned" : "offered";
-
-		values[0] = Int64GetDatum(it->id);
-		values[1] = CStringGetTextDatum(item_state_name(ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED));
-		values[2] = Int64GetDatum(res.agent_id);
-		values[3] = Int32GetDatum(ws->capacity_units);
-		values[4] = TimestampTzGetDatum(call->now);
-		values[5] = it->declined;
-		values[6] = jb_finish(&diag);
-		values[7] = ws->capacity_profile ? CStringGetTextDatum(ws->capacity_profile) : (Datum) 0;
-		util_exec(util_plan(&reoffer_plan), values, nulls, false, 0, SPI_OK_UPDATE);
-		events_add_jsonb(&call->events, it->id, ev, res.agent_id, it->queue_id,
-						 detail_of("after", why));
-		events_notify_agent(res.agent_id, ev, it->id, it->ws_id, it->queue_id,
-					 ws->auto_accept ? NULL : &expires);
-	}
+		offer_item(call, it, ws, res.agent_id, jb_finish(&diag), ws->capacity_profile,
+				   detail_of("after", why));
 	else
-	{
-		values[0] = Int64GetDatum(it->id);
-		values[1] = TimestampTzGetDatum(call->now);
-		values[2] = it->declined;
-		values[3] = jb_finish(&diag);
-		util_exec(util_plan(&requeue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
-		/* (no slot was taken: the profile column stays as released) */
-		events_add_jsonb(&call->events, it->id, "queued", 0, it->queue_id,
-						 detail_of("after", why));
-	}
+		requeue_item(call, it, jb_finish(&diag), why);
 }
 
 /* ----------------------------------------------------------------
@@ -472,7 +504,7 @@ omniroute_accept(PG_FUNCTION_ARGS)
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(call.now);
 	util_exec(util_plan(&accept_plan), values, NULL, false, 0, SPI_OK_UPDATE);
-	events_add(&call.events, id, "accepted", it.agent_id, it.queue_id, NULL);
+	events_add_jsonb(&call.events, id, "accepted", it.agent_id, it.queue_id, (Datum) 0);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 
@@ -491,7 +523,7 @@ omniroute_reject(PG_FUNCTION_ARGS)
 	agent = it.agent_id;
 	lifecycle_release_item(&it, call.now);
 	it.declined = append_declined(it.declined, agent);
-	events_add(&call.events, id, "rejected", agent, it.queue_id, NULL);
+	events_add_jsonb(&call.events, id, "rejected", agent, it.queue_id, (Datum) 0);
 	events_notify_agent(agent, "revoked", id, it.ws_id, it.queue_id, NULL);
 	lifecycle_reroute(&call, &it, "rejected");
 	serve_agent(agent, call.now, &call.events);
@@ -648,20 +680,15 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 			  const char *why, bool force)
 {
 	WorkstreamConfig *ws = config_workstream(it->ws_id);
-	TimestampTz expires;
-	JsonBuild	b;
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
-	const char *ev = ws->auto_accept ? "assigned" : "offered";
+	const char *profile = NULL;
+	JsonBuild	diag;
+	JsonBuild	detail;
 
 	assign_force(agent, ws->capacity_units, it->queue_id, call->now);
 	if (ws->capacity_profile != NULL)
 	{
 		if (assign_profile_charge(agent, ws->capacity_profile, call->now, force))
-		{
-			values[7] = CStringGetTextDatum(ws->capacity_profile);
-			nulls[7] = ' ';
-		}
+			profile = ws->capacity_profile;
 		else if (!force)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -669,28 +696,18 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 							": no free slot of capacity profile \"%s\"",
 							it->id, agent, ws->capacity_profile)));
 	}
-	values[0] = Int64GetDatum(it->id);
-	values[1] = CStringGetTextDatum(item_state_name(ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED));
-	values[2] = Int64GetDatum(agent);
-	values[3] = Int32GetDatum(ws->capacity_units);
-	values[4] = TimestampTzGetDatum(call->now);
-	values[5] = it->declined;
-	jb_init(&b);
-	jb_object(&b);
-	jb_kv_string(&b, "outcome", item_state_name(ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED));
-	jb_kv_int(&b, "agent_id", agent);
-	jb_kv_string(&b, "method", method);
-	jb_end_object(&b);
-	values[6] = jb_finish(&b);
-	util_exec(util_plan(&reoffer_plan), values, nulls, false, 0, SPI_OK_UPDATE);
-	jb_init(&b);
-	jb_object(&b);
-	jb_kv_string(&b, "after", why);
-	jb_kv_string(&b, "method", method);
-	jb_end_object(&b);
-	events_add_jsonb(&call->events, it->id, ev, agent, it->queue_id, jb_finish(&b));
-	expires = config_offer_expires(ws, call->now);
-	events_notify_agent(agent, ev, it->id, it->ws_id, it->queue_id, ws->auto_accept ? NULL : &expires);
+	jb_init(&diag);
+	jb_object(&diag);
+	jb_kv_string(&diag, "outcome", item_state_name(ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED));
+	jb_kv_int(&diag, "agent_id", agent);
+	jb_kv_string(&diag, "method", method);
+	jb_end_object(&diag);
+	jb_init(&detail);
+	jb_object(&detail);
+	jb_kv_string(&detail, "after", why);
+	jb_kv_string(&detail, "method", method);
+	jb_end_object(&detail);
+	offer_item(call, it, ws, agent, jb_finish(&diag), profile, jb_finish(&detail));
 }
 
 /* take an item away from its agent: units back, the agent told */
@@ -721,7 +738,7 @@ omniroute_wait(PG_FUNCTION_ARGS)
 	require_state(&it, ITEM_ACTIVE, "put on hold", "put on hold");
 	/* the agent stays the owner; the capacity is theirs to use meanwhile */
 	set_state(&it, ITEM_WAITING, 0, call.now, NULL);
-	events_add(&call.events, id, "waiting", it.agent_id, it.queue_id, NULL);
+	events_add_jsonb(&call.events, id, "waiting", it.agent_id, it.queue_id, (Datum) 0);
 	release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
@@ -802,11 +819,45 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 
-static bool
-transferable(const WorkItem *it)
+/* 55000 unless the item may be transferred: any state but wrap_up and closed */
+static void
+require_transferable(const WorkItem *it)
 {
-	return it->state == ITEM_OPEN || it->state == ITEM_OFFERED ||
-		it->state == ITEM_ACTIVE || it->state == ITEM_WAITING;
+	if (it->state != ITEM_OPEN && it->state != ITEM_OFFERED &&
+		it->state != ITEM_ACTIVE && it->state != ITEM_WAITING)
+		lifecycle_wrong_state(it, "transfer", "open, offered, active or waiting", "transferred");
+}
+
+/*
+ * The agent an item is transferred to exists, is no bot and does not hold
+ * it already; then both agents' rows are locked, in id order, so that two
+ * transfers in opposite directions cannot deadlock.
+ */
+static void
+lock_transfer_target(const WorkItem *it, int64 target)
+{
+	Datum		values[1] = {Int64GetDatum(target)};
+	bool		isnull;
+
+	if (util_exec(util_plan(&agent_exists_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("cannot transfer work item " INT64_FORMAT ": agent " INT64_FORMAT " does not exist",
+						it->id, target)));
+	if (DatumGetBool(util_col(0, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT ": it is a bot",
+						it->id, target)));
+	if (target == it->agent_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("work item " INT64_FORMAT " is already with agent " INT64_FORMAT, it->id, target)));
+	{
+		Datum		both[2] = {Int64GetDatum(it->agent_id), Int64GetDatum(target)};
+
+		util_exec(util_plan(&lock_agents_plan), both, NULL, false, 0, SPI_OK_SELECT);
+	}
 }
 
 PG_FUNCTION_INFO_V1(omniroute_transfer);
@@ -824,8 +875,7 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	JsonBuild	detail;
 
 	lifecycle_open(&call, id, &it, "transfer");
-	if (!transferable(&it))
-		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
+	require_transferable(&it);
 	if (config_queue(queue) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
@@ -859,37 +909,14 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 	LifecycleCall call;
 	WorkItem	it;
 	int64		old_agent;
-	Datum		values[1];
-	bool		isnull;
 	bool		forced;
 	JsonBuild	detail;
 
 	lifecycle_open(&call, id, &it, "transfer");
 	/* an admin or a supervisor assigns; an agent hands over (see below) */
 	forced = priv_acts_on_any(&call.caller);
-	if (!transferable(&it))
-		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
-	values[0] = Int64GetDatum(target);
-	if (util_exec(util_plan(&agent_exists_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("cannot transfer work item " INT64_FORMAT ": agent " INT64_FORMAT " does not exist",
-						id, target)));
-	if (DatumGetBool(util_col(0, 1, &isnull)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT ": it is a bot",
-						id, target)));
-	if (target == it.agent_id)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("work item " INT64_FORMAT " is already with agent " INT64_FORMAT, id, target)));
-	/* both agents, in id order, so two transfers in opposite directions cannot deadlock */
-	{
-		Datum		v[2] = {Int64GetDatum(it.agent_id), Int64GetDatum(target)};
-
-		util_exec(util_plan(&lock_agents_plan), v, NULL, false, 0, SPI_OK_SELECT);
-	}
+	require_transferable(&it);
+	lock_transfer_target(&it, target);
 
 	/*
 	 * An agent may hand an item they hold only to a colleague routing could
@@ -934,10 +961,15 @@ omniroute_escalate(PG_FUNCTION_ARGS)
 				 errmsg("cannot escalate work item " INT64_FORMAT ": it is %s%s", id, item_state_name(it.state),
 						it.agent_id == ws->bot_agent_id ? "" : ", not with the workstream's bot"),
 				 errdetail("Only active work items held by the workstream's bot can be escalated.")));
-	events_add(&call.events, id, "escalated", it.agent_id, it.queue_id, NULL);
+	events_add_jsonb(&call.events, id, "escalated", it.agent_id, it.queue_id, (Datum) 0);
 	it.agent_id = 0;
 	it.reserved = 0;
-	/* routed as a new item would be after the bot: affinity first (step 4) */
+	/*
+	 * Routed as a new item would be after the bot: with keep_same_agent, the
+	 * human agent who last handled the conversation first, whatever their
+	 * capacity (route_affinity_agent, as route.c does on insert); else the
+	 * queue's next eligible agent, or open.
+	 */
 	{
 		int64		human = ws->keep_same_agent && it.external_id != NULL ?
 			route_affinity_agent(it.ws_id, it.external_id) : 0;
