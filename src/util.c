@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "utils/hsearch.h"
 
 #include "utils/builtins.h"
@@ -22,6 +23,7 @@ SPIPlanPtr
 util_plan(UtilPlan *p)
 {
 	SPIPlanPtr	plan;
+	MemoryContext caller;
 
 	if (p->plan != NULL)
 		return p->plan;
@@ -32,7 +34,10 @@ util_plan(UtilPlan *p)
 	 * whose shape does not depend on the parameters, so replanning per call
 	 * (the plancache's custom plans) would only cost time.
 	 */
+	caller = CurrentMemoryContext;
 	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes, CURSOR_OPT_GENERIC_PLAN);
+	/* SPI leaves its procedure context current: go back to the caller's */
+	MemoryContextSwitchTo(caller);
 	if (plan == NULL)
 		elog(ERROR, "omniroute: SPI_prepare failed for \"%s\": %s", p->sql,
 			 SPI_result_code_string(SPI_result));
@@ -112,4 +117,18 @@ util_int64_hash(const char *name, Size entrysize, MemoryContext cxt)
 	ctl.entrysize = entrysize;
 	ctl.hcxt = cxt;
 	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+int64
+util_attr_int64(HeapTuple tup, TupleDesc desc, int attnum, bool *isnull)
+{
+	bool		null;
+	Datum		d;
+
+	if (attnum <= 0)
+		elog(ERROR, "omniroute: no int8 column %d in the row", attnum);
+	d = heap_getattr(tup, attnum, desc, &null);
+	if (isnull != NULL)
+		*isnull = null;
+	return null ? 0 : DatumGetInt64(d);
 }
