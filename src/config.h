@@ -115,8 +115,7 @@ extern const char *config_skill_matching_name(SkillMatching m);
 
 /* used by the rule triggers and the cache loader alike */
 extern RuleVars *config_load_vars(int64 workstream_id);
-extern bool config_jsonb_number(JsonbValue *v, double *out);
 extern void config_compile_class_output(Jsonb *output, const RuleVars *vars,
-								 const RuleErrorContext *ectx, ClassOutput *out);
+										const RuleErrorContext *ectx, ClassOutput *out);
 
 #endif							/* OMNIROUTE_CONFIG_H */

@@ -367,7 +367,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	excluded = palloc(sizeof(int64) * (n + 1));
 	for (int i = 0; i < n; i++)
 		excluded[i] = DatumGetInt64(elems[i]);
-	route_parse_required_skills(it->required_skills, &rs);
+	route_required_skills_parse(it->required_skills, &rs, NULL);
 
 	memset(&req, 0, sizeof(req));
 	req.ws = ws;
