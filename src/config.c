@@ -41,6 +41,7 @@
 #include "utils/rel.h"
 
 #include "config.h"
+#include "jb.h"
 #include "route.h"
 #include "util.h"
 
@@ -460,7 +461,7 @@ config_compile_class_output(Jsonb *output, const RuleVars *vars,
 	JsonbValue	k;
 	JsonbValue	val;
 	JsonbIteratorToken tok;
-	JsonbParseState *ps = NULL;
+	JsonBuild	patch;
 	int			cap;
 
 	memset(out, 0, sizeof(ClassOutput));
@@ -474,7 +475,8 @@ config_compile_class_output(Jsonb *output, const RuleVars *vars,
 	out->patched_slots = palloc(sizeof(int) * cap);
 	out->patched_values = palloc0(sizeof(RuleValue) * cap);
 
-	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	jb_init(&patch);
+	jb_object(&patch);
 	it = JsonbIteratorInit(&output->root);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
 	{
@@ -496,12 +498,12 @@ config_compile_class_output(Jsonb *output, const RuleVars *vars,
 				compile_output_variable(key, &val, vars, ectx,
 										&out->patched_values[out->npatched]);
 			out->npatched++;
-			pushJsonbValue(&ps, WJB_KEY, &k);
-			pushJsonbValue(&ps, WJB_VALUE, &val);
+			jb_key(&patch, key);
+			jb_value(&patch, &val);
 		}
 	}
-	out->context_patch = out->npatched > 0 ?
-		JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL)) : NULL;
+	jb_end_object(&patch);
+	out->context_patch = out->npatched > 0 ? DatumGetJsonbP(jb_finish(&patch)) : NULL;
 }
 
 /* ----------------------------------------------------------------

@@ -502,7 +502,7 @@ route_row_jsonb(HeapTuple tup, TupleDesc desc, int a)
 	bool		isnull;
 	Datum		d = heap_getattr(tup, att_num[a], desc, &isnull);
 
-	return DatumGetJsonbP(isnull ? util_jsonb("{}") : d);
+	return isnull ? jb_empty_object() : DatumGetJsonbP(d);
 }
 
 /* step 1: the router sets state and agent, not the application */
@@ -854,7 +854,7 @@ begin_trial(const char *fn, int64 ws_id, Jsonb *context, ItemInput *in)
 				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
 	memset(in, 0, sizeof(ItemInput));
 	in->context = context;
-	in->required_skills = DatumGetJsonbP(util_jsonb("{}"));
+	in->required_skills = jb_empty_object();
 	if (context_get(context, "customer_id", &jv) && jv.type == jbvString)
 		in->customer_id = pnstrdup(jv.val.string.val, jv.val.string.len);
 	if (context_get(context, "external_id", &jv) && jv.type == jbvString)

@@ -232,7 +232,7 @@ fold_collation(void)
  * exponent only, surrounded by optional spaces -- no hex, no inf/nan, no
  * empty or blank string.
  */
-bool
+static bool
 rule_parse_number(const char *s, int len, double *out)
 {
 	char	   *buf;
