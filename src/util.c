@@ -23,7 +23,7 @@ SPIPlanPtr
 util_plan(UtilPlan *p)
 {
 	SPIPlanPtr	plan;
-	MemoryContext caller;
+	MemoryContext caller = CurrentMemoryContext;
 
 	if (p->plan != NULL)
 		return p->plan;
@@ -34,15 +34,14 @@ util_plan(UtilPlan *p)
 	 * whose shape does not depend on the parameters, so replanning per call
 	 * (the plancache's custom plans) would only cost time.
 	 */
-	caller = CurrentMemoryContext;
 	plan = SPI_prepare_cursor(p->sql, p->nargs, p->argtypes, CURSOR_OPT_GENERIC_PLAN);
-	/* SPI leaves its procedure context current: go back to the caller's */
-	MemoryContextSwitchTo(caller);
 	if (plan == NULL)
 		elog(ERROR, "omniroute: SPI_prepare failed for \"%s\": %s", p->sql,
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
 	p->plan = plan;
+	/* SPI leaves its own context current: what the caller allocates next is theirs */
+	MemoryContextSwitchTo(caller);
 	return plan;
 }
 
