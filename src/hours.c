@@ -33,6 +33,8 @@
  *	  commits (and in the changing one at once), and it is rebuilt on its
  *	  next use.  Nothing outside this file keeps pointers into it.
  *
+ *	  SQL: queue_is_open(queue_id, at) and queue_next_open(queue_id, at)
+ *	  (NULL: not within the horizon) answer for a queue's hours.
  *	  check_operating_hours(), a BEFORE INSERT OR UPDATE OF timezone
  *	  trigger, refuses a time zone pg_tzset() does not know (22023) --
  *	  cheaper than a look at pg_timezone_names, and the same function that
@@ -449,9 +451,32 @@ hours_next_open(const char *hours_name, TimestampTz at)
 }
 
 /* ----------------------------------------------------------------
- * SQL: queue_is_open(queue_id, at), trigger check_operating_hours
+ * SQL: queue_is_open(queue_id, at), queue_next_open(queue_id, at),
+ * trigger check_operating_hours
  * ----------------------------------------------------------------
  */
+
+/* the operating hours of a queue (NULL: none); error 42704 if no queue */
+static char *
+hours_of_queue(int64 queue_id)
+{
+	Datum		arg = Int64GetDatum(queue_id);
+	MemoryContext outer = CurrentMemoryContext;
+	char	   *name;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+	if (util_exec(util_plan(&queue_hours_plan), &arg, NULL, true, 1, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_OBJECT),
+				 errmsg("queue " INT64_FORMAT " does not exist", queue_id)));
+	name = util_col_text(0, 1);
+	if (name != NULL)
+		name = MemoryContextStrdup(outer, name);
+	SPI_finish();
+	return name;
+}
+
 PG_FUNCTION_INFO_V1(omniroute_queue_is_open);
 
 Datum
@@ -459,23 +484,29 @@ omniroute_queue_is_open(PG_FUNCTION_ARGS)
 {
 	int64		queue_id = PG_GETARG_INT64(0);
 	TimestampTz at = PG_GETARG_TIMESTAMPTZ(1);
-	Datum		arg = Int64GetDatum(queue_id);
-	MemoryContext outer = CurrentMemoryContext;
 	char	   *hours_name;
 
 	omniroute_check_version();
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "omniroute: SPI_connect failed");
-	if (util_exec(util_plan(&queue_hours_plan), &arg, NULL, true, 1, SPI_OK_SELECT) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_OBJECT),
-				 errmsg("queue " INT64_FORMAT " does not exist", queue_id)));
-	hours_name = util_col_text(0, 1);
-	if (hours_name != NULL)
-		hours_name = MemoryContextStrdup(outer, hours_name);
-	SPI_finish();
+	hours_name = hours_of_queue(queue_id);
 	hours_check_finite(at);
 	PG_RETURN_BOOL(hours_is_open(hours_name, at));
+}
+
+PG_FUNCTION_INFO_V1(omniroute_queue_next_open);
+
+Datum
+omniroute_queue_next_open(PG_FUNCTION_ARGS)
+{
+	int64		queue_id = PG_GETARG_INT64(0);
+	TimestampTz at = PG_GETARG_TIMESTAMPTZ(1);
+	TimestampTz opens;
+
+	omniroute_check_version();
+	hours_check_finite(at);
+	opens = hours_next_open(hours_of_queue(queue_id), at);
+	if (opens == DT_NOEND)
+		PG_RETURN_NULL();
+	PG_RETURN_TIMESTAMPTZ(opens);
 }
 
 PG_FUNCTION_INFO_V1(omniroute_check_operating_hours);
