@@ -471,6 +471,13 @@ CREATE FUNCTION omniroute.queue_is_open(queue_id bigint, at timestamptz DEFAULT 
     AS 'MODULE_PATHNAME', 'omniroute_queue_is_open';
 COMMENT ON FUNCTION omniroute.queue_is_open(bigint, timestamptz) IS
     'Whether the queue''s operating hours say open at the given time (a queue without operating hours is always open).';
+CREATE FUNCTION omniroute.queue_next_open(queue_id bigint, at timestamptz DEFAULT now())
+    RETURNS timestamptz
+    LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_queue_next_open';
+COMMENT ON FUNCTION omniroute.queue_next_open(bigint, timestamptz) IS
+    'The first time from the given one on at which the queue is open (that time itself if it is open then); '
+    'NULL if its operating hours do not open within 1,500 days.';
 
 CREATE TRIGGER check_operating_hours BEFORE INSERT OR UPDATE OF timezone ON omniroute.operating_hours
     FOR EACH ROW EXECUTE FUNCTION omniroute.check_operating_hours();
@@ -559,17 +566,18 @@ COMMENT ON FUNCTION omniroute.copy_workstream(bigint) IS
 
 REVOKE ALL ON TABLE omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
     omniroute.escalation_step FROM PUBLIC;
-REVOKE ALL ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_open(bigint, timestamptz)
-    FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_open(bigint, timestamptz)
-    TO omniroute_admin;
+REVOKE ALL ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_open(bigint, timestamptz),
+    omniroute.queue_next_open(bigint, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_open(bigint, timestamptz),
+    omniroute.queue_next_open(bigint, timestamptz) TO omniroute_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON
     omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
     omniroute.escalation_step
     TO omniroute_admin;
 GRANT SELECT ON omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
                 omniroute.escalation_step TO omniroute_agent, omniroute_supervisor;
-GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz)
+GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz),
+                          omniroute.queue_next_open(bigint, timestamptz)
     TO omniroute_app, omniroute_agent, omniroute_reporter, omniroute_supervisor;
 
 SELECT pg_catalog.pg_extension_config_dump('omniroute.operating_hours', '');

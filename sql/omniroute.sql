@@ -439,6 +439,13 @@ CREATE FUNCTION omniroute.queue_is_open(queue_id bigint, at timestamptz DEFAULT 
     AS 'MODULE_PATHNAME', 'omniroute_queue_is_open';
 COMMENT ON FUNCTION omniroute.queue_is_open(bigint, timestamptz) IS
     'Whether the queue''s operating hours say open at the given time (a queue without operating hours is always open).';
+CREATE FUNCTION omniroute.queue_next_open(queue_id bigint, at timestamptz DEFAULT now())
+    RETURNS timestamptz
+    LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_queue_next_open';
+COMMENT ON FUNCTION omniroute.queue_next_open(bigint, timestamptz) IS
+    'The first time from the given one on at which the queue is open (that time itself if it is open then); '
+    'NULL if its operating hours do not open within 1,500 days.';
 
 -- ---------------------------------------------------------------------------
 -- Triggers
@@ -996,7 +1003,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON
     TO omniroute_admin;
 GRANT SELECT ON omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
                 omniroute.escalation_step TO omniroute_agent, omniroute_supervisor;
-GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz)
+GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz),
+                          omniroute.queue_next_open(bigint, timestamptz)
     TO omniroute_app, omniroute_agent, omniroute_reporter, omniroute_supervisor;
 
 /*
