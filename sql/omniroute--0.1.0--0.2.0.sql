@@ -570,7 +570,7 @@ REVOKE ALL ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_ope
     omniroute.queue_next_open(bigint, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_open(bigint, timestamptz),
     omniroute.queue_next_open(bigint, timestamptz) TO omniroute_admin;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON
+GRANT SELECT, INSERT, UPDATE, DELETE ON
     omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
     omniroute.escalation_step
     TO omniroute_admin;

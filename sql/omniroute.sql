@@ -997,7 +997,7 @@ GRANT EXECUTE ON FUNCTION
 -- steps (the queue and workstream columns come with their tables); agents
 -- and supervisors read them, as they read queues and workstreams; whether
 -- a queue is open is no secret
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON
+GRANT SELECT, INSERT, UPDATE, DELETE ON
     omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
     omniroute.escalation_step
     TO omniroute_admin;
