@@ -229,6 +229,21 @@ config_skill_matching_name(SkillMatching m)
 	return "?";
 }
 
+const char *
+config_overflow_action_name(OverflowAction a)
+{
+	switch (a)
+	{
+		case OVERFLOW_QUEUE:
+			return "queue";
+		case OVERFLOW_TRANSFER:
+			return "transfer";
+		case OVERFLOW_CLOSE:
+			return "close";
+	}
+	return "?";
+}
+
 /* ----------------------------------------------------------------
  * SPI helpers
  * ----------------------------------------------------------------
@@ -317,7 +332,9 @@ static UtilPlan workstream_plan = {
 	"  FROM omniroute.workstream w WHERE w.id = $1", 1, {INT8OID}, NULL
 };
 static UtilPlan queue_plan = {
-	"SELECT name, assignment, priority FROM omniroute.queue WHERE id = $1", 1, {INT8OID}, NULL
+	"SELECT name, assignment, priority, operating_hours, max_open, max_wait,"
+	"       overflow_action, overflow_queue_id"
+	"  FROM omniroute.queue WHERE id = $1", 1, {INT8OID}, NULL
 };
 
 /* ----------------------------------------------------------------
@@ -650,6 +667,29 @@ config_workstream(int64 id)
 	return cfg;
 }
 
+/* a queue's row as read by queue_plan, in the current context */
+static QueueConfig *
+load_queue(int64 id, HeapTuple tup, TupleDesc desc)
+{
+	QueueConfig *cfg = palloc0(sizeof(QueueConfig));
+	char	   *method = get_text(tup, desc, 2);
+	char	   *action = get_text(tup, desc, 7);
+
+	cfg->id = id;
+	cfg->name = get_text(tup, desc, 1);
+	cfg->method = strcmp(method, "round_robin") == 0 ? METHOD_ROUND_ROBIN :
+		strcmp(method, "least_active") == 0 ? METHOD_LEAST_ACTIVE :
+		METHOD_HIGHEST_CAPACITY;
+	cfg->priority = get_int32(tup, desc, 3);
+	cfg->operating_hours = get_text(tup, desc, 4);
+	cfg->max_open = get_int32(tup, desc, 5);
+	cfg->has_max_wait = get_interval(tup, desc, 6, &cfg->max_wait);
+	cfg->overflow_action = strcmp(action, "transfer") == 0 ? OVERFLOW_TRANSFER :
+		strcmp(action, "close") == 0 ? OVERFLOW_CLOSE : OVERFLOW_QUEUE;
+	cfg->overflow_queue_id = get_int64(tup, desc, 8);
+	return cfg;
+}
+
 QueueConfig *
 config_queue(int64 id)
 {
@@ -666,22 +706,11 @@ config_queue(int64 id)
 		elog(ERROR, "omniroute: SPI_connect failed");
 	if (run_by_id(&queue_plan, id) > 0)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *name = get_text(tup, desc, 1);
-		char	   *method = get_text(tup, desc, 2);
-		int32		prio = get_int32(tup, desc, 3);
 		MemoryContext old;
 
 		ensure_cache();
 		old = MemoryContextSwitchTo(cache_ctx);
-		cfg = palloc0(sizeof(QueueConfig));
-		cfg->id = id;
-		cfg->name = pstrdup(name);
-		cfg->method = strcmp(method, "round_robin") == 0 ? METHOD_ROUND_ROBIN :
-			strcmp(method, "least_active") == 0 ? METHOD_LEAST_ACTIVE :
-			METHOD_HIGHEST_CAPACITY;
-		cfg->priority = prio;
+		cfg = load_queue(id, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 		MemoryContextSwitchTo(old);
 		entry = hash_search(queue_cache, &id, HASH_ENTER, &found);
 		entry->cfg = cfg;

@@ -41,6 +41,7 @@
 #include "direct.h"
 #include "events.h"
 #include "lifecycle.h"
+#include "overflow.h"
 #include "priv.h"
 #include "route.h"
 #include "serve.h"
@@ -863,7 +864,8 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	events_add(&call.events, id, "transferred", old_agent, queue,
 			   psprintf("{\"from_queue\": " INT64_FORMAT ", \"to_queue\": " INT64_FORMAT "}",
 						from_queue, queue));
-	lifecycle_reroute(&call, &it, "transferred");
+	if (overflow_item(id, &it.queue_id, call.now, false, &call.events) == OVERFLOW_NEXT_ASSIGN)
+		lifecycle_reroute(&call, &it, "transferred");
 	if (old_agent != 0)
 		serve_agent(old_agent, call.now, &call.events);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));

@@ -51,6 +51,7 @@
 #include "utils/timestamp.h"
 
 #include "events.h"
+#include "hours.h"
 #include "item.h"
 #include "refs.h"
 #include "route.h"
@@ -376,6 +377,41 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 	route_choose_queue(ws, in, slots, out, diag);
 }
 
+/*
+ * Step 3, last: overflow (overflow.c).  A queue a route rule chose that is
+ * closed or full applies its overflow action, before any agent is looked
+ * for: the "overflow" member of the diagnostics lists each hop, and
+ * "queue_id" names the queue the item ends in.  Any other queue (the
+ * fallback, one the application gave) does not overflow, but while it is
+ * closed it offers the item to nobody.  Nothing is read for a queue
+ * without operating hours or max_open.
+ */
+static void
+route_overflow(RouteOutcome *out, TimestampTz at, JsonBuild *diag)
+{
+	QueueConfig *q = out->queue;
+	Overflow   *o;
+
+	if (!overflow_possible(q))
+		return;
+	if (out->route_rule == NULL)
+	{
+		out->held = q->operating_hours != NULL && !hours_is_open(q->operating_hours, at);
+		return;
+	}
+	o = palloc(sizeof(Overflow));
+	if (!overflow_resolve(q, at, false, o))
+		return;
+	out->overflow = o;
+	out->queue = o->queue;
+	out->held = o->waits || o->closes;
+	jb_key(diag, "overflow");
+	jb_array(diag);
+	overflow_describe(o, diag);
+	jb_end_array(diag);
+	jb_kv_int(diag, "queue_id", o->queue->id);
+}
+
 /* ----------------------------------------------------------------
  * The trigger
  * ----------------------------------------------------------------
@@ -384,13 +420,15 @@ enum
 {
 	A_ID, A_WORKSTREAM, A_EXTERNAL, A_CUSTOMER, A_CONTEXT, A_PRIORITY,
 	A_SKILLS, A_STATE, A_QUEUE, A_AGENT, A_RESERVED, A_OFFERED, A_ASSIGNED,
-	A_ACTIVITY, A_DIAG, A_PROFILE, A_COUNT
+	A_ACTIVITY, A_DIAG, A_PROFILE, A_CREATED, A_QUEUED, A_CLOSED, A_CLOSE_REASON,
+	A_COUNT
 };
 
 static const char *const att_names[A_COUNT] = {
 	"id", "workstream_id", "external_id", "customer_id", "context", "priority",
 	"required_skills", "state", "queue_id", "agent_id", "reserved_units",
-	"offered_at", "assigned_at", "last_activity_at", "diagnostics", "profile"
+	"offered_at", "assigned_at", "last_activity_at", "diagnostics", "profile",
+	"created_at", "queued_at", "closed_at", "close_reason"
 };
 
 static Oid	att_relid = InvalidOid;
@@ -639,6 +677,25 @@ route_assign_any(WorkstreamConfig *ws, const RouteOutcome *out, TimestampTz now,
 }
 
 /*
+ * No agent for an item its queue holds (RouteOutcome.held): closed by
+ * overflow, or open and waiting in a queue that is closed, or that
+ * overflow left it in.  Returns the state it is left in, and writes the
+ * "assignment" diagnostics.
+ */
+static ItemState
+route_hold(const RouteOutcome *out, JsonBuild *diag)
+{
+	ItemState	state = out->overflow && out->overflow->closes ? ITEM_CLOSED : ITEM_OPEN;
+
+	jb_object(diag);
+	jb_kv_string(diag, "outcome", item_state_name(state));
+	jb_kv_string(diag, "reason", out->overflow ? "overflow" : "queue closed");
+	jb_kv_string(diag, "method", config_method_name(out->queue->method));
+	jb_end_object(diag);
+	return state;
+}
+
+/*
  * Step 4: in push mode, an agent for the item, and the "assignment" member
  * of the diagnostics.  The queue's row is held first, as a foreign key
  * would hold it (refs.c).
@@ -653,7 +710,9 @@ route_assign(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
 	a->how = config_method_name(out->queue->method);
 	refs_lock_queue(out->queue->id);
 	jb_key(diag, "assignment");
-	if (!ws->pick_mode && ws->bot_agent_id != 0)
+	if (out->held)
+		a->state = route_hold(out, diag);
+	else if (!ws->pick_mode && ws->bot_agent_id != 0)
 	{
 		route_assign_bot(ws, a);
 		route_describe_assignment(a, diag);
@@ -700,7 +759,14 @@ route_row_changes(HeapTuple tup, TupleDesc desc, WorkstreamConfig *ws,
 	route_row_set(row, A_ACTIVITY, TimestampTzGetDatum(now));
 	route_row_set(row, A_DIAG, diagnostics);
 	route_row_set(row, A_STATE, CStringGetTextDatum(item_state_name(a->state)));
-	if (a->state == ITEM_OPEN)
+	/* it entered its queue when it was created (escalation counts from then too) */
+	route_row_set(row, A_QUEUED, row->values[att_num[A_CREATED] - 1]);
+	if (a->state == ITEM_CLOSED)
+	{
+		route_row_set(row, A_CLOSED, TimestampTzGetDatum(now));
+		route_row_set(row, A_CLOSE_REASON, CStringGetTextDatum("overflow"));
+	}
+	if (a->state == ITEM_OPEN || a->state == ITEM_CLOSED)
 		return;
 	route_row_set(row, A_AGENT, Int64GetDatum(a->agent_id));
 	route_row_set(row, A_RESERVED, Int32GetDatum(a->units));
@@ -712,9 +778,11 @@ route_row_changes(HeapTuple tup, TupleDesc desc, WorkstreamConfig *ws,
 }
 
 /*
- * Step 6: the item's first event, and a NOTIFY to its agent.  An item
- * offered in the inserting transaction was never observably open: one
- * event, "offered" (or "assigned"), carries the route too.
+ * Step 6: the item's events, and a NOTIFY to its agent: an "overflowed"
+ * per overflow hop, then one event that carries the route too.  An item
+ * offered in the inserting transaction was never observably open: that
+ * event is "offered" (or "assigned"); else "queued", or "closed" when
+ * overflow closed it.
  */
 static void
 route_record(int64 item_id, WorkstreamConfig *ws, const ItemInput *in,
@@ -729,19 +797,24 @@ route_record(int64 item_id, WorkstreamConfig *ws, const ItemInput *in,
 	jb_kv_string(&detail, "route", in->given_queue_id != 0 ? "given" :
 				 out->route_rule ? out->route_rule : "fallback");
 	jb_kv_int(&detail, "priority", out->priority);
-	if (a->state != ITEM_OPEN)
+	if (a->state == ITEM_ACTIVE || a->state == ITEM_OFFERED)
 	{
 		jb_kv_string(&detail, "method", a->how);
 		jb_kv_int(&detail, "candidates_examined", a->examined);
 	}
+	if (a->state == ITEM_CLOSED)
+		jb_kv_string(&detail, "reason", "overflow");
 	jb_end_object(&detail);
 	event = a->state == ITEM_ACTIVE ? "assigned" :
-		a->state == ITEM_OFFERED ? "offered" : "queued";
+		a->state == ITEM_OFFERED ? "offered" :
+		a->state == ITEM_CLOSED ? "closed" : "queued";
 	events_init(&events);
+	if (out->overflow != NULL)
+		overflow_add_events(out->overflow, &events, item_id);
 	events_add_jsonb(&events, item_id, event, a->agent_id, out->queue->id, jb_finish(&detail));
 	events_flush(&events, now);
 
-	if (a->state != ITEM_OPEN)
+	if (a->state == ITEM_ACTIVE || a->state == ITEM_OFFERED)
 	{
 		TimestampTz expires = 0;
 
@@ -803,13 +876,14 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	ws = route_workstream(ws_id);
 	route_read_input(tup, desc, &in);
 
-	/* 2, 3. classification and the queue */
+	/* 2, 3. classification and the queue, and its overflow */
 	jb_init(&diag);
 	jb_object(&diag);
 	route_classify(ws, &in, &out, &diag);
+	now = GetCurrentTimestamp();
+	route_overflow(&out, now, &diag);
 
 	/* 4. an agent */
-	now = GetCurrentTimestamp();
 	route_assign(ws, &in, &out, now, &a, &diag);
 	jb_end_object(&diag);
 
@@ -881,6 +955,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	RouteOutcome out;
 	JsonBuild	diag;
 	Datum		result;
+	TimestampTz now;
 	MemoryContext caller_ctx = CurrentMemoryContext;
 
 	omniroute_check_version();
@@ -890,12 +965,17 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	jb_object(&diag);
 	jb_kv_bool(&diag, "simulated", true);
 	route_classify(ws, &in, &out, &diag);
+	now = GetCurrentTimestamp();
+	route_overflow(&out, now, &diag);
 	jb_kv_int(&diag, "priority", out.priority);
 	jb_key(&diag, "required_skills");
 	jb_jsonb(&diag, route_skills_to_jsonb(&out.skills));
 	jb_key(&diag, "context");
 	jb_jsonb(&diag, out.context);
 	jb_key(&diag, "assignment");
+	if (out.held)
+		route_hold(&out, &diag);
+	else
 	{
 		AssignRequest req;
 		AssignResult res;
@@ -905,7 +985,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 		req.queue = out.queue;
 		req.skills = &out.skills;
 		req.reserve = false;
-		req.now = GetCurrentTimestamp();
+		req.now = now;
 		assign_and_describe(&req, &res, &diag);
 	}
 	jb_end_object(&diag);

@@ -10,6 +10,7 @@
 
 #include "assign.h"
 #include "config.h"
+#include "overflow.h"
 
 /* what the application gave */
 typedef struct ItemInput
@@ -30,8 +31,11 @@ typedef struct RouteOutcome
 	int32		priority;
 	RequiredSkills skills;
 	bool		skills_changed;
-	QueueConfig *queue;
+	QueueConfig *queue;			/* after overflow, the queue it ends in */
 	const char *route_rule;		/* NULL: fallback or given */
+	Overflow   *overflow;		/* what overflow did, or NULL: nothing */
+	bool		held;			/* no agent: overflow keeps it waiting or
+								 * closes it, or its queue is closed */
 } RouteOutcome;
 
 /*
