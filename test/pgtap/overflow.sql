@@ -9,7 +9,8 @@
 --   * the fallback queue and a queue the application gives do not overflow
 --     (a closed one still offers nobody);
 --   * diagnostics "overflow" (one entry per hop, in order) and "queue_id"
---     (the final queue), the "overflowed" events, queued_at, simulate();
+--     (the final queue), the "overflowed" events, queued_at, simulate(),
+--     explain();
 --   * transfer() into a full or closed queue overflows the same way.
 -- Routing happens at the insert's own instant, so the hours used are open
 -- or closed at every instant ('never' has no slot, 'always' every day
@@ -17,7 +18,7 @@
 -- about noon.  Configuration runs as a login role granted omniroute_admin,
 -- inserts as one granted omniroute_app, transfers as a supervisor.
 BEGIN;
-SELECT plan(61);
+SELECT plan(62);
 
 SET LOCAL client_min_messages = warning;
 
@@ -136,6 +137,8 @@ SELECT is(pg_temp.events(7201), 'overflowed@701 offered@702', 'full, transfer: e
 SELECT is((SELECT detail FROM omniroute.work_item_event WHERE work_item_id = (pg_temp.item(7201)).id AND event = 'overflowed'),
           '{"queue_id": 701, "condition": "full", "action": "transfer", "target_queue_id": 702}'::jsonb,
           'the overflowed event''s detail is the diagnostics entry');
+SELECT is(omniroute.explain((pg_temp.item(7201)).id) -> 'diagnostics' -> 'overflow' -> 0 ->> 'condition', 'full',
+          'explain() shows the overflow (it carries the diagnostics)');
 SELECT is((pg_temp.item(7201)).queued_at, (pg_temp.item(7201)).created_at,
           'queued_at is set on entering the queue, when the item is created');
 
