@@ -38,10 +38,11 @@
 #include "utils/inval.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
-#include "utils/numeric.h"
 #include "utils/rel.h"
 
 #include "config.h"
+#include "jb.h"
+#include "route.h"
 #include "util.h"
 
 typedef struct WsEntry
@@ -228,6 +229,21 @@ config_skill_matching_name(SkillMatching m)
 	return "?";
 }
 
+const char *
+config_overflow_action_name(OverflowAction a)
+{
+	switch (a)
+	{
+		case OVERFLOW_QUEUE:
+			return "queue";
+		case OVERFLOW_TRANSFER:
+			return "transfer";
+		case OVERFLOW_CLOSE:
+			return "close";
+	}
+	return "?";
+}
+
 /* ----------------------------------------------------------------
  * SPI helpers
  * ----------------------------------------------------------------
@@ -280,20 +296,46 @@ get_interval(HeapTuple tup, TupleDesc desc, int col, Interval *out)
 	return true;
 }
 
+/*
+ * Run one of the statements below for an id, not read-only, so that the
+ * rule triggers see their own transaction's changes; returns the rows.
+ */
 static int
-run_by_id(const char *sql, int64 id)
+run_by_id(UtilPlan *p, int64 id)
 {
-	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(id)};
-	MemoryContext caller = CurrentMemoryContext;
-	int			ret = SPI_execute_with_args(sql, 1, argtypes, values, NULL, false, 0);
 
-	/* SPI returns in its procedure context: go back to the caller's */
-	MemoryContextSwitchTo(caller);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "omniroute: SPI query failed: %s", SPI_result_code_string(ret));
-	return (int) SPI_processed;
+	return (int) util_exec(util_plan(p), values, NULL, false, 0, SPI_OK_SELECT);
 }
+
+static UtilPlan vars_plan = {
+	"SELECT name, type FROM omniroute.context_variable"
+	" WHERE workstream_id = $1 ORDER BY name", 1, {INT8OID}, NULL
+};
+static UtilPlan class_rules_plan = {
+	"SELECT id, position, name, condition, output FROM omniroute.classification_rule"
+	" WHERE workstream_id = $1 ORDER BY position", 1, {INT8OID}, NULL
+};
+static UtilPlan route_rules_plan = {
+	"SELECT id, position, name, condition, queue_id FROM omniroute.route_rule"
+	" WHERE workstream_id = $1 ORDER BY position", 1, {INT8OID}, NULL
+};
+static UtilPlan workstream_plan = {
+	"SELECT w.name, w.channel, w.mode, w.capacity_units, w.capacity_profile,"
+	"       w.fallback_queue_id, w.skill_matching, w.keep_same_agent,"
+	"       w.auto_accept, w.bot_agent_id, w.offer_timeout,"
+	"       w.auto_close_after, w.wrap_up_block,"
+	"       ARRAY(SELECT p.name FROM omniroute.presence p"
+	"              WHERE p.name = ANY (w.allowed_presences)"
+	"                 OR p.base = ANY (w.allowed_presences)"
+	"              ORDER BY p.name)"
+	"  FROM omniroute.workstream w WHERE w.id = $1", 1, {INT8OID}, NULL
+};
+static UtilPlan queue_plan = {
+	"SELECT name, assignment, priority, operating_hours, max_open, max_wait,"
+	"       overflow_action, overflow_queue_id"
+	"  FROM omniroute.queue WHERE id = $1", 1, {INT8OID}, NULL
+};
 
 /* ----------------------------------------------------------------
  * Context variables and classification outputs
@@ -310,8 +352,7 @@ config_load_vars(int64 workstream_id)
 	RuleVars   *vars;
 	int			n;
 
-	n = run_by_id("SELECT name, type FROM omniroute.context_variable"
-				  " WHERE workstream_id = $1 ORDER BY name", workstream_id);
+	n = run_by_id(&vars_plan, workstream_id);
 	vars = rule_vars_create(n);
 	for (int i = 0; i < n; i++)
 	{
@@ -325,72 +366,119 @@ config_load_vars(int64 workstream_id)
 	return vars;
 }
 
-/*
- * A JSON number, or a string holding one, as a double: false if it is
- * neither or does not fit.  Shared with the router (route.c).
- */
-bool
-config_jsonb_number(JsonbValue *v, double *out)
-{
-	if (v->type == jbvNumeric)
-	{
-		*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-												  NumericGetDatum(v->val.numeric)));
-		return !isinf(*out) && !isnan(*out);
-	}
-	if (v->type == jbvString)
-		return rule_parse_number(v->val.string.val, v->val.string.len, out);
-	return false;
-}
-
+/* a JSON integer that fits an int32 */
 static bool
 jsonb_value_is_int(JsonbValue *v, int32 *out)
 {
-	double		d;
+	RuleValue	rv;
 
-	if (v->type != jbvNumeric || !config_jsonb_number(v, &d))
+	if (v->type != jbvNumeric || !rule_value_from_jsonb(v, RT_NUMBER, &rv))
 		return false;
-	if (d != floor(d) || d < PG_INT32_MIN || d > PG_INT32_MAX)
+	if (rv.num != floor(rv.num) || rv.num < PG_INT32_MIN || rv.num > PG_INT32_MAX)
 		return false;
-	*out = (int32) d;
+	*out = (int32) rv.num;
 	return true;
 }
 
 static void
 skill_must_exist(const char *skill, const RuleErrorContext *ectx)
 {
-	Oid			argtypes[1] = {TEXTOID};
+	static UtilPlan plan = {"SELECT 1 FROM omniroute.skill WHERE name = $1", 1, {TEXTOID}, NULL};
 	Datum		values[1] = {CStringGetTextDatum(skill)};
-	MemoryContext caller = CurrentMemoryContext;
-	int			ret;
 
-	ret = SPI_execute_with_args("SELECT 1 FROM omniroute.skill WHERE name = $1",
-								1, argtypes, values, NULL, true, 1);
-	MemoryContextSwitchTo(caller);
-	if (ret != SPI_OK_SELECT)
-		elog(ERROR, "omniroute: SPI query failed: %s", SPI_result_code_string(ret));
-	if (SPI_processed == 0)
+	if (util_exec(util_plan(&plan), values, NULL, true, 1, SPI_OK_SELECT) == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("%s \"%s\": output skill \"%s\" does not exist",
 						ectx->kind, ectx->name, skill)));
 }
 
+/* output "priority": an integer */
+static void
+compile_output_priority(JsonbValue *val, const RuleErrorContext *ectx, ClassOutput *out)
+{
+	if (!jsonb_value_is_int(val, &out->priority))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s \"%s\": output \"priority\" must be an integer",
+						ectx->kind, ectx->name)));
+	out->has_priority = true;
+}
+
+/*
+ * output "skills": an object of existing skill to proficiency, checked as
+ * an item's required_skills are, each skill in turn
+ */
+static void
+compile_output_skills(JsonbValue *val, const RuleErrorContext *ectx, ClassOutput *out)
+{
+	RequiredSkills rs;
+	char	   *bad;
+	bool		ok;
+
+	if (val->type != jbvBinary || !JsonContainerIsObject(val->val.binary.data))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s \"%s\": output \"skills\" must be an object of skill name to proficiency",
+						ectx->kind, ectx->name)));
+	out->skills = JsonbValueToJsonb(val);
+	ok = route_required_skills_parse(out->skills, &rs, &bad);
+	/* the skills before a bad proficiency are checked first */
+	for (int i = 0; i < rs.n; i++)
+		skill_must_exist(rs.names[i], ectx);
+	if (!ok)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"%s\": proficiency of skill \"%s\" must be an integer from 1 to 10",
+						ectx->kind, ectx->name, bad)));
+}
+
+/*
+ * output key that is a context variable: its value, of the variable's type,
+ * into rv; returns the variable's slot
+ */
+static int
+compile_output_variable(const char *key, JsonbValue *val, const RuleVars *vars,
+						const RuleErrorContext *ectx, RuleValue *rv)
+{
+	int			slot = rule_vars_lookup(vars, key, strlen(key));
+
+	if (slot < RULE_NBUILTINS)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("%s \"%s\": output key \"%s\" is not a context variable of the workstream",
+						ectx->kind, ectx->name, key),
+				 errhint("Output keys are \"priority\", \"skills\" and the workstream's context variables.")));
+	if (!rule_value_from_jsonb(val, vars->types[slot], rv))
+	{
+		if (vars->types[slot] == RT_NUMBER)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATATYPE_MISMATCH),
+					 errmsg("%s \"%s\": output \"%s\" must be a number, as the variable is declared",
+							ectx->kind, ectx->name, key)));
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s \"%s\": output \"%s\" must be a scalar",
+						ectx->kind, ectx->name, key)));
+	}
+	return slot;
+}
+
 /*
  * Check a classification rule's output and compile it.  Keys: "priority"
  * (an integer), "skills" (an object skill -> proficiency 1..10), and
- * otherwise context variables with a value of their type.  Needs SPI.
+ * otherwise context variables with a value of their type, which make up
+ * the context patch.  Needs SPI.
  */
 void
 config_compile_class_output(Jsonb *output, const RuleVars *vars,
-					 const RuleErrorContext *ectx, ClassOutput *out)
+							const RuleErrorContext *ectx, ClassOutput *out)
 {
 	JsonbIterator *it;
-	JsonbValue	v;
+	JsonbValue	k;
+	JsonbValue	val;
 	JsonbIteratorToken tok;
-	JsonbParseState *ps = NULL;
-	int			nkeys = 0;
-	RuleValue  *patched_values;
+	JsonBuild	patch;
 	int			cap;
 
 	memset(out, 0, sizeof(ClassOutput));
@@ -402,117 +490,37 @@ config_compile_class_output(Jsonb *output, const RuleVars *vars,
 
 	cap = JB_ROOT_COUNT(output) + 1;
 	out->patched_slots = palloc(sizeof(int) * cap);
-	patched_values = palloc0(sizeof(RuleValue) * cap);
+	out->patched_values = palloc0(sizeof(RuleValue) * cap);
 
-	pushJsonbValue(&ps, WJB_BEGIN_OBJECT, NULL);
+	jb_init(&patch);
+	jb_object(&patch);
 	it = JsonbIteratorInit(&output->root);
-	tok = JsonbIteratorNext(&it, &v, false);	/* WJB_BEGIN_OBJECT */
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
 	{
 		char	   *key;
-		JsonbValue	val;
 
 		if (tok != WJB_KEY)
 			continue;
-		key = pnstrdup(v.val.string.val, v.val.string.len);
+		key = pnstrdup(k.val.string.val, k.val.string.len);
 		tok = JsonbIteratorNext(&it, &val, true);
 		Assert(tok == WJB_VALUE);
 
 		if (strcmp(key, "priority") == 0)
-		{
-			if (!jsonb_value_is_int(&val, &out->priority))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("%s \"%s\": output \"priority\" must be an integer",
-								ectx->kind, ectx->name)));
-			out->has_priority = true;
-		}
+			compile_output_priority(&val, ectx, out);
 		else if (strcmp(key, "skills") == 0)
-		{
-			JsonbIterator *sit;
-			JsonbValue	sv;
-			JsonbIteratorToken stok;
-
-			if (val.type != jbvBinary || !JsonContainerIsObject(val.val.binary.data))
-				ereport(ERROR,
-						(errcode(ERRCODE_DATATYPE_MISMATCH),
-						 errmsg("%s \"%s\": output \"skills\" must be an object of skill name to proficiency",
-								ectx->kind, ectx->name)));
-			sit = JsonbIteratorInit(val.val.binary.data);
-			while ((stok = JsonbIteratorNext(&sit, &sv, true)) != WJB_DONE)
-			{
-				char	   *skill;
-				int32		level;
-
-				if (stok != WJB_KEY)
-					continue;
-				skill = pnstrdup(sv.val.string.val, sv.val.string.len);
-				stok = JsonbIteratorNext(&sit, &sv, true);
-				if (!jsonb_value_is_int(&sv, &level) || level < 1 || level > 10)
-					ereport(ERROR,
-							(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-							 errmsg("%s \"%s\": proficiency of skill \"%s\" must be an integer from 1 to 10",
-									ectx->kind, ectx->name, skill)));
-				skill_must_exist(skill, ectx);
-			}
-			out->skills = JsonbValueToJsonb(&val);
-		}
+			compile_output_skills(&val, ectx, out);
 		else
 		{
-			int			slot = rule_vars_lookup(vars, key, strlen(key));
-			RuleValue  *rv;
-
-			if (slot < RULE_NBUILTINS)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("%s \"%s\": output key \"%s\" is not a context variable of the workstream",
-								ectx->kind, ectx->name, key),
-						 errhint("Output keys are \"priority\", \"skills\" and the workstream's context variables.")));
-			rv = &patched_values[out->npatched];
-			if (val.type == jbvNull)
-				rv->isnull = true;
-			else if (vars->types[slot] == RT_NUMBER)
-			{
-				if (!config_jsonb_number(&val, &rv->num))
-					ereport(ERROR,
-							(errcode(ERRCODE_DATATYPE_MISMATCH),
-							 errmsg("%s \"%s\": output \"%s\" must be a number, as the variable is declared",
-									ectx->kind, ectx->name, key)));
-				rv->type = RT_NUMBER;
-			}
-			else
-			{
-				char	   *s;
-
-				if (val.type == jbvString)
-					s = pnstrdup(val.val.string.val, val.val.string.len);
-				else if (val.type == jbvNumeric)
-					s = DatumGetCString(DirectFunctionCall1(numeric_out,
-															NumericGetDatum(val.val.numeric)));
-				else if (val.type == jbvBool)
-					s = pstrdup(val.val.boolean ? "true" : "false");
-				else
-				{
-					ereport(ERROR,
-							(errcode(ERRCODE_DATATYPE_MISMATCH),
-							 errmsg("%s \"%s\": output \"%s\" must be a scalar",
-									ectx->kind, ectx->name, key)));
-					s = NULL;
-				}
-				rule_value_set_text(rv, s, strlen(s));
-			}
-			out->patched_slots[out->npatched++] = slot;
-			v.type = jbvString;
-			v.val.string.val = key;
-			v.val.string.len = strlen(key);
-			pushJsonbValue(&ps, WJB_KEY, &v);
-			pushJsonbValue(&ps, WJB_VALUE, &val);
-			nkeys++;
+			out->patched_slots[out->npatched] =
+				compile_output_variable(key, &val, vars, ectx,
+										&out->patched_values[out->npatched]);
+			out->npatched++;
+			jb_key(&patch, key);
+			jb_value(&patch, &val);
 		}
 	}
-	out->context_patch = nkeys > 0 ?
-		JsonbValueToJsonb(pushJsonbValue(&ps, WJB_END_OBJECT, NULL)) : NULL;
-	out->patched_values = patched_values;
+	jb_end_object(&patch);
+	out->context_patch = out->npatched > 0 ? DatumGetJsonbP(jb_finish(&patch)) : NULL;
 }
 
 /* ----------------------------------------------------------------
@@ -527,11 +535,7 @@ load_rules(int64 wsid, bool classification, WorkstreamConfig *cfg)
 	RuleErrorContext ectx;
 
 	ectx.kind = classification ? "classification rule" : "route rule";
-	n = run_by_id(classification ?
-				  "SELECT id, position, name, condition, output FROM omniroute.classification_rule"
-				  " WHERE workstream_id = $1 ORDER BY position" :
-				  "SELECT id, position, name, condition, queue_id FROM omniroute.route_rule"
-				  " WHERE workstream_id = $1 ORDER BY position", wsid);
+	n = run_by_id(classification ? &class_rules_plan : &route_rules_plan, wsid);
 	rules = palloc0(sizeof(CompiledRule) * Max(n, 1));
 	for (int i = 0; i < n; i++)
 	{
@@ -581,15 +585,7 @@ load_workstream(int64 id)
 	Datum	   *elems;
 	int			nelems;
 
-	if (run_by_id("SELECT w.name, w.channel, w.mode, w.capacity_units, w.capacity_profile,"
-				  "       w.fallback_queue_id, w.skill_matching, w.keep_same_agent,"
-				  "       w.auto_accept, w.bot_agent_id, w.offer_timeout,"
-				  "       w.auto_close_after, w.wrap_up_block,"
-				  "       ARRAY(SELECT p.name FROM omniroute.presence p"
-				  "              WHERE p.name = ANY (w.allowed_presences)"
-				  "                 OR p.base = ANY (w.allowed_presences)"
-				  "              ORDER BY p.name)"
-				  "  FROM omniroute.workstream w WHERE w.id = $1", id) == 0)
+	if (run_by_id(&workstream_plan, id) == 0)
 		return NULL;
 
 	tup = SPI_tuptable->vals[0];
@@ -671,6 +667,29 @@ config_workstream(int64 id)
 	return cfg;
 }
 
+/* a queue's row as read by queue_plan, in the current context */
+static QueueConfig *
+load_queue(int64 id, HeapTuple tup, TupleDesc desc)
+{
+	QueueConfig *cfg = palloc0(sizeof(QueueConfig));
+	char	   *method = get_text(tup, desc, 2);
+	char	   *action = get_text(tup, desc, 7);
+
+	cfg->id = id;
+	cfg->name = get_text(tup, desc, 1);
+	cfg->method = strcmp(method, "round_robin") == 0 ? METHOD_ROUND_ROBIN :
+		strcmp(method, "least_active") == 0 ? METHOD_LEAST_ACTIVE :
+		METHOD_HIGHEST_CAPACITY;
+	cfg->priority = get_int32(tup, desc, 3);
+	cfg->operating_hours = get_text(tup, desc, 4);
+	cfg->max_open = get_int32(tup, desc, 5);
+	cfg->has_max_wait = get_interval(tup, desc, 6, &cfg->max_wait);
+	cfg->overflow_action = strcmp(action, "transfer") == 0 ? OVERFLOW_TRANSFER :
+		strcmp(action, "close") == 0 ? OVERFLOW_CLOSE : OVERFLOW_QUEUE;
+	cfg->overflow_queue_id = get_int64(tup, desc, 8);
+	return cfg;
+}
+
 QueueConfig *
 config_queue(int64 id)
 {
@@ -685,24 +704,13 @@ config_queue(int64 id)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
-	if (run_by_id("SELECT name, assignment, priority FROM omniroute.queue WHERE id = $1", id) > 0)
+	if (run_by_id(&queue_plan, id) > 0)
 	{
-		HeapTuple	tup = SPI_tuptable->vals[0];
-		TupleDesc	desc = SPI_tuptable->tupdesc;
-		char	   *name = get_text(tup, desc, 1);
-		char	   *method = get_text(tup, desc, 2);
-		int32		prio = get_int32(tup, desc, 3);
 		MemoryContext old;
 
 		ensure_cache();
 		old = MemoryContextSwitchTo(cache_ctx);
-		cfg = palloc0(sizeof(QueueConfig));
-		cfg->id = id;
-		cfg->name = pstrdup(name);
-		cfg->method = strcmp(method, "round_robin") == 0 ? METHOD_ROUND_ROBIN :
-			strcmp(method, "least_active") == 0 ? METHOD_LEAST_ACTIVE :
-			METHOD_HIGHEST_CAPACITY;
-		cfg->priority = prio;
+		cfg = load_queue(id, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 		MemoryContextSwitchTo(old);
 		entry = hash_search(queue_cache, &id, HASH_ENTER, &found);
 		entry->cfg = cfg;

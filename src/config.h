@@ -26,6 +26,14 @@ typedef enum AssignMethod
 	METHOD_LEAST_ACTIVE
 } AssignMethod;
 
+/* what a full or closed queue does with an item routed into it (overflow.c) */
+typedef enum OverflowAction
+{
+	OVERFLOW_QUEUE,				/* it stays and waits */
+	OVERFLOW_TRANSFER,			/* it moves to overflow_queue_id */
+	OVERFLOW_CLOSE				/* it is closed, close_reason 'overflow' */
+} OverflowAction;
+
 /* what a classification rule does when it fires */
 typedef struct ClassOutput
 {
@@ -83,6 +91,13 @@ typedef struct QueueConfig
 	char	   *name;
 	AssignMethod method;
 	int32		priority;
+	/* time (SPEC 10) */
+	char	   *operating_hours;	/* NULL: always open */
+	int32		max_open;		/* 0: never full */
+	bool		has_max_wait;
+	Interval	max_wait;
+	OverflowAction overflow_action;
+	int64		overflow_queue_id;	/* 0: none */
 } QueueConfig;
 
 extern void config_init(void);
@@ -112,11 +127,11 @@ extern QueueConfig *config_queue(int64 id);
 extern TimestampTz config_offer_expires(const WorkstreamConfig *ws, TimestampTz offered_at);
 extern const char *config_method_name(AssignMethod m);
 extern const char *config_skill_matching_name(SkillMatching m);
+extern const char *config_overflow_action_name(OverflowAction a);
 
 /* used by the rule triggers and the cache loader alike */
 extern RuleVars *config_load_vars(int64 workstream_id);
-extern bool config_jsonb_number(JsonbValue *v, double *out);
 extern void config_compile_class_output(Jsonb *output, const RuleVars *vars,
-								 const RuleErrorContext *ectx, ClassOutput *out);
+										const RuleErrorContext *ectx, ClassOutput *out);
 
 #endif							/* OMNIROUTE_CONFIG_H */

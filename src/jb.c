@@ -149,3 +149,22 @@ jb_finish(JsonBuild *b)
 	Assert(b->state == NULL && b->result != NULL);
 	return JsonbPGetDatum(JsonbValueToJsonb(b->result));
 }
+
+/* a value as read from a jsonb (a scalar, or a container as jbvBinary) */
+void
+jb_value(JsonBuild *b, JsonbValue *v)
+{
+	jb_push(b, v);
+}
+
+/* an empty object, {} */
+Jsonb *
+jb_empty_object(void)
+{
+	JsonBuild	b;
+
+	jb_init(&b);
+	jb_object(&b);
+	jb_end_object(&b);
+	return DatumGetJsonbP(jb_finish(&b));
+}

@@ -41,4 +41,9 @@ extern void jb_kv_bool(JsonBuild *b, const char *key, bool v);
 /* the jsonb Datum, once the outermost object or array is closed */
 extern Datum jb_finish(JsonBuild *b);
 
+/* a value as read from a jsonb (a scalar, or a container as jbvBinary) */
+extern void jb_value(JsonBuild *b, JsonbValue *v);
+/* an empty object, {} */
+extern Jsonb *jb_empty_object(void);
+
 #endif							/* OMNIROUTE_JB_H */

@@ -41,6 +41,7 @@
 #include "events.h"
 #include "item.h"
 #include "lifecycle.h"
+#include "overflow.h"
 #include "priv.h"
 #include "route.h"
 #include "serve.h"
@@ -120,10 +121,10 @@ static UtilPlan requeue_plan = {
 	4, {INT8OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID}, NULL
 };
 static UtilPlan move_queue_plan = {
-	"UPDATE omniroute.work_item SET queue_id = $2,"
+	"UPDATE omniroute.work_item SET queue_id = $2, queued_at = $3,"
 	"       agent_id = NULL, state = 'open', reserved_units = 0"
 	" WHERE id = $1",
-	2, {INT8OID, INT8OID}, NULL
+	3, {INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
 };
 static UtilPlan agent_exists_plan = {
 	"SELECT is_bot FROM omniroute.agent WHERE id = $1",
@@ -401,7 +402,7 @@ reroute_request(LifecycleCall *call, WorkItem *it, WorkstreamConfig *ws,
 	excluded = palloc(sizeof(int64) * (n + 1));
 	for (int i = 0; i < n; i++)
 		excluded[i] = DatumGetInt64(elems[i]);
-	route_parse_required_skills(it->required_skills, rs);
+	route_required_skills_parse(it->required_skills, rs, NULL);
 
 	memset(req, 0, sizeof(AssignRequest));
 	req->ws = ws;
@@ -871,7 +872,7 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	WorkItem	it;
 	int64		from_queue;
 	int64		old_agent;
-	Datum		values[2];
+	Datum		values[3];
 	JsonBuild	detail;
 
 	lifecycle_open(&call, id, &it, "transfer");
@@ -885,6 +886,7 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	old_agent = take_back(&call, &it);
 	values[0] = Int64GetDatum(id);
 	values[1] = Int64GetDatum(queue);
+	values[2] = TimestampTzGetDatum(call.now);
 	util_exec(util_plan(&move_queue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	it.queue_id = queue;
 	jb_init(&detail);
@@ -893,7 +895,8 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	jb_kv_int(&detail, "to_queue", queue);
 	jb_end_object(&detail);
 	events_add_jsonb(&call.events, id, "transferred", old_agent, queue, jb_finish(&detail));
-	lifecycle_reroute(&call, &it, "transferred");
+	if (overflow_item(id, &it.queue_id, call.now, false, &call.events) == OVERFLOW_NEXT_ASSIGN)
+		lifecycle_reroute(&call, &it, "transferred");
 	if (old_agent != 0)
 		serve_agent(old_agent, call.now, &call.events);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));

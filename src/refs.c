@@ -161,16 +161,6 @@ omniroute_refs_unchecked(PG_FUNCTION_ARGS)
 	PG_RETURN_BOOL(false);
 }
 
-static int64
-int8_attr(HeapTuple tup, TupleDesc desc, const char *col, bool *isnull)
-{
-	int			attnum = SPI_fnumber(desc, col);
-
-	if (attnum <= 0)
-		elog(ERROR, "omniroute: work_item has no column \"%s\"", col);
-	return DatumGetInt64(heap_getattr(tup, attnum, desc, isnull));
-}
-
 /*
  * check_refs(): AFTER INSERT OR UPDATE row trigger on work_item.  Locks the
  * workstream, queue and agent a row refers to (new values only, on update)
@@ -199,14 +189,15 @@ omniroute_check_refs(PG_FUNCTION_ARGS)
 	for (int i = 0; i < (int) lengthof(columns); i++)
 	{
 		bool		isnull;
-		int64		id = int8_attr(tup, desc, columns[i], &isnull);
+		int64		id = util_attr_int64(tup, desc, SPI_fnumber(desc, columns[i]), &isnull);
 
 		if (isnull)
 			continue;
 		if (update)
 		{
 			bool		oldnull;
-			int64		old = int8_attr(td->tg_trigtuple, desc, columns[i], &oldnull);
+			int64		old = util_attr_int64(td->tg_trigtuple, desc,
+											  SPI_fnumber(desc, columns[i]), &oldnull);
 
 			if (!oldnull && old == id)
 				continue;		/* unchanged: checked when it was set */

@@ -6,16 +6,20 @@
  *	  side effects.
  *
  *	  In the inserting transaction the trigger
- *		1. checks the item's context against the workstream's declared
- *		   variable types (22P02);
- *		2. applies every classification rule whose condition holds, in
- *		   position order, each seeing the outputs of the ones before;
- *		3. picks the queue: the first route rule that holds, else the
+ *		1. checks the new row (state left open, no agent) and reads what
+ *		   the application gave;
+ *		2. classifies it: checks the item's context against the
+ *		   workstream's declared variable types (22P02), and applies every
+ *		   classification rule whose condition holds, in position order,
+ *		   each seeing the outputs of the ones before;
+ *		3. chooses the queue: the first route rule that holds, else the
  *		   workstream's fallback queue (or the queue_id the application gave);
- *		4. in push mode, chooses and reserves an agent (assign.c) and makes
- *		   the item offered (or active with auto_accept);
- *		5. writes the new row's routing columns and diagnostics, the events,
- *		   and a NOTIFY to the agent.
+ *		4. in push mode, finds an agent: the workstream's bot, else the
+ *		   agent who last handled the conversation (keep_same_agent), else
+ *		   one that assign.c chooses and reserves; the item becomes offered
+ *		   (active with auto_accept, or with a bot);
+ *		5. writes the new row's routing columns and diagnostics;
+ *		6. records the item's first event and NOTIFYs the agent.
  *	  Everything happens in the inserting transaction: if it rolls back, the
  *	  reservation does too.
  *
@@ -47,6 +51,8 @@
 #include "utils/timestamp.h"
 
 #include "events.h"
+#include "hours.h"
+#include "item.h"
 #include "refs.h"
 #include "route.h"
 #include "jb.h"
@@ -65,69 +71,36 @@ context_get(Jsonb *context, const char *name, JsonbValue *out)
 	return getKeyJsonValueFromContainer(&context->root, name, strlen(name), out) != NULL;
 }
 
+/* a JSON value as a message shows it: strings quoted and cut */
+static char *
+shown_json_value(const JsonbValue *v)
+{
+	if (v->type == jbvString)
+		return psprintf("\"%.*s\"",
+						pg_mbcliplen(v->val.string.val, v->val.string.len, 60),
+						v->val.string.val);
+	if (v->type == jbvBool)
+		return pstrdup(v->val.boolean ? "true" : "false");
+	if (v->type == jbvNumeric)
+		return pstrdup("a number out of range");
+	return pstrdup("an object or array");
+}
+
+/* context variable slot's value from the item's context, of its declared type */
 static void
 fill_slot(WorkstreamConfig *ws, const RuleVars *vars, int slot, JsonbValue *v, RuleValue *rv)
 {
-	const char *name = vars->names[slot];
-
-	memset(rv, 0, sizeof(RuleValue));
-	if (v->type == jbvNull)
-	{
-		rv->isnull = true;
+	if (rule_value_from_jsonb(v, vars->types[slot], rv))
 		return;
-	}
 	if (vars->types[slot] == RT_NUMBER)
-	{
-		double		d = 0;
-		bool		ok = config_jsonb_number(v, &d);
-
-		if (!ok)
-		{
-			char	   *shown;
-
-			if (v->type == jbvString)
-				shown = psprintf("\"%.*s\"",
-								 pg_mbcliplen(v->val.string.val, v->val.string.len, 60),
-								 v->val.string.val);
-			else if (v->type == jbvBool)
-				shown = pstrdup(v->val.boolean ? "true" : "false");
-			else if (v->type == jbvNumeric)
-				shown = pstrdup("a number out of range");
-			else
-				shown = pstrdup("an object or array");
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("invalid value for number context variable \"%s\" of workstream \"%s\": %s",
-							name, ws->name, shown)));
-		}
-		rv->type = RT_NUMBER;
-		rv->num = d;
-		return;
-	}
-
-	switch (v->type)
-	{
-		case jbvString:
-			rule_value_set_text(rv, v->val.string.val, v->val.string.len);
-			break;
-		case jbvNumeric:
-			{
-				char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
-																	NumericGetDatum(v->val.numeric)));
-
-				rule_value_set_text(rv, s, strlen(s));
-			}
-			break;
-		case jbvBool:
-			rule_value_set_text(rv, v->val.boolean ? "true" : "false",
-								v->val.boolean ? 4 : 5);
-			break;
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
-					 errmsg("context variable \"%s\" of workstream \"%s\" is text, not an object or array",
-							name, ws->name)));
-	}
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+				 errmsg("invalid value for number context variable \"%s\" of workstream \"%s\": %s",
+						vars->names[slot], ws->name, shown_json_value(v))));
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_TEXT_REPRESENTATION),
+			 errmsg("context variable \"%s\" of workstream \"%s\" is text, not an object or array",
+					vars->names[slot], ws->name)));
 }
 
 static void
@@ -141,14 +114,28 @@ set_text_slot(RuleValue *rv, const char *s)
 }
 
 /*
- * An item's required skills: an object of skill name to an integer
- * proficiency from 1 to 10.  Returns false at the first value that is not
- * one, with *bad naming its skill (NULL: not an object); rs then holds the
- * skills before it.  Nothing here raises an error, so that serving can pass
- * over an item whose requirement is bad instead of failing on it.
+ * The one check of a skill proficiency, for an item's required_skills and a
+ * classification rule's output "skills" alike: a JSON integer from 1 to 10.
+ * (A number out of range is infinite, not an error.)
  */
-bool
-route_required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad)
+static bool
+skill_level(const JsonbValue *v, int32 *level)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		return false;
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+										   NumericGetDatum(v->val.numeric)));
+	if (d != floor(d) || d < 1 || d > 10)
+		return false;
+	*level = (int32) d;
+	return true;
+}
+
+/* required skills into rs, up to the first bad one (*bad; NULL: not an object) */
+static bool
+skills_parse(Jsonb *js, RequiredSkills *rs, char **bad)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -165,26 +152,34 @@ route_required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad)
 	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
 		char	   *skill;
-		double		d = -1;
 
 		if (tok != WJB_KEY)
 			continue;
 		skill = pnstrdup(v.val.string.val, v.val.string.len);
 		tok = JsonbIteratorNext(&it, &v, true);
-		/* (out of range is infinite, not an error) */
-		if (v.type == jbvNumeric)
-			d = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
-												   NumericGetDatum(v.val.numeric)));
-		if (d != floor(d) || d < 1 || d > 10)
+		if (!skill_level(&v, &rs->levels[rs->n]))
 		{
 			*bad = skill;
 			return false;
 		}
-		rs->names[rs->n] = skill;
-		rs->levels[rs->n] = (int32) d;
-		rs->n++;
+		rs->names[rs->n++] = skill;
 	}
 	return true;
+}
+
+bool
+route_required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad)
+{
+	char	   *refused;
+	bool		ok = skills_parse(js, rs, &refused);
+
+	if (!ok && bad == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s", route_required_skills_problem(refused))));
+	if (bad != NULL)
+		*bad = refused;
+	return ok;
 }
 
 /* what is wrong with a requirement route_required_skills_parse() refused */
@@ -196,24 +191,13 @@ route_required_skills_problem(const char *bad)
 	return psprintf("required proficiency of skill \"%s\" must be an integer from 1 to 10", bad);
 }
 
-void
-route_parse_required_skills(Jsonb *js, RequiredSkills *rs)
-{
-	char	   *bad;
-
-	if (!route_required_skills_parse(js, rs, &bad))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s", route_required_skills_problem(bad))));
-}
-
 /* a classification rule requires a skill: keep the higher requirement */
 static void
 merge_skills(RequiredSkills *rs, Jsonb *add)
 {
 	RequiredSkills more;
 
-	route_parse_required_skills(add, &more);
+	route_required_skills_parse(add, &more, NULL);
 	for (int i = 0; i < more.n; i++)
 	{
 		int			j;
@@ -281,20 +265,15 @@ fill_slots(WorkstreamConfig *ws, const RuleVars *vars, const ItemInput *in)
 	return slots;
 }
 
-void
-route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
-			   JsonBuild *diag)
+/*
+ * Apply every classification rule whose condition holds, in position
+ * order, each seeing the outputs of the ones before: the "classification"
+ * member of the diagnostics lists them.
+ */
+static void
+route_apply_classification(WorkstreamConfig *ws, RuleValue *slots,
+						   RouteOutcome *out, JsonBuild *diag)
 {
-	RuleValue  *slots;
-	int64		queue_id;
-
-	memset(out, 0, sizeof(RouteOutcome));
-	out->context = in->context;
-	out->priority = in->priority;
-	route_parse_required_skills(in->required_skills, &out->skills);
-	slots = fill_slots(ws, ws->vars, in);
-
-	/* 1. classification */
 	jb_key(diag, "classification");
 	jb_array(diag);
 	for (int i = 0; i < ws->nclass; i++)
@@ -332,11 +311,21 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 		}
 	}
 	jb_end_array(diag);
+}
+
+/*
+ * Choose the queue: the one the application gave, else the first route
+ * rule that holds, else the workstream's fallback queue; the "route"
+ * member of the diagnostics says which.
+ */
+static void
+route_choose_queue(WorkstreamConfig *ws, const ItemInput *in, const RuleValue *slots,
+				   RouteOutcome *out, JsonBuild *diag)
+{
+	int64		queue_id = 0;
+
 	jb_key(diag, "route");
 	jb_object(diag);
-
-	/* 2. route to queue */
-	queue_id = 0;
 	if (in->given_queue_id != 0)
 	{
 		queue_id = in->given_queue_id;
@@ -373,6 +362,56 @@ route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
 	jb_end_object(diag);
 }
 
+void
+route_classify(WorkstreamConfig *ws, const ItemInput *in, RouteOutcome *out,
+			   JsonBuild *diag)
+{
+	RuleValue  *slots;
+
+	memset(out, 0, sizeof(RouteOutcome));
+	out->context = in->context;
+	out->priority = in->priority;
+	route_required_skills_parse(in->required_skills, &out->skills, NULL);
+	slots = fill_slots(ws, ws->vars, in);
+	route_apply_classification(ws, slots, out, diag);
+	route_choose_queue(ws, in, slots, out, diag);
+}
+
+/*
+ * Step 3, last: overflow (overflow.c).  A queue a route rule chose that is
+ * closed or full applies its overflow action, before any agent is looked
+ * for: the "overflow" member of the diagnostics lists each hop, and
+ * "queue_id" names the queue the item ends in.  Any other queue (the
+ * fallback, one the application gave) does not overflow, but while it is
+ * closed it offers the item to nobody.  Nothing is read for a queue
+ * without operating hours or max_open.
+ */
+static void
+route_overflow(RouteOutcome *out, TimestampTz at, JsonBuild *diag)
+{
+	QueueConfig *q = out->queue;
+	Overflow   *o;
+
+	if (!overflow_possible(q))
+		return;
+	if (out->route_rule == NULL)
+	{
+		out->held = q->operating_hours != NULL && !hours_is_open(q->operating_hours, at);
+		return;
+	}
+	o = palloc(sizeof(Overflow));
+	if (!overflow_resolve(q, at, false, o))
+		return;
+	out->overflow = o;
+	out->queue = o->queue;
+	out->held = o->waits || o->closes;
+	jb_key(diag, "overflow");
+	jb_array(diag);
+	overflow_describe(o, diag);
+	jb_end_array(diag);
+	jb_kv_int(diag, "queue_id", o->queue->id);
+}
+
 /* ----------------------------------------------------------------
  * The trigger
  * ----------------------------------------------------------------
@@ -381,13 +420,15 @@ enum
 {
 	A_ID, A_WORKSTREAM, A_EXTERNAL, A_CUSTOMER, A_CONTEXT, A_PRIORITY,
 	A_SKILLS, A_STATE, A_QUEUE, A_AGENT, A_RESERVED, A_OFFERED, A_ASSIGNED,
-	A_ACTIVITY, A_DIAG, A_PROFILE, A_COUNT
+	A_ACTIVITY, A_DIAG, A_PROFILE, A_CREATED, A_QUEUED, A_CLOSED, A_CLOSE_REASON,
+	A_COUNT
 };
 
 static const char *const att_names[A_COUNT] = {
 	"id", "workstream_id", "external_id", "customer_id", "context", "priority",
 	"required_skills", "state", "queue_id", "agent_id", "reserved_units",
-	"offered_at", "assigned_at", "last_activity_at", "diagnostics", "profile"
+	"offered_at", "assigned_at", "last_activity_at", "diagnostics", "profile",
+	"created_at", "queued_at", "closed_at", "close_reason"
 };
 
 static Oid	att_relid = InvalidOid;
@@ -424,16 +465,6 @@ route_arrives_routed(HeapTuple tup, TupleDesc desc)
 	return !isnull && superuser_arg(GetOuterUserId());
 }
 
-/* an id column of the row, 0 for NULL */
-static int64
-route_row_id(HeapTuple tup, TupleDesc desc, int a)
-{
-	bool		isnull;
-	Datum		d = heap_getattr(tup, att_num[a], desc, &isnull);
-
-	return isnull ? 0 : DatumGetInt64(d);
-}
-
 /*
  * Trigger check_required_skills, AFTER UPDATE of a work item whose
  * required_skills changed: the new requirement must be one the router
@@ -467,12 +498,18 @@ omniroute_check_required_skills(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("work item " INT64_FORMAT ": %s",
-						route_row_id(td->tg_newtuple, desc, A_ID), route_required_skills_problem(bad)),
+						util_attr_int64(td->tg_newtuple, desc, att_num[A_ID], NULL), route_required_skills_problem(bad)),
 				 errhint("Give each skill an integer proficiency from 1 to 10, as on insert.")));
 	PG_RETURN_POINTER(NULL);
 }
 
-static SPIPlanPtr affinity_plan;
+static UtilPlan affinity_plan = {
+	"SELECT w.agent_id FROM omniroute.work_item w"
+	"  JOIN omniroute.agent a ON a.id = w.agent_id AND NOT a.is_bot"
+	" WHERE w.workstream_id = $1 AND w.external_id = $2"
+	"   AND w.agent_id IS NOT NULL"
+	" ORDER BY w.id DESC LIMIT 1", 2, {INT8OID, TEXTOID}, NULL
+};
 
 /* the (human) agent who last handled this conversation in this workstream */
 int64
@@ -480,19 +517,9 @@ route_affinity_agent(int64 ws_id, const char *external_id)
 {
 	Datum		values[2];
 
-	if (affinity_plan == NULL)
-	{
-		Oid			t[2] = {INT8OID, TEXTOID};
-
-		affinity_plan = util_prepare("SELECT w.agent_id FROM omniroute.work_item w"
-									 "  JOIN omniroute.agent a ON a.id = w.agent_id AND NOT a.is_bot"
-									 " WHERE w.workstream_id = $1 AND w.external_id = $2"
-									 "   AND w.agent_id IS NOT NULL"
-									 " ORDER BY w.id DESC LIMIT 1", 2, t);
-	}
 	values[0] = Int64GetDatum(ws_id);
 	values[1] = CStringGetTextDatum(external_id);
-	if (util_exec(affinity_plan, values, NULL, false, 1, SPI_OK_SELECT) == 0)
+	if (util_exec(util_plan(&affinity_plan), values, NULL, false, 1, SPI_OK_SELECT) == 0)
 		return 0;
 	return util_col_int64(0, 1);
 }
@@ -506,64 +533,24 @@ datum_text_or_null(HeapTuple tup, TupleDesc desc, int attnum)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
-PG_FUNCTION_INFO_V1(omniroute_route_work_item);
-
-Datum
-omniroute_route_work_item(PG_FUNCTION_ARGS)
+/* a jsonb column of the row, {} for NULL */
+static Jsonb *
+route_row_jsonb(HeapTuple tup, TupleDesc desc, int a)
 {
-	TriggerData *td = (TriggerData *) fcinfo->context;
-	Relation	rel;
-	TupleDesc	desc;
-	HeapTuple	tup;
 	bool		isnull;
-	int64		item_id;
-	int64		ws_id;
-	char	   *state;
-	WorkstreamConfig *ws;
-	ItemInput	in;
-	RouteOutcome out;
-	JsonBuild	diag;
-	Datum	   *values;
-	bool	   *nulls;
-	bool	   *replace;
-	TimestampTz now;
-	AssignRequest req;
-	AssignResult res;
-	bool		assigned = false;
-	const char *event = NULL;
-	EventBuf	events;
-	JsonBuild	detail;
-	MemoryContext caller_ctx;
-	bool		active;
-	int32		units;
-	const char *how;			/* how the agent was chosen */
-	bool		profile_charged = false;
+	Datum		d = heap_getattr(tup, att_num[a], desc, &isnull);
 
-	omniroute_check_version();
-	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
-		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
-		ereport(ERROR,
-				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
-				 errmsg("route_work_item() must be a BEFORE INSERT FOR EACH ROW trigger")));
+	return isnull ? jb_empty_object() : DatumGetJsonbP(d);
+}
 
-	rel = td->tg_relation;
-	desc = RelationGetDescr(rel);
-	tup = td->tg_trigtuple;
-	lookup_attnums(rel);
+/* step 1: the router sets state and agent, not the application */
+static void
+route_check_new_row(HeapTuple tup, TupleDesc desc)
+{
+	char	   *state = datum_text_or_null(tup, desc, att_num[A_STATE]);
+	bool		isnull;
 
-	item_id = DatumGetInt64(heap_getattr(tup, att_num[A_ID], desc, &isnull));
-	ws_id = DatumGetInt64(heap_getattr(tup, att_num[A_WORKSTREAM], desc, &isnull));
-	if (isnull)
-		PG_RETURN_POINTER(tup); /* NOT NULL will refuse it */
-	if (route_arrives_routed(tup, desc))
-	{
-		/* its references were checked where it was routed */
-		refs_secured(ws_id, route_row_id(tup, desc, A_QUEUE), route_row_id(tup, desc, A_AGENT));
-		PG_RETURN_POINTER(tup);
-	}
-
-	state = datum_text_or_null(tup, desc, att_num[A_STATE]);
-	if (state != NULL && strcmp(state, "open") != 0)
+	if (state != NULL && strcmp(state, item_state_name(ITEM_OPEN)) != 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a new work item must be inserted in state \"open\", not \"%s\"", state),
@@ -574,161 +561,335 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("a new work item cannot name its agent"),
 				 errhint("Insert it without agent_id, then use omniroute.transfer_to_agent().")));
+}
 
-	caller_ctx = CurrentMemoryContext;
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "omniroute: SPI_connect failed");
+/* step 1: what the application gave */
+static void
+route_read_input(HeapTuple tup, TupleDesc desc, ItemInput *in)
+{
+	bool		isnull;
+	Datum		d;
 
-	ws = config_workstream(ws_id);
+	memset(in, 0, sizeof(ItemInput));
+	in->context = route_row_jsonb(tup, desc, A_CONTEXT);
+	if (!JB_ROOT_IS_OBJECT(in->context) || JB_ROOT_IS_SCALAR(in->context))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("work item context must be a JSON object")));
+	in->required_skills = route_row_jsonb(tup, desc, A_SKILLS);
+	d = heap_getattr(tup, att_num[A_PRIORITY], desc, &isnull);
+	in->priority = isnull ? 0 : DatumGetInt32(d);
+	in->given_queue_id = util_attr_int64(tup, desc, att_num[A_QUEUE], NULL);
+	in->external_id = datum_text_or_null(tup, desc, att_num[A_EXTERNAL]);
+	in->customer_id = datum_text_or_null(tup, desc, att_num[A_CUSTOMER]);
+}
+
+/* the workstream, held as a foreign key would hold it (refs.c) */
+static WorkstreamConfig *
+route_workstream(int64 ws_id)
+{
+	WorkstreamConfig *ws = config_workstream(ws_id);
+
 	if (ws == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
-	/* held as a foreign key would hold it (refs.c) */
 	refs_lock_workstream(ws_id);
+	return ws;
+}
 
-	memset(&in, 0, sizeof(in));
-	{
-		Datum		d = heap_getattr(tup, att_num[A_CONTEXT], desc, &isnull);
+/* what step 4 made of the item */
+typedef struct RouteAssignment
+{
+	ItemState	state;			/* open, offered or active */
+	int64		agent_id;		/* 0 while open */
+	int32		units;			/* reserved of the agent's capacity */
+	const char *how;			/* how the agent was chosen */
+	bool		profile_charged;	/* counted in the agent's capacity profile */
+	int			examined;		/* candidates looked at */
+} RouteAssignment;
 
-		in.context = isnull ? DatumGetJsonbP(util_jsonb("{}")) : DatumGetJsonbP(d);
-		if (!JB_ROOT_IS_OBJECT(in.context) || JB_ROOT_IS_SCALAR(in.context))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("work item context must be a JSON object")));
-		d = heap_getattr(tup, att_num[A_SKILLS], desc, &isnull);
-		in.required_skills = isnull ? DatumGetJsonbP(util_jsonb("{}")) : DatumGetJsonbP(d);
-		d = heap_getattr(tup, att_num[A_PRIORITY], desc, &isnull);
-		in.priority = isnull ? 0 : DatumGetInt32(d);
-		d = heap_getattr(tup, att_num[A_QUEUE], desc, &isnull);
-		in.given_queue_id = isnull ? 0 : DatumGetInt64(d);
-	}
-	in.external_id = datum_text_or_null(tup, desc, att_num[A_EXTERNAL]);
-	in.customer_id = datum_text_or_null(tup, desc, att_num[A_CUSTOMER]);
+/* the "assignment" diagnostics of an agent chosen here, not by assign.c */
+static void
+route_describe_assignment(const RouteAssignment *a, JsonBuild *diag)
+{
+	jb_object(diag);
+	jb_kv_string(diag, "outcome", item_state_name(a->state));
+	jb_kv_int(diag, "agent_id", a->agent_id);
+	jb_kv_string(diag, "method", a->how);
+	jb_end_object(diag);
+}
 
-	jb_init(&diag);
-	jb_object(&diag);
-	route_classify(ws, &in, &out, &diag);
+/* step 4, first choice: the workstream's bot takes the item, without capacity */
+static void
+route_assign_bot(WorkstreamConfig *ws, RouteAssignment *a)
+{
+	a->agent_id = ws->bot_agent_id;
+	refs_lock_agent(a->agent_id);
+	a->state = ITEM_ACTIVE;
+	a->units = 0;
+	a->how = "bot";
+}
 
-	now = GetCurrentTimestamp();
-	jb_key(&diag, "assignment");
+/*
+ * step 4, second choice: the agent who handled this conversation, whatever
+ * their capacity (unless deleted since: then false, and the item is
+ * assigned as any other)
+ */
+static bool
+route_assign_same_agent(WorkstreamConfig *ws, const ItemInput *in,
+						const RouteOutcome *out, TimestampTz now, RouteAssignment *a)
+{
+	int64		agent_id = route_affinity_agent(ws->id, in->external_id);
+
+	if (agent_id == 0 || !assign_force(agent_id, a->units, out->queue->id, now))
+		return false;
+	a->agent_id = agent_id;
+	if (ws->capacity_profile != NULL)
+		a->profile_charged = assign_profile_charge(agent_id, ws->capacity_profile, now, true);
+	a->how = "keep_same_agent";
+	return true;
+}
+
+/* step 4, otherwise: assign.c chooses and reserves an agent who has room */
+static void
+route_assign_any(WorkstreamConfig *ws, const RouteOutcome *out, TimestampTz now,
+				 RouteAssignment *a, JsonBuild *diag)
+{
+	AssignRequest req;
+	AssignResult res;
+
 	memset(&req, 0, sizeof(req));
 	req.ws = ws;
-	req.queue = out.queue;
-	req.skills = &out.skills;
+	req.queue = out->queue;
+	req.skills = &out->skills;
 	req.reserve = true;
 	req.now = now;
 	memset(&res, 0, sizeof(res));
-	active = ws->auto_accept;
-	units = ws->capacity_units;
-	how = config_method_name(out.queue->method);
-	/* the queue's row is held, as a foreign key would hold it (refs.c) */
-	refs_lock_queue(out.queue->id);
-	if (!ws->pick_mode && ws->bot_agent_id != 0)
+	if (assign_and_describe(&req, &res, diag))
 	{
-		/* 3. a bot takes the item first, without capacity */
-		res.agent_id = ws->bot_agent_id;
-		refs_lock_agent(res.agent_id);
-		assigned = true;
-		active = true;
-		units = 0;
-		how = "bot";
-		jb_object(&diag);
-		jb_kv_string(&diag, "outcome", "active");
-		jb_kv_int(&diag, "agent_id", res.agent_id);
-		jb_kv_string(&diag, "method", "bot");
-		jb_end_object(&diag);
-	}
-	else if (!ws->pick_mode && ws->keep_same_agent && in.external_id != NULL &&
-			 (res.agent_id = route_affinity_agent(ws->id, in.external_id)) != 0 &&
-			 assign_force(res.agent_id, units, out.queue->id, now))
-	{
-		/*
-		 * 4. the agent who handled this conversation, whatever their
-		 * capacity (unless deleted since: then as any other item)
-		 */
-		if (ws->capacity_profile != NULL)
-			profile_charged = assign_profile_charge(res.agent_id, ws->capacity_profile, now, true);
-		assigned = true;
-		how = "keep_same_agent";
-		jb_object(&diag);
-		jb_kv_string(&diag, "outcome", active ? "active" : "offered");
-		jb_kv_int(&diag, "agent_id", res.agent_id);
-		jb_kv_string(&diag, "method", "keep_same_agent");
-		jb_end_object(&diag);
+		a->agent_id = res.agent_id;
+		a->profile_charged = ws->capacity_profile != NULL;
 	}
 	else
-	{
-		assigned = assign_and_describe(&req, &res, &diag);
-		profile_charged = assigned && ws->capacity_profile != NULL;
-	}
-	if (assigned)
-		event = active ? "assigned" : "offered";
-	jb_end_object(&diag);
+		a->state = ITEM_OPEN;
+	a->examined = res.examined;
+}
 
-	/* the new row */
-	values = palloc(sizeof(Datum) * desc->natts);
-	nulls = palloc(sizeof(bool) * desc->natts);
-	replace = palloc0(sizeof(bool) * desc->natts);
-	heap_deform_tuple(tup, desc, values, nulls);
-#define SET(a, v, isnull_) do { values[att_num[a] - 1] = (v); nulls[att_num[a] - 1] = (isnull_); replace[att_num[a] - 1] = true; } while (0)
-	if (out.context_changed)
-		SET(A_CONTEXT, JsonbPGetDatum(out.context), false);
-	SET(A_PRIORITY, Int32GetDatum(out.priority), false);
-	if (out.skills_changed)
-		SET(A_SKILLS, JsonbPGetDatum(route_skills_to_jsonb(&out.skills)), false);
-	SET(A_QUEUE, Int64GetDatum(out.queue->id), false);
-	SET(A_ACTIVITY, TimestampTzGetDatum(now), false);
-	SET(A_DIAG, jb_finish(&diag), false);
-	if (assigned)
+/*
+ * No agent for an item its queue holds (RouteOutcome.held): closed by
+ * overflow, or open and waiting in a queue that is closed, or that
+ * overflow left it in.  Returns the state it is left in, and writes the
+ * "assignment" diagnostics.
+ */
+static ItemState
+route_hold(const RouteOutcome *out, JsonBuild *diag)
+{
+	ItemState	state = out->overflow && out->overflow->closes ? ITEM_CLOSED : ITEM_OPEN;
+
+	jb_object(diag);
+	jb_kv_string(diag, "outcome", item_state_name(state));
+	jb_kv_string(diag, "reason", out->overflow ? "overflow" : "queue closed");
+	jb_kv_string(diag, "method", config_method_name(out->queue->method));
+	jb_end_object(diag);
+	return state;
+}
+
+/*
+ * Step 4: in push mode, an agent for the item, and the "assignment" member
+ * of the diagnostics.  The queue's row is held first, as a foreign key
+ * would hold it (refs.c).
+ */
+static void
+route_assign(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
+			 TimestampTz now, RouteAssignment *a, JsonBuild *diag)
+{
+	memset(a, 0, sizeof(RouteAssignment));
+	a->state = ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED;
+	a->units = ws->capacity_units;
+	a->how = config_method_name(out->queue->method);
+	refs_lock_queue(out->queue->id);
+	jb_key(diag, "assignment");
+	if (out->held)
+		a->state = route_hold(out, diag);
+	else if (!ws->pick_mode && ws->bot_agent_id != 0)
 	{
-		SET(A_STATE, CStringGetTextDatum(active ? "active" : "offered"), false);
-		SET(A_AGENT, Int64GetDatum(res.agent_id), false);
-		SET(A_RESERVED, Int32GetDatum(units), false);
-		SET(A_OFFERED, TimestampTzGetDatum(now), false);
-		if (active)
-			SET(A_ASSIGNED, TimestampTzGetDatum(now), false);
-		if (profile_charged)
-			SET(A_PROFILE, CStringGetTextDatum(ws->capacity_profile), false);
+		route_assign_bot(ws, a);
+		route_describe_assignment(a, diag);
 	}
+	else if (!ws->pick_mode && ws->keep_same_agent && in->external_id != NULL &&
+			 route_assign_same_agent(ws, in, out, now, a))
+		route_describe_assignment(a, diag);
 	else
-		SET(A_STATE, CStringGetTextDatum("open"), false);
-#undef SET
+		route_assign_any(ws, out, now, a, diag);
+}
 
-	/* events and notification */
-	events_init(&events);
+/* the columns of the new row that routing sets */
+typedef struct RouteRow
+{
+	Datum	   *values;
+	bool	   *nulls;
+	bool	   *replace;
+} RouteRow;
+
+static void
+route_row_set(RouteRow *row, int a, Datum value)
+{
+	row->values[att_num[a] - 1] = value;
+	row->nulls[att_num[a] - 1] = false;
+	row->replace[att_num[a] - 1] = true;
+}
+
+/* step 5: the routing columns and the diagnostics of the new row */
+static void
+route_row_changes(HeapTuple tup, TupleDesc desc, WorkstreamConfig *ws,
+				  const RouteOutcome *out, const RouteAssignment *a,
+				  Datum diagnostics, TimestampTz now, RouteRow *row)
+{
+	row->values = palloc(sizeof(Datum) * desc->natts);
+	row->nulls = palloc(sizeof(bool) * desc->natts);
+	row->replace = palloc0(sizeof(bool) * desc->natts);
+	heap_deform_tuple(tup, desc, row->values, row->nulls);
+	if (out->context_changed)
+		route_row_set(row, A_CONTEXT, JsonbPGetDatum(out->context));
+	route_row_set(row, A_PRIORITY, Int32GetDatum(out->priority));
+	if (out->skills_changed)
+		route_row_set(row, A_SKILLS, JsonbPGetDatum(route_skills_to_jsonb(&out->skills)));
+	route_row_set(row, A_QUEUE, Int64GetDatum(out->queue->id));
+	route_row_set(row, A_ACTIVITY, TimestampTzGetDatum(now));
+	route_row_set(row, A_DIAG, diagnostics);
+	route_row_set(row, A_STATE, CStringGetTextDatum(item_state_name(a->state)));
+	/* it entered its queue when it was created (escalation counts from then too) */
+	route_row_set(row, A_QUEUED, row->values[att_num[A_CREATED] - 1]);
+	if (a->state == ITEM_CLOSED)
+	{
+		route_row_set(row, A_CLOSED, TimestampTzGetDatum(now));
+		route_row_set(row, A_CLOSE_REASON, CStringGetTextDatum("overflow"));
+	}
+	if (a->state == ITEM_OPEN || a->state == ITEM_CLOSED)
+		return;
+	route_row_set(row, A_AGENT, Int64GetDatum(a->agent_id));
+	route_row_set(row, A_RESERVED, Int32GetDatum(a->units));
+	route_row_set(row, A_OFFERED, TimestampTzGetDatum(now));
+	if (a->state == ITEM_ACTIVE)
+		route_row_set(row, A_ASSIGNED, TimestampTzGetDatum(now));
+	if (a->profile_charged)
+		route_row_set(row, A_PROFILE, CStringGetTextDatum(ws->capacity_profile));
+}
+
+/*
+ * Step 6: the item's events, and a NOTIFY to its agent: an "overflowed"
+ * per overflow hop, then one event that carries the route too.  An item
+ * offered in the inserting transaction was never observably open: that
+ * event is "offered" (or "assigned"); else "queued", or "closed" when
+ * overflow closed it.
+ */
+static void
+route_record(int64 item_id, WorkstreamConfig *ws, const ItemInput *in,
+			 const RouteOutcome *out, const RouteAssignment *a, TimestampTz now)
+{
+	EventBuf	events;
+	JsonBuild	detail;
+	const char *event;
+
 	jb_init(&detail);
 	jb_object(&detail);
-	jb_kv_string(&detail, "route", in.given_queue_id != 0 ? "given" :
-				 out.route_rule ? out.route_rule : "fallback");
-	jb_kv_int(&detail, "priority", out.priority);
-	/*
-	 * An item offered in the inserting transaction was never observably
-	 * open: one event, "offered" (or "assigned"), carries the route too.
-	 */
-	if (assigned)
+	jb_kv_string(&detail, "route", in->given_queue_id != 0 ? "given" :
+				 out->route_rule ? out->route_rule : "fallback");
+	jb_kv_int(&detail, "priority", out->priority);
+	if (a->state == ITEM_ACTIVE || a->state == ITEM_OFFERED)
 	{
-		jb_kv_string(&detail, "method", how);
-		jb_kv_int(&detail, "candidates_examined", res.examined);
+		jb_kv_string(&detail, "method", a->how);
+		jb_kv_int(&detail, "candidates_examined", a->examined);
 	}
+	if (a->state == ITEM_CLOSED)
+		jb_kv_string(&detail, "reason", "overflow");
 	jb_end_object(&detail);
-	if (assigned)
-		events_add_jsonb(&events, item_id, event, res.agent_id, out.queue->id, jb_finish(&detail));
-	else
-		events_add_jsonb(&events, item_id, "queued", 0, out.queue->id, jb_finish(&detail));
+	event = a->state == ITEM_ACTIVE ? "assigned" :
+		a->state == ITEM_OFFERED ? "offered" :
+		a->state == ITEM_CLOSED ? "closed" : "queued";
+	events_init(&events);
+	if (out->overflow != NULL)
+		overflow_add_events(out->overflow, &events, item_id);
+	events_add_jsonb(&events, item_id, event, a->agent_id, out->queue->id, jb_finish(&detail));
 	events_flush(&events, now);
 
-	if (assigned)
+	if (a->state == ITEM_ACTIVE || a->state == ITEM_OFFERED)
 	{
 		TimestampTz expires = 0;
 
-		if (!active)
-			expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-															  TimestampTzGetDatum(now),
-															  IntervalPGetDatum(&ws->offer_timeout)));
-		events_notify_agent(res.agent_id, event, item_id, ws->id, out.queue->id,
-					 active ? NULL : &expires);
+		if (a->state == ITEM_OFFERED)
+			expires = config_offer_expires(ws, now);
+		events_notify_agent(a->agent_id, event, item_id, ws->id, out->queue->id,
+							a->state == ITEM_ACTIVE ? NULL : &expires);
 	}
+}
+
+/*
+ * The BEFORE INSERT trigger on work_item: the steps of the file header, in
+ * order, in the inserting transaction.
+ */
+PG_FUNCTION_INFO_V1(omniroute_route_work_item);
+
+Datum
+omniroute_route_work_item(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	TupleDesc	desc;
+	HeapTuple	tup;
+	bool		isnull;
+	int64		ws_id;
+	WorkstreamConfig *ws;
+	ItemInput	in;
+	RouteOutcome out;
+	RouteAssignment a;
+	JsonBuild	diag;
+	RouteRow	row;
+	TimestampTz now;
+	MemoryContext caller_ctx = CurrentMemoryContext;
+
+	omniroute_check_version();
+	if (!CALLED_AS_TRIGGER(fcinfo) || !TRIGGER_FIRED_BEFORE(td->tg_event) ||
+		!TRIGGER_FIRED_FOR_ROW(td->tg_event) || !TRIGGER_FIRED_BY_INSERT(td->tg_event))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("route_work_item() must be a BEFORE INSERT FOR EACH ROW trigger")));
+	desc = RelationGetDescr(td->tg_relation);
+	tup = td->tg_trigtuple;
+	lookup_attnums(td->tg_relation);
+
+	ws_id = util_attr_int64(tup, desc, att_num[A_WORKSTREAM], &isnull);
+	if (isnull)
+		PG_RETURN_POINTER(tup); /* NOT NULL will refuse it */
+	if (route_arrives_routed(tup, desc))
+	{
+		/* its references were checked where it was routed */
+		refs_secured(ws_id, util_attr_int64(tup, desc, att_num[A_QUEUE], NULL),
+					 util_attr_int64(tup, desc, att_num[A_AGENT], NULL));
+		PG_RETURN_POINTER(tup);
+	}
+
+	/* 1. the new row */
+	route_check_new_row(tup, desc);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+	ws = route_workstream(ws_id);
+	route_read_input(tup, desc, &in);
+
+	/* 2, 3. classification and the queue, and its overflow */
+	jb_init(&diag);
+	jb_object(&diag);
+	route_classify(ws, &in, &out, &diag);
+	now = GetCurrentTimestamp();
+	route_overflow(&out, now, &diag);
+
+	/* 4. an agent */
+	route_assign(ws, &in, &out, now, &a, &diag);
+	jb_end_object(&diag);
+
+	/* 5. the row, 6. the event and the agent's notification */
+	route_row_changes(tup, desc, ws, &out, &a, jb_finish(&diag), now, &row);
+	route_record(util_attr_int64(tup, desc, att_num[A_ID], NULL), ws, &in, &out, &a, now);
 
 	/*
 	 * The new row must outlive SPI's memory.  Its workstream, queue and
@@ -737,9 +898,9 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	 * be skipped.
 	 */
 	MemoryContextSwitchTo(caller_ctx);
-	tup = heap_modify_tuple(tup, desc, values, nulls, replace);
+	tup = heap_modify_tuple(tup, desc, row.values, row.nulls, row.replace);
 	SPI_finish();
-	refs_secured(ws_id, out.queue->id, assigned ? res.agent_id : 0);
+	refs_secured(ws_id, out.queue->id, a.agent_id);
 	PG_RETURN_POINTER(tup);
 }
 
@@ -767,7 +928,7 @@ begin_trial(const char *fn, int64 ws_id, Jsonb *context, ItemInput *in)
 				 errmsg("workstream " INT64_FORMAT " does not exist", ws_id)));
 	memset(in, 0, sizeof(ItemInput));
 	in->context = context;
-	in->required_skills = DatumGetJsonbP(util_jsonb("{}"));
+	in->required_skills = jb_empty_object();
 	if (context_get(context, "customer_id", &jv) && jv.type == jbvString)
 		in->customer_id = pnstrdup(jv.val.string.val, jv.val.string.len);
 	if (context_get(context, "external_id", &jv) && jv.type == jbvString)
@@ -794,6 +955,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	RouteOutcome out;
 	JsonBuild	diag;
 	Datum		result;
+	TimestampTz now;
 	MemoryContext caller_ctx = CurrentMemoryContext;
 
 	omniroute_check_version();
@@ -803,12 +965,17 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	jb_object(&diag);
 	jb_kv_bool(&diag, "simulated", true);
 	route_classify(ws, &in, &out, &diag);
+	now = GetCurrentTimestamp();
+	route_overflow(&out, now, &diag);
 	jb_kv_int(&diag, "priority", out.priority);
 	jb_key(&diag, "required_skills");
 	jb_jsonb(&diag, route_skills_to_jsonb(&out.skills));
 	jb_key(&diag, "context");
 	jb_jsonb(&diag, out.context);
 	jb_key(&diag, "assignment");
+	if (out.held)
+		route_hold(&out, &diag);
+	else
 	{
 		AssignRequest req;
 		AssignResult res;
@@ -818,7 +985,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 		req.queue = out.queue;
 		req.skills = &out.skills;
 		req.reserve = false;
-		req.now = GetCurrentTimestamp();
+		req.now = now;
 		assign_and_describe(&req, &res, &diag);
 	}
 	jb_end_object(&diag);

@@ -10,6 +10,7 @@
 
 #include "assign.h"
 #include "config.h"
+#include "overflow.h"
 
 /* what the application gave */
 typedef struct ItemInput
@@ -30,20 +31,31 @@ typedef struct RouteOutcome
 	int32		priority;
 	RequiredSkills skills;
 	bool		skills_changed;
-	QueueConfig *queue;
+	QueueConfig *queue;			/* after overflow, the queue it ends in */
 	const char *route_rule;		/* NULL: fallback or given */
+	Overflow   *overflow;		/* what overflow did, or NULL: nothing */
+	bool		held;			/* no agent: overflow keeps it waiting or
+								 * closes it, or its queue is closed */
 } RouteOutcome;
 
 /*
- * Steps 1 and 2: check the context against the declared types, apply the
- * classification rules, choose the queue.  Appends the "classification"
- * and "route" members of the diagnostics to diag (an open JSON object).
+ * Steps 2 and 3 of route.c: check the context against the declared types,
+ * apply the classification rules, choose the queue.  Appends the
+ * "classification" and "route" members of the diagnostics to diag (an
+ * open JSON object).
  */
 extern void route_classify(WorkstreamConfig *ws, const ItemInput *in,
 						   RouteOutcome *out, JsonBuild *diag);
 extern Jsonb *route_skills_to_jsonb(const RequiredSkills *rs);
-extern void route_parse_required_skills(Jsonb *js, RequiredSkills *rs);
+/*
+ * An item's required skills: an object of skill name to an integer
+ * proficiency from 1 to 10.  At the first value that is not one: with bad
+ * NULL, an error (22023); else false, *bad naming the skill (NULL: not an
+ * object) and rs holding the skills before it, so that serving can pass
+ * over an item whose requirement is bad instead of failing on it.
+ */
 extern bool route_required_skills_parse(Jsonb *js, RequiredSkills *rs, char **bad);
+/* what is wrong with a requirement route_required_skills_parse() refused */
 extern char *route_required_skills_problem(const char *bad);
 extern int64 route_affinity_agent(int64 ws_id, const char *external_id);
 

@@ -40,7 +40,10 @@
 #include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
 #include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/formatting.h"
+#include "utils/numeric.h"
 
 #include "rules.h"
 
@@ -229,7 +232,7 @@ fold_collation(void)
  * exponent only, surrounded by optional spaces -- no hex, no inf/nan, no
  * empty or blank string.
  */
-bool
+static bool
 rule_parse_number(const char *s, int len, double *out)
 {
 	char	   *buf;
@@ -288,6 +291,57 @@ rule_value_set_text(RuleValue *v, const char *s, int len)
 
 		v->str = lower;
 		v->len = strlen(lower);
+	}
+}
+
+/* a JSON number, or a string holding one, as a double that fits */
+static bool
+jsonb_number(const JsonbValue *v, double *out)
+{
+	if (v->type == jbvNumeric)
+	{
+		*out = DatumGetFloat8(DirectFunctionCall1(numeric_float8_no_overflow,
+												  NumericGetDatum(v->val.numeric)));
+		return !isinf(*out) && !isnan(*out);
+	}
+	if (v->type == jbvString)
+		return rule_parse_number(v->val.string.val, v->val.string.len, out);
+	return false;
+}
+
+bool
+rule_value_from_jsonb(const JsonbValue *v, RuleType type, RuleValue *out)
+{
+	memset(out, 0, sizeof(RuleValue));
+	if (v->type == jbvNull)
+	{
+		out->isnull = true;
+		return true;
+	}
+	if (type == RT_NUMBER)
+	{
+		out->type = RT_NUMBER;
+		return jsonb_number(v, &out->num);
+	}
+	switch (v->type)
+	{
+		case jbvString:
+			rule_value_set_text(out, v->val.string.val, v->val.string.len);
+			return true;
+		case jbvNumeric:
+			{
+				char	   *s = DatumGetCString(DirectFunctionCall1(numeric_out,
+																	NumericGetDatum(v->val.numeric)));
+
+				rule_value_set_text(out, s, strlen(s));
+				return true;
+			}
+		case jbvBool:
+			rule_value_set_text(out, v->val.boolean ? "true" : "false",
+								v->val.boolean ? 4 : 5);
+			return true;
+		default:
+			return false;
 	}
 }
 
@@ -377,6 +431,173 @@ is_ident_char(char c)
 	return is_ident_start(c) || (c >= '0' && c <= '9');
 }
 
+/*
+ * Punctuation and operators, longest first so that "<=" is not read as
+ * "<" followed by "=".
+ */
+static const struct
+{
+	const char *text;
+	TokKind		kind;
+}			operators[] =
+{
+	{"==", TK_EQ},
+	{"!=", TK_NE},
+	{"<>", TK_NE},
+	{"<=", TK_LE},
+	{">=", TK_GE},
+	{"=", TK_EQ},
+	{"<", TK_LT},
+	{">", TK_GT},
+	{"(", TK_LPAREN},
+	{")", TK_RPAREN},
+	{",", TK_COMMA},
+	{"-", TK_MINUS},
+};
+
+static inline bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* an identifier, or a keyword (case-insensitive) */
+static void
+lex_word(Parser *p)
+{
+	const char *s = p->text;
+	Token	   *t = &p->tok;
+	int			j = t->start;
+
+	while (j < p->textlen && is_ident_char(s[j]))
+		j++;
+	t->kind = TK_IDENT;
+	t->len = j - t->start;
+	for (size_t k = 0; k < lengthof(keywords); k++)
+	{
+		if (pg_strncasecmp(keywords[k].word, s + t->start, t->len) == 0 &&
+			keywords[k].word[t->len] == '\0')
+		{
+			t->kind = keywords[k].kind;
+			break;
+		}
+	}
+	if (t->kind == TK_IDENT)
+	{
+		t->sval = pnstrdup(s + t->start, t->len);
+		t->slen = t->len;
+	}
+}
+
+/* 'string' or "string"; the quote doubled stands for itself */
+static void
+lex_string(Parser *p)
+{
+	const char *s = p->text;
+	Token	   *t = &p->tok;
+	char		q = s[t->start];
+	StringInfoData buf;
+	int			j = t->start + 1;
+
+	initStringInfo(&buf);
+	for (;;)
+	{
+		if (j >= p->textlen)
+			RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, t->start, "unterminated string");
+		if (s[j] == q)
+		{
+			if (j + 1 < p->textlen && s[j + 1] == q)
+			{
+				appendStringInfoChar(&buf, q);
+				j += 2;
+				continue;
+			}
+			j++;
+			break;
+		}
+		appendStringInfoChar(&buf, s[j]);
+		j++;
+	}
+	t->kind = TK_STRING;
+	t->len = j - t->start;
+	t->sval = buf.data;
+	t->slen = buf.len;
+}
+
+/* digits [. digits] [e [+-] digits], or . digits ...; no sign */
+static void
+lex_number(Parser *p)
+{
+	const char *s = p->text;
+	int			n = p->textlen;
+	Token	   *t = &p->tok;
+	int			i = t->start;
+	int			j = i;
+	char	   *num;
+	char	   *end;
+
+	while (j < n && is_digit(s[j]))
+		j++;
+	if (j < n && s[j] == '.')
+	{
+		j++;
+		while (j < n && is_digit(s[j]))
+			j++;
+	}
+	if (j < n && (s[j] == 'e' || s[j] == 'E'))
+	{
+		int			k = j + 1;
+
+		if (k < n && (s[k] == '+' || s[k] == '-'))
+			k++;
+		if (k < n && is_digit(s[k]))
+		{
+			j = k;
+			while (j < n && is_digit(s[j]))
+				j++;
+		}
+	}
+	if (j < n && is_ident_char(s[j]))
+		RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, i, "invalid number \"%.*s\"",
+				   pg_mbcliplen(s + i, n - i, Min(j - i + 1, 40)), s + i);
+	num = pnstrdup(s + i, j - i);
+	errno = 0;
+	t->nval = strtod(num, &end);
+	if (errno != 0 || isinf(t->nval) || *end != '\0')
+		RULE_ERROR(p, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, i,
+				   "number \"%.40s\" is out of range", num);
+	t->kind = TK_NUMBER;
+	t->len = j - i;
+}
+
+/* punctuation or an operator; anything else is an error */
+static void
+lex_operator(Parser *p)
+{
+	const char *s = p->text + p->tok.start;
+	int			left = p->textlen - p->tok.start;
+	int			clen;
+
+	for (size_t k = 0; k < lengthof(operators); k++)
+	{
+		int			len = strlen(operators[k].text);
+
+		if (len <= left && memcmp(operators[k].text, s, len) == 0)
+		{
+			p->tok.kind = operators[k].kind;
+			p->tok.len = len;
+			return;
+		}
+	}
+	if ((unsigned char) s[0] < 0x20 || s[0] == 0x7f)
+		RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, p->tok.start,
+				   "unexpected character 0x%02x", (unsigned char) s[0]);
+	clen = Min(pg_mblen(s), left);
+	RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, p->tok.start,
+			   "unexpected character \"%.*s\"", clen, s);
+}
+
+/* read the next token into p->tok, past blanks */
 static void
 next_token(Parser *p)
 {
@@ -388,181 +609,20 @@ next_token(Parser *p)
 	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r'))
 		i++;
 	t->start = i;
+	t->len = 0;
 	t->sval = NULL;
 	t->slen = 0;
 	if (i >= n)
-	{
 		t->kind = TK_EOF;
-		t->len = 0;
-		p->off = i;
-		return;
-	}
-
-	if (is_ident_start(s[i]))
-	{
-		int			j = i;
-
-		while (j < n && is_ident_char(s[j]))
-			j++;
-		t->kind = TK_IDENT;
-		t->len = j - i;
-		for (size_t k = 0; k < lengthof(keywords); k++)
-		{
-			if (pg_strncasecmp(keywords[k].word, s + i, t->len) == 0 &&
-				keywords[k].word[t->len] == '\0')
-			{
-				t->kind = keywords[k].kind;
-				break;
-			}
-		}
-		if (t->kind == TK_IDENT)
-		{
-			t->sval = pnstrdup(s + i, t->len);
-			t->slen = t->len;
-		}
-		p->off = j;
-		return;
-	}
-
-	if (s[i] == '\'' || s[i] == '"')
-	{
-		char		q = s[i];
-		StringInfoData buf;
-		int			j = i + 1;
-
-		initStringInfo(&buf);
-		for (;;)
-		{
-			if (j >= n)
-				RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, i, "unterminated string");
-			if (s[j] == q)
-			{
-				if (j + 1 < n && s[j + 1] == q)
-				{
-					appendStringInfoChar(&buf, q);
-					j += 2;
-					continue;
-				}
-				j++;
-				break;
-			}
-			appendStringInfoChar(&buf, s[j]);
-			j++;
-		}
-		t->kind = TK_STRING;
-		t->len = j - i;
-		t->sval = buf.data;
-		t->slen = buf.len;
-		p->off = j;
-		return;
-	}
-
-	if ((s[i] >= '0' && s[i] <= '9') || (s[i] == '.' && i + 1 < n && s[i + 1] >= '0' && s[i + 1] <= '9'))
-	{
-		int			j = i;
-		char	   *num;
-		char	   *end;
-
-		while (j < n && s[j] >= '0' && s[j] <= '9')
-			j++;
-		if (j < n && s[j] == '.')
-		{
-			j++;
-			while (j < n && s[j] >= '0' && s[j] <= '9')
-				j++;
-		}
-		if (j < n && (s[j] == 'e' || s[j] == 'E'))
-		{
-			int			k = j + 1;
-
-			if (k < n && (s[k] == '+' || s[k] == '-'))
-				k++;
-			if (k < n && s[k] >= '0' && s[k] <= '9')
-			{
-				j = k;
-				while (j < n && s[j] >= '0' && s[j] <= '9')
-					j++;
-			}
-		}
-		if (j < n && is_ident_char(s[j]))
-			RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, i, "invalid number \"%.*s\"",
-					   pg_mbcliplen(s + i, n - i, Min(j - i + 1, 40)), s + i);
-		num = pnstrdup(s + i, j - i);
-		errno = 0;
-		t->nval = strtod(num, &end);
-		if (errno != 0 || isinf(t->nval) || *end != '\0')
-			RULE_ERROR(p, ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE, i,
-					   "number \"%.40s\" is out of range", num);
-		t->kind = TK_NUMBER;
-		t->len = j - i;
-		p->off = j;
-		return;
-	}
-
-	t->len = 1;
-	switch (s[i])
-	{
-		case '(':
-			t->kind = TK_LPAREN;
-			break;
-		case ')':
-			t->kind = TK_RPAREN;
-			break;
-		case ',':
-			t->kind = TK_COMMA;
-			break;
-		case '-':
-			t->kind = TK_MINUS;
-			break;
-		case '=':
-			t->kind = TK_EQ;
-			if (i + 1 < n && s[i + 1] == '=')
-				t->len = 2;
-			break;
-		case '!':
-			if (i + 1 < n && s[i + 1] == '=')
-			{
-				t->kind = TK_NE;
-				t->len = 2;
-				break;
-			}
-			RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, i, "unexpected character \"!\"");
-			break;
-		case '<':
-			t->kind = TK_LT;
-			if (i + 1 < n && s[i + 1] == '=')
-			{
-				t->kind = TK_LE;
-				t->len = 2;
-			}
-			else if (i + 1 < n && s[i + 1] == '>')
-			{
-				t->kind = TK_NE;
-				t->len = 2;
-			}
-			break;
-		case '>':
-			t->kind = TK_GT;
-			if (i + 1 < n && s[i + 1] == '=')
-			{
-				t->kind = TK_GE;
-				t->len = 2;
-			}
-			break;
-		default:
-			{
-				int			clen = pg_mblen(s + i);
-
-				if (clen > n - i)
-					clen = n - i;
-				if ((unsigned char) s[i] < 0x20 || s[i] == 0x7f)
-					RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, i,
-							   "unexpected character 0x%02x", (unsigned char) s[i]);
-				RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, i,
-						   "unexpected character \"%.*s\"", clen, s + i);
-			}
-	}
-	p->off = i + t->len;
+	else if (is_ident_start(s[i]))
+		lex_word(p);
+	else if (s[i] == '\'' || s[i] == '"')
+		lex_string(p);
+	else if (is_digit(s[i]) || (s[i] == '.' && i + 1 < n && is_digit(s[i + 1])))
+		lex_number(p);
+	else
+		lex_operator(p);
+	p->off = t->start + t->len;
 }
 
 /* ----------------------------------------------------------------
@@ -686,153 +746,154 @@ check_comparable(Parser *p, Operand *l, Operand *r, const char *opname, int pos)
 				   opname, rule_type_name(l->type), rule_type_name(r->type));
 }
 
+/* the comparison operator each token stands for */
+static const struct
+{
+	TokKind		tok;
+	CmpOp		op;
+}			comparisons[] =
+{
+	{TK_EQ, OP_EQ},
+	{TK_NE, OP_NE},
+	{TK_LT, OP_LT},
+	{TK_LE, OP_LE},
+	{TK_GT, OP_GT},
+	{TK_GE, OP_GE},
+	{TK_CONTAINS, OP_CONTAINS},
+	{TK_STARTS, OP_STARTS},
+	{TK_ENDS, OP_ENDS},
+};
+
+/* value IS [NOT] NULL, after the value */
+static RuleExpr *
+parse_is_null(Parser *p, const Operand *left)
+{
+	RuleExpr   *e = new_node(N_ISNULL);
+
+	e->left = *left;
+	next_token(p);
+	if (p->tok.kind == TK_NOT)
+	{
+		e->negated = true;
+		next_token(p);
+	}
+	expect(p, TK_NULL, "NULL");
+	return e;
+}
+
+/* value [NOT] IN '(' literal {',' literal} ')', after the value */
+static RuleExpr *
+parse_in_list(Parser *p, const Operand *left)
+{
+	RuleExpr   *e = new_node(N_IN);
+	int			cap = 4;
+
+	e->left = *left;
+	if (p->tok.kind == TK_NOT)
+	{
+		e->negated = true;
+		next_token(p);
+		if (p->tok.kind != TK_IN)
+			RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, p->tok.start,
+					   "expected IN after NOT but found %s",
+					   token_text(p, &p->tok));
+	}
+	next_token(p);
+	expect(p, TK_LPAREN, "\"(\" after IN");
+	e->list = palloc(sizeof(Operand) * cap);
+	for (;;)
+	{
+		Operand    *item;
+
+		if (e->nchildren == cap)
+		{
+			cap *= 2;
+			e->list = repalloc(e->list, sizeof(Operand) * cap);
+		}
+		item = &e->list[e->nchildren];
+		parse_value(p, item, true);
+		check_comparable(p, &e->left, item, "IN", item->pos);
+		e->nchildren++;
+		if (p->tok.kind != TK_COMMA)
+			break;
+		next_token(p);
+	}
+	expect(p, TK_RPAREN, "\",\" or \")\" in IN list");
+	return e;
+}
+
+/*
+ * The operand types a comparison accepts: = and != any two of a type
+ * (booleans with text, see above), < <= > >= numbers, CONTAINS, STARTS WITH
+ * and ENDS WITH text.
+ */
+static void
+check_operands(Parser *p, RuleExpr *e, int oppos)
+{
+	if (e->op == OP_EQ || e->op == OP_NE)
+		check_comparable(p, &e->left, &e->right, op_names[e->op], oppos);
+	else if (e->op >= OP_LT && e->op <= OP_GE)
+	{
+		if (e->left.type != RT_NUMBER || e->right.type != RT_NUMBER)
+			RULE_ERROR(p, ERRCODE_DATATYPE_MISMATCH, oppos,
+					   "operator %s applies to numbers only, not %s and %s",
+					   op_names[e->op], rule_type_name(e->left.type),
+					   rule_type_name(e->right.type));
+	}
+	else
+	{
+		bool_literal_as_text(&e->left);
+		bool_literal_as_text(&e->right);
+		if (e->left.type != RT_TEXT || e->right.type != RT_TEXT)
+			RULE_ERROR(p, ERRCODE_DATATYPE_MISMATCH, oppos,
+					   "operator %s applies to text only, not %s and %s",
+					   op_names[e->op], rule_type_name(e->left.type),
+					   rule_type_name(e->right.type));
+	}
+}
+
+/* value op value, at the operator op */
+static RuleExpr *
+parse_comparison(Parser *p, const Operand *left, CmpOp op)
+{
+	RuleExpr   *e = new_node(N_CMP);
+	int			oppos = p->tok.start;
+
+	e->left = *left;
+	e->op = op;
+	next_token(p);
+	if (op == OP_STARTS || op == OP_ENDS)
+		expect(p, TK_WITH, "WITH");
+	parse_value(p, &e->right, false);
+	check_operands(p, e, oppos);
+	return e;
+}
+
 /* test := value op value | value [NOT] IN (...) | value IS [NOT] NULL */
 static RuleExpr *
 parse_test(Parser *p)
 {
-	RuleExpr   *e;
 	Operand		left;
-	int			oppos;
 
 	parse_value(p, &left, false);
-	oppos = p->tok.start;
+	if (p->tok.kind == TK_IS)
+		return parse_is_null(p, &left);
+	if (p->tok.kind == TK_NOT || p->tok.kind == TK_IN)
+		return parse_in_list(p, &left);
+	for (size_t k = 0; k < lengthof(comparisons); k++)
+		if (p->tok.kind == comparisons[k].tok)
+			return parse_comparison(p, &left, comparisons[k].op);
 
-	switch (p->tok.kind)
+	/* a bare TRUE or FALSE is an expression of its own */
+	if (left.slot < 0 && left.type == RT_BOOL)
 	{
-		case TK_IS:
-			e = new_node(N_ISNULL);
-			e->left = left;
-			next_token(p);
-			if (p->tok.kind == TK_NOT)
-			{
-				e->negated = true;
-				next_token(p);
-			}
-			expect(p, TK_NULL, "NULL");
-			return e;
+		RuleExpr   *e = new_node(N_CONST);
 
-		case TK_NOT:
-		case TK_IN:
-			{
-				int			cap = 4;
-
-				e = new_node(N_IN);
-				e->left = left;
-				if (p->tok.kind == TK_NOT)
-				{
-					e->negated = true;
-					next_token(p);
-					if (p->tok.kind != TK_IN)
-						RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, p->tok.start,
-								   "expected IN after NOT but found %s",
-								   token_text(p, &p->tok));
-				}
-				next_token(p);
-				expect(p, TK_LPAREN, "\"(\" after IN");
-				e->list = palloc(sizeof(Operand) * cap);
-				for (;;)
-				{
-					Operand    *item;
-
-					if (e->nchildren == cap)
-					{
-						cap *= 2;
-						e->list = repalloc(e->list, sizeof(Operand) * cap);
-					}
-					item = &e->list[e->nchildren];
-					parse_value(p, item, true);
-					check_comparable(p, &e->left, item, "IN", item->pos);
-					e->nchildren++;
-					if (p->tok.kind == TK_COMMA)
-					{
-						next_token(p);
-						continue;
-					}
-					expect(p, TK_RPAREN, "\",\" or \")\" in IN list");
-					break;
-				}
-				return e;
-			}
-
-		case TK_EQ:
-		case TK_NE:
-		case TK_LT:
-		case TK_LE:
-		case TK_GT:
-		case TK_GE:
-		case TK_CONTAINS:
-		case TK_STARTS:
-		case TK_ENDS:
-			e = new_node(N_CMP);
-			e->left = left;
-			switch (p->tok.kind)
-			{
-				case TK_EQ:
-					e->op = OP_EQ;
-					break;
-				case TK_NE:
-					e->op = OP_NE;
-					break;
-				case TK_LT:
-					e->op = OP_LT;
-					break;
-				case TK_LE:
-					e->op = OP_LE;
-					break;
-				case TK_GT:
-					e->op = OP_GT;
-					break;
-				case TK_GE:
-					e->op = OP_GE;
-					break;
-				case TK_CONTAINS:
-					e->op = OP_CONTAINS;
-					break;
-				case TK_STARTS:
-					e->op = OP_STARTS;
-					break;
-				default:
-					e->op = OP_ENDS;
-					break;
-			}
-			next_token(p);
-			if (e->op == OP_STARTS || e->op == OP_ENDS)
-				expect(p, TK_WITH, "WITH");
-			parse_value(p, &e->right, false);
-
-			if (e->op == OP_EQ || e->op == OP_NE)
-				check_comparable(p, &e->left, &e->right, op_names[e->op], oppos);
-			else if (e->op >= OP_LT && e->op <= OP_GE)
-			{
-				if (e->left.type != RT_NUMBER || e->right.type != RT_NUMBER)
-					RULE_ERROR(p, ERRCODE_DATATYPE_MISMATCH, oppos,
-							   "operator %s applies to numbers only, not %s and %s",
-							   op_names[e->op], rule_type_name(e->left.type),
-							   rule_type_name(e->right.type));
-			}
-			else
-			{
-				bool_literal_as_text(&e->left);
-				bool_literal_as_text(&e->right);
-				if (e->left.type != RT_TEXT || e->right.type != RT_TEXT)
-					RULE_ERROR(p, ERRCODE_DATATYPE_MISMATCH, oppos,
-							   "operator %s applies to text only, not %s and %s",
-							   op_names[e->op], rule_type_name(e->left.type),
-							   rule_type_name(e->right.type));
-			}
-			return e;
-
-		default:
-			/* a bare TRUE or FALSE is an expression of its own */
-			if (left.slot < 0 && left.type == RT_BOOL)
-			{
-				e = new_node(N_CONST);
-				e->constval = left.lit.num != 0;
-				return e;
-			}
-			RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, p->tok.start,
-					   "expected an operator but found %s", token_text(p, &p->tok));
+		e->constval = left.lit.num != 0;
+		return e;
 	}
+	RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, p->tok.start,
+			   "expected an operator but found %s", token_text(p, &p->tok));
 	return NULL;				/* keep compiler quiet */
 }
 

@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include "utils/jsonb.h"
+
 /* longest rule text accepted, in bytes */
 #define RULE_MAX_LENGTH		65536
 /* deepest nesting of NOT and parentheses accepted */
@@ -73,6 +75,17 @@ extern bool rule_eval(const RuleExpr *expr, const RuleValue *slots);
 /* lower-cases text for the evaluator; result palloc'd unless unchanged */
 extern void rule_value_set_text(RuleValue *v, const char *s, int len);
 extern const char *rule_type_name(RuleType t);
-extern bool rule_parse_number(const char *s, int len, double *out);
+
+/*
+ * The one conversion of a JSON value into the value of a variable of the
+ * given type, for an item's context and a classification rule's output
+ * alike: JSON null is null; a number variable takes a JSON number or a
+ * string holding one (digits, sign, point and exponent only, with optional
+ * spaces around: no hex, inf or nan); a text variable takes a string,
+ * a number (as written) or a boolean ("true", "false").  False, for the
+ * caller to report, on anything else (out->type says which type was
+ * wanted).  Strings are not copied: v must outlive the value.
+ */
+extern bool rule_value_from_jsonb(const JsonbValue *v, RuleType type, RuleValue *out);
 
 #endif							/* OMNIROUTE_RULES_H */

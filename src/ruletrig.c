@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "rules.h"
+#include "util.h"
 #include "omniroute.h"
 
 static void
@@ -118,12 +119,21 @@ omniroute_check_rule(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(tup);
 }
 
+static UtilPlan workstream_exists_plan = {
+	"SELECT 1 FROM omniroute.workstream WHERE id = $1", 1, {INT8OID}, NULL
+};
+static UtilPlan workstream_rules_plan = {
+	"SELECT true, name, condition, output FROM omniroute.classification_rule"
+	" WHERE workstream_id = $1"
+	" UNION ALL "
+	"SELECT false, name, condition, NULL FROM omniroute.route_rule"
+	" WHERE workstream_id = $1", 1, {INT8OID}, NULL
+};
+
 static void
 recheck_workstream(int64 ws_id)
 {
-	Oid			argtypes[1] = {INT8OID};
 	Datum		values[1] = {Int64GetDatum(ws_id)};
-	MemoryContext ctx = CurrentMemoryContext;
 	RuleVars   *vars;
 	SPITupleTable *tt;
 	uint64		n;
@@ -133,22 +143,14 @@ recheck_workstream(int64 ws_id)
 	 * statement's snapshot does not.  A workstream being deleted takes its
 	 * rules with it.
 	 */
-	SPI_execute_with_args("SELECT 1 FROM omniroute.workstream WHERE id = $1",
-						  1, argtypes, values, NULL, false, 1);
-	MemoryContextSwitchTo(ctx);
-	if (SPI_processed == 0)
+	if (util_exec(util_plan(&workstream_exists_plan), values, NULL, false, 1,
+				  SPI_OK_SELECT) == 0)
 		return;
 
 	vars = config_load_vars(ws_id);
-	SPI_execute_with_args("SELECT true, name, condition, output FROM omniroute.classification_rule"
-						  " WHERE workstream_id = $1"
-						  " UNION ALL "
-						  "SELECT false, name, condition, NULL FROM omniroute.route_rule"
-						  " WHERE workstream_id = $1",
-						  1, argtypes, values, NULL, false, 0);
-	MemoryContextSwitchTo(ctx);
+	n = util_exec(util_plan(&workstream_rules_plan), values, NULL, false, 0,
+				  SPI_OK_SELECT);
 	tt = SPI_tuptable;
-	n = SPI_processed;
 	for (uint64 i = 0; i < n; i++)
 	{
 		HeapTuple	tup = tt->vals[i];

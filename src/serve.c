@@ -337,7 +337,7 @@ refusal(ServeAgent *ag, WorkstreamConfig *ws, ServeMode mode, int64 item,
 	{
 		RequiredSkills rs;
 
-		route_parse_required_skills(required, &rs);
+		route_required_skills_parse(required, &rs, NULL);
 		for (int r = 0; r < rs.n; r++)
 		{
 			int32		have = skill_level(ag, rs.names[r]);

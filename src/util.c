@@ -9,6 +9,7 @@
  */
 #include "postgres.h"
 
+#include "access/htup_details.h"
 #include "utils/hsearch.h"
 
 #include "utils/builtins.h"
@@ -22,6 +23,7 @@ SPIPlanPtr
 util_plan(UtilPlan *p)
 {
 	SPIPlanPtr	plan;
+	MemoryContext caller = CurrentMemoryContext;
 
 	if (p->plan != NULL)
 		return p->plan;
@@ -38,6 +40,8 @@ util_plan(UtilPlan *p)
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
 	p->plan = plan;
+	/* SPI leaves its own context current: what the caller allocates next is theirs */
+	MemoryContextSwitchTo(caller);
 	return plan;
 }
 
@@ -112,4 +116,18 @@ util_int64_hash(const char *name, Size entrysize, MemoryContext cxt)
 	ctl.entrysize = entrysize;
 	ctl.hcxt = cxt;
 	return hash_create(name, 64, &ctl, HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+}
+
+int64
+util_attr_int64(HeapTuple tup, TupleDesc desc, int attnum, bool *isnull)
+{
+	bool		null;
+	Datum		d;
+
+	if (attnum <= 0)
+		elog(ERROR, "omniroute: no int8 column %d in the row", attnum);
+	d = heap_getattr(tup, attnum, desc, &null);
+	if (isnull != NULL)
+		*isnull = null;
+	return null ? 0 : DatumGetInt64(d);
 }

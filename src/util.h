@@ -54,4 +54,7 @@ extern Datum util_jsonb(const char *json);
 /* a hash table keyed by an int64 (the entry's first member), in cxt */
 extern HTAB *util_int64_hash(const char *name, Size entrysize, MemoryContext cxt);
 
+/* an int8 column (attnum, 1-based) of a row: 0 when NULL, and *isnull (if given) says so */
+extern int64 util_attr_int64(HeapTuple tup, TupleDesc desc, int attnum, bool *isnull);
+
 #endif							/* OMNIROUTE_UTIL_H */
