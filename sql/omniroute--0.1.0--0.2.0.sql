@@ -445,8 +445,8 @@ CREATE TABLE omniroute.escalation_step (
  */
 ALTER TABLE omniroute.work_item
     ADD COLUMN queued_at        timestamptz,
-    ADD COLUMN escalation_level int NOT NULL DEFAULT 0 CHECK (escalation_level >= 0),
-    ADD COLUMN skill_matching   text CHECK (skill_matching IN ('exact', 'closest', 'none'));
+    ADD COLUMN escalation_level int NOT NULL DEFAULT 0,
+    ADD COLUMN skill_matching   text;
 UPDATE omniroute.work_item w
    SET queued_at = coalesce(
            (SELECT min(e.at) FROM omniroute.work_item_event e
