@@ -49,6 +49,8 @@
 #include "utils/timestamp.h"
 
 #include "config.h"
+#include "item.h"
+#include "jb.h"
 #include "lifecycle.h"
 #include "serve.h"
 #include "util.h"
@@ -56,123 +58,129 @@
 /* at most this many items per kind of work in one tick */
 #define TICK_BATCH 1000
 
-static SPIPlanPtr expired_plan;
-static SPIPlanPtr wrap_up_plan;
-static SPIPlanPtr idle_plan;
-static SPIPlanPtr unblock_plan;
-static SPIPlanPtr inactive_plan;
-static SPIPlanPtr close_idle_plan;
-static SPIPlanPtr servable_plan;
-static SPIPlanPtr try_lock_agent_plan;
+/*
+ * The first condition on offered_at (no timeout is shorter than the
+ * shortest) bounds the index range: without it the scan walks every offer
+ * still running, on every tick, to find that none has expired.
+ */
+static UtilPlan expired_plan = {
+	"SELECT w.id FROM omniroute.work_item w"
+	"  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
+	" WHERE w.state = 'offered'"
+	"   AND w.offered_at <= $1 - (SELECT min(offer_timeout)"
+	"                                FROM omniroute.workstream)"
+	"   AND w.offered_at + ws.offer_timeout <= $1"
+	" ORDER BY w.offered_at LIMIT 1000"
+	"   FOR UPDATE OF w SKIP LOCKED",
+	1, {TIMESTAMPTZOID}, NULL
+};
 
-static bool plans_ready = false;
+static UtilPlan wrap_up_plan = {
+	"SELECT id FROM omniroute.work_item"
+	" WHERE state = 'wrap_up' AND reserved_units > 0 AND wrap_up_until <= $1"
+	" ORDER BY wrap_up_until LIMIT 1000"
+	"   FOR UPDATE SKIP LOCKED",
+	1, {TIMESTAMPTZOID}, NULL
+};
 
-static void
-prepare_plans(void)
-{
-	Oid			t1[1] = {TIMESTAMPTZOID};
-	Oid			ti[1] = {INT8OID};
-	Oid			t2[2] = {INT8OID, TIMESTAMPTZOID};
-	Oid			t2i[2] = {INT8OID, INT8OID};
+static UtilPlan idle_plan = {
+	"SELECT w.id FROM omniroute.work_item w"
+	"  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
+	" WHERE w.state = 'waiting' AND ws.auto_close_after IS NOT NULL"
+	"   AND w.last_activity_at <= $1 - (SELECT min(auto_close_after)"
+	"                                     FROM omniroute.workstream)"
+	"   AND w.last_activity_at + ws.auto_close_after <= $1"
+	" ORDER BY w.last_activity_at LIMIT 1000"
+	"   FOR UPDATE OF w SKIP LOCKED",
+	1, {TIMESTAMPTZOID}, NULL
+};
 
-	if (plans_ready)
-		return;
-	/*
-	 * The first condition on offered_at (no timeout is shorter than the
-	 * shortest) bounds the index range: without it the scan walks every
-	 * offer still running, on every tick, to find that none has expired.
-	 */
-	expired_plan = util_prepare("SELECT w.id FROM omniroute.work_item w"
-								"  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
-								" WHERE w.state = 'offered'"
-								"   AND w.offered_at <= $1 - (SELECT min(offer_timeout)"
-								"                                FROM omniroute.workstream)"
-								"   AND w.offered_at + ws.offer_timeout <= $1"
-								" ORDER BY w.offered_at LIMIT 1000"
-								"   FOR UPDATE OF w SKIP LOCKED", 1, t1);
-	wrap_up_plan = util_prepare("SELECT id FROM omniroute.work_item"
-								" WHERE state = 'wrap_up' AND reserved_units > 0 AND wrap_up_until <= $1"
-								" ORDER BY wrap_up_until LIMIT 1000"
-								"   FOR UPDATE SKIP LOCKED", 1, t1);
-	idle_plan = util_prepare("SELECT w.id FROM omniroute.work_item w"
-							 "  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
-							 " WHERE w.state = 'waiting' AND ws.auto_close_after IS NOT NULL"
-							 "   AND w.last_activity_at <= $1 - (SELECT min(auto_close_after)"
-							 "                                     FROM omniroute.workstream)"
-							 "   AND w.last_activity_at + ws.auto_close_after <= $1"
-							 " ORDER BY w.last_activity_at LIMIT 1000"
-							 "   FOR UPDATE OF w SKIP LOCKED", 1, t1);
-	unblock_plan = util_prepare("UPDATE omniroute.work_item SET reserved_units = 0 WHERE id = $1", 1, ti);
-	/* not for a forced assignment: it was not offered for their presence */
-	inactive_plan = util_prepare("UPDATE omniroute.agent SET presence = 'inactive'"
-								 " WHERE id = $1 AND presence <> 'inactive'"
-								 "   AND NOT EXISTS (SELECT 1 FROM omniroute.work_item w"
-								 "                    WHERE w.id = $2 AND w.diagnostics -> 'assignment'"
-								 "                                        ->> 'method' = 'forced')",
-								 2, t2i);
-	close_idle_plan = util_prepare("UPDATE omniroute.work_item"
-								   "   SET state = 'closed', closed_at = $2, close_reason = 'inactivity',"
-								   "       reserved_units = 0"
-								   " WHERE id = $1", 2, t2);
-	/* an agent busy in another transaction is left for the next tick */
-	try_lock_agent_plan = util_prepare("SELECT 1 FROM omniroute.agent WHERE id = ("
-									   " SELECT agent_id FROM omniroute.work_item WHERE id = $1)"
-									   " FOR UPDATE SKIP LOCKED", 1, ti);
-	/*
-	 * Members who could take some open push item of their queues: room for
-	 * it, a presence its workstream allows (by name or by base, as the
-	 * router expands allowed_presences), and with exact matching every
-	 * skill it requires.  Serving anybody else is wasted work, on every
-	 * tick.  The open items are read by group (queue, workstream, required
-	 * skills: a skip scan of work_item_open_idx, one descent per
-	 * group), so a backlog that nobody can take costs one descent.  A level
-	 * serving cannot read (written before updates were checked) is met by
-	 * anyone with the skill here, so that serving reports the item.
-	 */
-	servable_plan = util_prepare("WITH RECURSIVE g AS ("
-								 "     (SELECT i.queue_id, i.workstream_id, i.required_skills"
-								 "        FROM omniroute.work_item i WHERE i.state = 'open'"
-								 "       ORDER BY i.queue_id, i.workstream_id, i.required_skills LIMIT 1)"
-								 "   UNION ALL"
-								 "     SELECT n.queue_id, n.workstream_id, n.required_skills"
-								 "       FROM g CROSS JOIN LATERAL"
-								 "            (SELECT i.queue_id, i.workstream_id, i.required_skills"
-								 "               FROM omniroute.work_item i"
-								 "              WHERE i.state = 'open'"
-								 "                AND (i.queue_id, i.workstream_id, i.required_skills)"
-								 "                    > (g.queue_id, g.workstream_id, g.required_skills)"
-								 "              ORDER BY i.queue_id, i.workstream_id, i.required_skills"
-								 "              LIMIT 1) n)"
-								 "SELECT DISTINCT m.agent_id"
-								 "  FROM g"
-								 "  JOIN omniroute.workstream ws ON ws.id = g.workstream_id"
-								 "   AND ws.mode = 'push'"
-								 "  JOIN omniroute.queue_member m ON m.queue_id = g.queue_id"
-								 "   AND m.free_units >= ws.capacity_units"
-								 " WHERE EXISTS (SELECT 1 FROM omniroute.presence p"
-								 "                WHERE p.name = m.presence"
-								 "                  AND (p.name = ANY (ws.allowed_presences)"
-								 "                       OR p.base = ANY (ws.allowed_presences)))"
-								 "   AND (ws.skill_matching <> 'exact'"
-								 "        OR NOT EXISTS (SELECT 1 FROM jsonb_each(g.required_skills) r"
-								 "                        WHERE NOT EXISTS"
-								 "                              (SELECT 1 FROM omniroute.agent_skill s"
-								 "                                WHERE s.agent_id = m.agent_id AND s.skill = r.key"
-								 "                                  AND s.proficiency >="
-								 "                                      CASE WHEN jsonb_typeof(r.value) <> 'number' THEN 0"
-								 "                                           WHEN (r.value)::numeric BETWEEN 1 AND 10"
-								 "                                           THEN (r.value)::numeric ELSE 0 END)))"
-								 " LIMIT 1000", 0, NULL);
-	/* only now: a failed prepare above is retried on the next call */
-	plans_ready = true;
-}
+static UtilPlan unblock_plan = {
+	"UPDATE omniroute.work_item SET reserved_units = 0 WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+
+/* not for a forced assignment: it was not offered for their presence */
+static UtilPlan inactive_plan = {
+	"UPDATE omniroute.agent SET presence = 'inactive'"
+	" WHERE id = $1 AND presence <> 'inactive'"
+	"   AND NOT EXISTS (SELECT 1 FROM omniroute.work_item w"
+	"                    WHERE w.id = $2 AND w.diagnostics -> 'assignment'"
+	"                                        ->> 'method' = 'forced')",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+static UtilPlan close_idle_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = 'closed', closed_at = $2, close_reason = 'inactivity',"
+	"       reserved_units = 0"
+	" WHERE id = $1",
+	2, {INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+/* an agent busy in another transaction is left for the next tick */
+static UtilPlan try_lock_agent_plan = {
+	"SELECT 1 FROM omniroute.agent WHERE id = ("
+	" SELECT agent_id FROM omniroute.work_item WHERE id = $1)"
+	" FOR UPDATE SKIP LOCKED",
+	1, {INT8OID}, NULL
+};
+
+/*
+ * Members who could take some open push item of their queues: room for it,
+ * a presence its workstream allows (by name or by base, as the router
+ * expands allowed_presences), and with exact matching every skill it
+ * requires.  Serving anybody else is wasted work, on every tick.  The open
+ * items are read by group (queue, workstream, required skills: a skip scan
+ * of work_item_open_idx, one descent per group), so a backlog that nobody
+ * can take costs one descent.  A level serving cannot read (written before
+ * updates were checked) is met by anyone with the skill here, so that
+ * serving reports the item.
+ */
+static UtilPlan servable_plan = {
+	"WITH RECURSIVE g AS ("
+	"     (SELECT i.queue_id, i.workstream_id, i.required_skills"
+	"        FROM omniroute.work_item i WHERE i.state = 'open'"
+	"       ORDER BY i.queue_id, i.workstream_id, i.required_skills LIMIT 1)"
+	"   UNION ALL"
+	"     SELECT n.queue_id, n.workstream_id, n.required_skills"
+	"       FROM g CROSS JOIN LATERAL"
+	"            (SELECT i.queue_id, i.workstream_id, i.required_skills"
+	"               FROM omniroute.work_item i"
+	"              WHERE i.state = 'open'"
+	"                AND (i.queue_id, i.workstream_id, i.required_skills)"
+	"                    > (g.queue_id, g.workstream_id, g.required_skills)"
+	"              ORDER BY i.queue_id, i.workstream_id, i.required_skills"
+	"              LIMIT 1) n)"
+	"SELECT DISTINCT m.agent_id"
+	"  FROM g"
+	"  JOIN omniroute.workstream ws ON ws.id = g.workstream_id"
+	"   AND ws.mode = 'push'"
+	"  JOIN omniroute.queue_member m ON m.queue_id = g.queue_id"
+	"   AND m.free_units >= ws.capacity_units"
+	" WHERE EXISTS (SELECT 1 FROM omniroute.presence p"
+	"                WHERE p.name = m.presence"
+	"                  AND (p.name = ANY (ws.allowed_presences)"
+	"                       OR p.base = ANY (ws.allowed_presences)))"
+	"   AND (ws.skill_matching <> 'exact'"
+	"        OR NOT EXISTS (SELECT 1 FROM jsonb_each(g.required_skills) r"
+	"                        WHERE NOT EXISTS"
+	"                              (SELECT 1 FROM omniroute.agent_skill s"
+	"                                WHERE s.agent_id = m.agent_id AND s.skill = r.key"
+	"                                  AND s.proficiency >="
+	"                                      CASE WHEN jsonb_typeof(r.value) <> 'number' THEN 0"
+	"                                           WHEN (r.value)::numeric BETWEEN 1 AND 10"
+	"                                           THEN (r.value)::numeric ELSE 0 END)))"
+	" LIMIT 1000",
+	0, {0}, NULL
+};
 
 /* the ids a query returned, copied out of SPI's result */
 static int64 *
-fetch_ids(SPIPlanPtr plan, TimestampTz at, int *n)
+fetch_ids(UtilPlan *plan, TimestampTz at, int *n)
 {
 	Datum		values[1] = {TimestampTzGetDatum(at)};
-	uint64		got = util_exec(plan, values, NULL, false, 0, SPI_OK_SELECT);
+	uint64		got = util_exec(util_plan(plan), values, NULL, false, 0, SPI_OK_SELECT);
 	int64	   *ids = palloc(sizeof(int64) * (got + 1));
 
 	for (uint64 i = 0; i < got; i++)
@@ -187,7 +195,7 @@ try_lock_agent_of(int64 item)
 {
 	Datum		values[1] = {Int64GetDatum(item)};
 
-	return util_exec(try_lock_agent_plan, values, NULL, false, 0, SPI_OK_SELECT) > 0;
+	return util_exec(util_plan(&try_lock_agent_plan), values, NULL, false, 0, SPI_OK_SELECT) > 0;
 }
 
 /*
@@ -288,7 +296,7 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 	/* an agent who lets offers expire is not there: stop offering */
 	values[0] = Int64GetDatum(agent);
 	values[1] = Int64GetDatum(id);
-	util_exec(inactive_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&inactive_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	lifecycle_reroute(call, &it, "missed");
 	return 1;
 }
@@ -299,7 +307,7 @@ static int
 expire_offers(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
-	int64	   *ids = fetch_ids(expired_plan, at, &n);
+	int64	   *ids = fetch_ids(&expired_plan, at, &n);
 
 	return tick_each(call, &expire_kind, ids, n, at);
 }
@@ -313,7 +321,7 @@ release_wrap_up(LifecycleCall *call, int64 id, TimestampTz at)
 	if (!try_lock_agent_of(id))
 		return 0;
 	lifecycle_lock_item(id, &it);
-	util_exec(unblock_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&unblock_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	lifecycle_release_item(&it, at);
 	events_add(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, NULL);
 	serve_agent_ext(it.agent_id, at, &call->events, true);
@@ -326,9 +334,23 @@ static int
 release_wrap_ups(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
-	int64	   *ids = fetch_ids(wrap_up_plan, at, &n);
+	int64	   *ids = fetch_ids(&wrap_up_plan, at, &n);
 
 	return tick_each(call, &wrap_up_kind, ids, n, at);
+}
+
+/* the detail of an idle item's closed event */
+static Datum
+closed_idle_detail(void)
+{
+	JsonBuild	b;
+
+	jb_init(&b);
+	jb_object(&b);
+	jb_kv_string(&b, "from", item_state_name(ITEM_WAITING));
+	jb_kv_string(&b, "reason", "inactivity");
+	jb_end_object(&b);
+	return jb_finish(&b);
 }
 
 static int
@@ -338,9 +360,9 @@ close_idle_item(LifecycleCall *call, int64 id, TimestampTz at)
 	Datum		values[2] = {Int64GetDatum(id), TimestampTzGetDatum(at)};
 
 	lifecycle_lock_item(id, &it);
-	util_exec(close_idle_plan, values, NULL, false, 0, SPI_OK_UPDATE);
-	events_add(&call->events, it.id, "closed", it.agent_id, it.queue_id,
-			   "{\"from\": \"waiting\", \"reason\": \"inactivity\"}");
+	util_exec(util_plan(&close_idle_plan), values, NULL, false, 0, SPI_OK_UPDATE);
+	events_add_jsonb(&call->events, it.id, "closed", it.agent_id, it.queue_id,
+					 closed_idle_detail());
 	return 1;
 }
 
@@ -350,7 +372,7 @@ static int
 close_idle(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
-	int64	   *ids = fetch_ids(idle_plan, at, &n);
+	int64	   *ids = fetch_ids(&idle_plan, at, &n);
 
 	return tick_each(call, &idle_kind, ids, n, at);
 }
@@ -366,7 +388,7 @@ static const TickKind serve_kind = {"serving waiting work to agent", serve_one};
 static int
 serve_waiting(LifecycleCall *call, TimestampTz at)
 {
-	uint64		got = util_exec(servable_plan, NULL, NULL, false, 0, SPI_OK_SELECT);
+	uint64		got = util_exec(util_plan(&servable_plan), NULL, NULL, false, 0, SPI_OK_SELECT);
 	int64	   *agents = palloc(sizeof(int64) * (got + 1));
 
 	for (uint64 i = 0; i < got; i++)
@@ -414,7 +436,6 @@ omniroute_tick(PG_FUNCTION_ARGS)
 				 errmsg("only an omniroute admin may run omniroute.tick()")));
 	check_tick_time(at);
 	call.now = at;
-	prepare_plans();
 	actions += expire_offers(&call, at);
 	actions += release_wrap_ups(&call, at);
 	actions += close_idle(&call, at);
