@@ -81,7 +81,7 @@ static ConfigWatch config_watch = {.tables = config_tables, .ntables = lengthof(
  * stale when it ends, or that would outlive it with nothing to drop it.
  * ----------------------------------------------------------------
  */
-#define MAX_WATCHES 4
+#define MAX_WATCHES 8
 static ConfigWatch *watches[MAX_WATCHES];
 static int	nwatches = 0;
 
