@@ -56,6 +56,7 @@
 #include "config.h"
 #include "direct.h"
 #include "events.h"
+#include "hours.h"
 #include "item.h"
 #include "jb.h"
 #include "route.h"
@@ -64,6 +65,16 @@
 
 static int	serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events,
 						  bool skip_locked, bool pick, int64 *picked);
+
+/*
+ * Priority aging: the whole priority_aging intervals waited from created
+ * to now, 0 before created.  Exact: the epochs are numeric and div()
+ * truncates, which is floor for the non-negative quotient.
+ */
+#define SERVE_AGING_BONUS(now, created, aging) \
+	"(CASE WHEN " now " > " created \
+	" THEN div(extract(epoch FROM " now " - " created "), extract(epoch FROM " aging "))::bigint" \
+	" ELSE 0 END)"
 
 #define AGENT_SQL \
 	"SELECT capacity - used_units, presence, is_bot FROM omniroute.agent WHERE id = $1"
@@ -81,13 +92,23 @@ static UtilPlan member_plan = {
 	2, {INT8OID, INT8OID}, NULL
 };
 
+/* pick(id): whether the agent is a member of the queue, its operating hours */
+static UtilPlan pick_queue_plan = {
+	"SELECT EXISTS (SELECT 1 FROM omniroute.queue_member"
+	"                WHERE agent_id = $1 AND queue_id = $2),"
+	"       (SELECT operating_hours FROM omniroute.queue WHERE id = $2)",
+	2, {INT8OID, INT8OID}, NULL
+};
+
 /*
  * The groups of open items in each of the agent's queues: a skip scan of
- * work_item_open_idx, one descent per group, with the first (best) item of
- * each to name it.
+ * work_item_open_idx, one descent per group, with the first item of each
+ * to name it; with the queue's operating hours and the workstream's
+ * priority aging.
  */
 static UtilPlan groups_plan = {
-	"SELECT m.queue_id, q.priority, g.workstream_id, g.required_skills, g.id"
+	"SELECT m.queue_id, q.priority, g.workstream_id, g.required_skills, g.id,"
+	"       q.operating_hours, w.priority_aging"
 	"  FROM omniroute.queue_member m"
 	"  JOIN omniroute.queue q ON q.id = m.queue_id"
 	" CROSS JOIN LATERAL"
@@ -106,11 +127,15 @@ static UtilPlan groups_plan = {
 	"                           > (g.workstream_id, g.required_skills)"
 	"                     ORDER BY i.workstream_id, i.required_skills LIMIT 1) n)"
 	"        SELECT * FROM g) g"
+	"  JOIN omniroute.workstream w ON w.id = g.workstream_id"
 	" WHERE m.agent_id = $1",
 	1, {INT8OID}, NULL
 };
 
-/* the top $6 items of each group given, merged in serving order */
+/*
+ * The top $6 items of each group given, merged in serving order.  Without
+ * priority aging: column 4 is empty, the caller counts each group's rows.
+ */
 static UtilPlan open_items_plan = {
 	"SELECT w.id, g.n, w.declined_agents"
 	"  FROM unnest($1, $2, $3, $4, $5)"
@@ -126,6 +151,63 @@ static UtilPlan open_items_plan = {
 	"         LIMIT $6) w"
 	" ORDER BY g.queue_priority DESC, w.priority DESC, w.created_at, w.id",
 	6, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID}, NULL
+};
+
+/* the open items of group g (of open_items_aging_plan) */
+#define IN_GROUP \
+	"i.queue_id = g.queue_id AND i.workstream_id = g.workstream_id" \
+	" AND i.required_skills = g.required_skills AND i.state = 'open'"
+
+/*
+ * The same with priority aging ($7: each group's workstream's, NULL for
+ * none; $8: now).  An item's effective priority is its priority plus one
+ * for each whole priority_aging it has waited since created_at.  Within a
+ * priority level, the older item is never behind, so the best items of a
+ * group are among the oldest of each level it holds: the levels are found
+ * by a loose scan of work_item_open_idx (the first item below the last
+ * level found: one descent per distinct priority present), the top $6 of
+ * each level are read in age order, and the whole is merged by effective
+ * priority, then age.  No queue is sorted whole.  A group without aging is
+ * read as by open_items_plan.  Column 4 numbers each row within its level
+ * (its group, without aging): the caller knows from it which lists gave
+ * all they were asked for.
+ */
+static UtilPlan open_items_aging_plan = {
+	"SELECT w.id, g.n, w.declined_agents, w.rn"
+	"  FROM unnest($1, $2, $3, $4, $5, $7)"
+	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, aging)"
+	" CROSS JOIN LATERAL"
+	"       ((SELECT i.id, i.priority::bigint AS effective, i.created_at, i.declined_agents,"
+	"                row_number() OVER (ORDER BY i.priority DESC, i.created_at, i.id) AS rn"
+	"           FROM omniroute.work_item i"
+	"          WHERE g.aging IS NULL AND " IN_GROUP
+	"          ORDER BY i.priority DESC, i.created_at, i.id"
+	"          LIMIT $6)"
+	"        UNION ALL"
+	"        (SELECT t.id, t.effective, t.created_at, t.declined_agents, t.rn"
+	"           FROM (WITH RECURSIVE lv(priority) AS ("
+	"                     (SELECT i.priority FROM omniroute.work_item i"
+	"                       WHERE g.aging IS NOT NULL AND " IN_GROUP
+	"                       ORDER BY i.priority DESC, i.created_at, i.id LIMIT 1)"
+	"                   UNION ALL"
+	"                     SELECT n.priority"
+	"                       FROM lv CROSS JOIN LATERAL"
+	"                            (SELECT i.priority FROM omniroute.work_item i"
+	"                              WHERE " IN_GROUP " AND i.priority < lv.priority"
+	"                              ORDER BY i.priority DESC, i.created_at, i.id LIMIT 1) n)"
+	"                 SELECT priority FROM lv) l"
+	"          CROSS JOIN LATERAL"
+	"                (SELECT i.id, i.created_at, i.declined_agents,"
+	"                        i.priority + " SERVE_AGING_BONUS("$8", "i.created_at", "g.aging")
+	"                            AS effective,"
+	"                        row_number() OVER (ORDER BY i.created_at, i.id) AS rn"
+	"                   FROM omniroute.work_item i"
+	"                  WHERE " IN_GROUP " AND i.priority = l.priority"
+	"                  ORDER BY i.created_at, i.id"
+	"                  LIMIT $6) t)) w"
+	" ORDER BY g.queue_priority DESC, w.effective DESC, w.created_at, w.id",
+	8, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
+		INTERVALARRAYOID, TIMESTAMPTZOID}, NULL
 };
 
 static UtilPlan take_item_plan = {
@@ -488,10 +570,11 @@ typedef struct ItemGroup
 	int64		ws_id;
 	Datum		skills;			/* jsonb */
 	int64		first_item;		/* its best item, to name it */
+	char	   *hours;			/* the queue's operating hours, or NULL */
+	Datum		aging;			/* the workstream's priority_aging, or 0 */
 	WorkstreamConfig *ws;
 	bool		takable;		/* the agent may take its items */
 	int			fetched;		/* items read from it in this round */
-	int			last_row;		/* the row of the last of them */
 } ItemGroup;
 
 /* the item being looked at, for the error context */
@@ -520,6 +603,7 @@ load_groups(int64 agent_id, int *ngroups)
 	uint64		n = util_exec(util_plan(&groups_plan), values, NULL, false, 0, SPI_OK_SELECT);
 	ItemGroup  *groups = palloc0(sizeof(ItemGroup) * (n + 1));
 	bool		isnull;
+	Datum		d;
 
 	for (uint64 i = 0; i < n; i++)
 	{
@@ -528,6 +612,15 @@ load_groups(int64 agent_id, int *ngroups)
 		groups[i].ws_id = util_col_int64(i, 3);
 		groups[i].skills = PointerGetDatum(DatumGetJsonbPCopy(util_col(i, 4, &isnull)));
 		groups[i].first_item = util_col_int64(i, 5);
+		groups[i].hours = util_col_text(i, 6);
+		d = util_col(i, 7, &isnull);
+		if (!isnull)
+		{
+			Interval   *aging = palloc(sizeof(Interval));
+
+			*aging = *DatumGetIntervalP(d);
+			groups[i].aging = PointerGetDatum(aging);
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*ngroups = (int) n;
@@ -598,8 +691,10 @@ typedef struct ServeSearch
 } ServeSearch;
 
 /*
- * Judge each group (group_takable); returns the fewest units a takable
- * group's items need, -1 if none is takable.
+ * Judge each group: none of a queue its operating hours say is closed now
+ * (its items wait for the first tick after it opens), else group_takable.
+ * Returns the fewest units a takable group's items need, -1 if none is
+ * takable.
  */
 static int32
 judge_groups(ServeSearch *s)
@@ -613,7 +708,8 @@ judge_groups(ServeSearch *s)
 		ItemGroup  *g = &s->groups[i];
 
 		s->sc.item = g->first_item;
-		g->takable = group_takable(&s->ag, g, mode, nobody);
+		g->takable = (g->hours == NULL || hours_is_open(g->hours, s->now)) &&
+			group_takable(&s->ag, g, mode, nobody);
 		if (g->takable && (min_units < 0 || g->ws->capacity_units < min_units))
 			min_units = g->ws->capacity_units;
 	}
@@ -622,12 +718,13 @@ judge_groups(ServeSearch *s)
 }
 
 /*
- * The arguments of open_items_plan for the takable groups (the group's
- * index in s->groups as its n); returns how many groups, 0 when none is
+ * The arguments of open_items_plan (with *aging, of open_items_aging_plan)
+ * for the takable groups, the group's index in s->groups as its n; *aging
+ * says whether any of them ages.  Returns how many groups, 0 when none is
  * left.
  */
 static int
-round_arguments(ServeSearch *s, Datum *values)
+round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 {
 	int			ng = s->ngroups + 1;
 	Datum	   *qids = palloc(sizeof(Datum) * ng);
@@ -635,8 +732,13 @@ round_arguments(ServeSearch *s, Datum *values)
 	Datum	   *skills = palloc(sizeof(Datum) * ng);
 	Datum	   *qprios = palloc(sizeof(Datum) * ng);
 	Datum	   *index = palloc(sizeof(Datum) * ng);
+	Datum	   *agings = palloc(sizeof(Datum) * ng);
+	bool	   *aging_nulls = palloc(sizeof(bool) * ng);
 	int			nsent = 0;
+	int			dims[1];
+	int			lbs[1] = {1};
 
+	*aging = false;
 	for (int i = 0; i < s->ngroups; i++)
 	{
 		ItemGroup  *g = &s->groups[i];
@@ -648,15 +750,27 @@ round_arguments(ServeSearch *s, Datum *values)
 		skills[nsent] = g->skills;
 		qprios[nsent] = Int32GetDatum(g->queue_priority);
 		index[nsent] = Int32GetDatum(i);
+		agings[nsent] = g->aging;
+		aging_nulls[nsent] = (g->aging == (Datum) 0);
+		*aging |= (g->aging != (Datum) 0);
 		g->fetched = 0;
 		nsent++;
 	}
+	memset(nulls, ' ', 8);
 	values[0] = PointerGetDatum(construct_array(qids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(wsids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(skills, nsent, JSONBOID, -1, false, TYPALIGN_INT));
 	values[3] = PointerGetDatum(construct_array(qprios, nsent, INT4OID, 4, true, TYPALIGN_INT));
 	values[4] = PointerGetDatum(construct_array(index, nsent, INT4OID, 4, true, TYPALIGN_INT));
 	values[5] = Int64GetDatum(s->limit);
+	if (*aging)
+	{
+		dims[0] = nsent;
+		values[6] = PointerGetDatum(construct_md_array(agings, aging_nulls, 1, dims, lbs,
+													   INTERVALOID, sizeof(Interval), false,
+													   TYPALIGN_DOUBLE));
+		values[7] = TimestampTzGetDatum(s->now);
+	}
 	return nsent;
 }
 
@@ -672,30 +786,34 @@ round_arguments(ServeSearch *s, Datum *values)
 static RoundItem *
 read_round(ServeSearch *s, int *nitems, bool *more)
 {
-	Datum		values[6];
+	Datum		values[8];
+	char		nulls[8];
+	bool		aging;
 	uint64		n;
 	uint64		upto;
 	RoundItem  *items;
 
 	*more = false;
-	if (round_arguments(s, values) == 0)
+	if (round_arguments(s, values, nulls, &aging) == 0)
 		return NULL;
-	n = util_exec(util_plan(&open_items_plan), values, NULL, false, 0, SPI_OK_SELECT);
+	n = util_exec(util_plan(aging ? &open_items_aging_plan : &open_items_plan), values, nulls,
+				  false, 0, SPI_OK_SELECT);
 	items = palloc(sizeof(RoundItem) * (n + 1));
+	upto = n;
 	for (uint64 r = 0; r < n; r++)
 	{
+		ItemGroup  *g = &s->groups[util_col_int32(r, 2)];
+		int64		nth = aging ? util_col_int64(r, 4) : ++g->fetched;
+
 		items[r].item = util_col_int64(r, 1);
-		items[r].group = &s->groups[util_col_int32(r, 2)];
-		items[r].group->fetched++;
-		items[r].group->last_row = (int) r;
-	}
-	upto = n;
-	for (int i = 0; i < s->ngroups; i++)
-		if (s->groups[i].takable && s->groups[i].fetched >= s->limit)
+		items[r].group = g;
+		/* the last row a full list gave: sure of the order up to here */
+		if (nth >= s->limit && !*more)
 		{
 			*more = true;
-			upto = Min(upto, (uint64) s->groups[i].last_row + 1);
+			upto = r + 1;
 		}
+	}
 	for (uint64 r = 0; r < upto; r++)
 	{
 		bool		isnull;
@@ -838,6 +956,33 @@ serve_agent(int64 agent_id, TimestampTz now, EventBuf *events)
 	return serve_agent_ext(agent_id, now, events, false);
 }
 
+/* pick(id): the agent is a member of the item's queue, which is open now */
+static void
+check_pick_queue(int64 agent_id, int64 item, int64 queue_id, TimestampTz now)
+{
+	Datum		values[2] = {Int64GetDatum(agent_id), Int64GetDatum(queue_id)};
+	bool		isnull;
+	bool		member;
+	char	   *hours;
+
+	util_exec(util_plan(&pick_queue_plan), values, NULL, false, 0, SPI_OK_SELECT);
+	member = DatumGetBool(util_col(0, 1, &isnull));
+	hours = util_col_text(0, 2);
+	SPI_freetuptable(SPI_tuptable);
+	if (!member)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
+						": not a member of its queue " INT64_FORMAT, agent_id, item, queue_id)));
+	if (hours != NULL && !hours_is_open(hours, now))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
+						": its queue " INT64_FORMAT " is closed (operating hours \"%s\")",
+						agent_id, item, queue_id, hours),
+				 errhint("Its items wait until the queue opens.")));
+}
+
 /*
  * pick(id): the agent takes the named open item, which the caller has
  * locked (FOR UPDATE) and found visible to them, if serve_or_pick would
@@ -860,11 +1005,7 @@ serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum d
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent " INT64_FORMAT " does not exist", agent_id)));
-	if (!serve_is_member(agent_id, queue_id))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
-						": not a member of its queue " INT64_FORMAT, agent_id, item, queue_id)));
+	check_pick_queue(agent_id, item, queue_id, now);
 	if ((code = refusal(&ag, ws, SERVE_PICK, item, declined, required, &why)) != 0)
 		ereport(ERROR,
 				(errcode(code),
