@@ -63,6 +63,8 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "miscadmin.h"
+#include "utils/datetime.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -231,7 +233,7 @@ static UtilPlan escalation_lock_plan = {
 };
 
 static UtilPlan escalation_steps_plan = {
-	"SELECT s.after::text, s.skill_matching, s.drop_skills, s.queue_id, s.add_priority,"
+	"SELECT s.after, s.skill_matching, s.drop_skills, s.queue_id, s.add_priority,"
 	"       i.created_at <= $2 - s.after"
 	"  FROM omniroute.work_item i"
 	"  JOIN omniroute.escalation_step s ON s.workstream_id = i.workstream_id"
@@ -522,13 +524,28 @@ tick_overflow(LifecycleCall *call, int64 item, const char *condition, TimestampT
 /* a step of a workstream, and whether it is due for the item */
 typedef struct EscalationStep
 {
-	char	   *after;			/* text */
+	char	   *after;			/* as text, the same whatever IntervalStyle */
 	char	   *skill_matching; /* or NULL */
 	Datum		drop_skills;	/* text[], or 0 */
 	int64		queue_id;		/* 0: stays */
 	int32		add_priority;
 	bool		due;
 } EscalationStep;
+
+/*
+ * An interval as text in the default style ('00:05:00', '1 day'), not the
+ * session's IntervalStyle: an event's detail reads the same for everyone.
+ */
+static char *
+interval_text(const Interval *iv)
+{
+	struct pg_itm itm;
+	char		buf[MAXDATELEN + 1];
+
+	interval2itm(*iv, &itm);
+	EncodeInterval(&itm, INTSTYLE_POSTGRES, buf);
+	return pstrdup(buf);
+}
 
 /* the item's workstream's steps, copied out of SPI */
 static EscalationStep *
@@ -544,7 +561,7 @@ escalation_steps(int64 id, TimestampTz at, int *n)
 	{
 		Datum		d;
 
-		steps[i].after = util_col_text(i, 1);
+		steps[i].after = interval_text(DatumGetIntervalP(util_col(i, 1, &isnull)));
 		steps[i].skill_matching = util_col_text(i, 2);
 		d = util_col(i, 3, &isnull);
 		if (!isnull)
