@@ -6,7 +6,14 @@
  *	  their capacity grows), give them the best open items they can take,
  *	  in the transaction that freed them.
  *
- *	  Order: queue priority, then item priority, then age.  An item is taken
+ *	  Order: queue priority, then item priority, then age; with the
+ *	  workstream's priority_aging, the item's effective priority (priority
+ *	  plus one per priority_aging waited since created_at), then age: read
+ *	  by a loose scan of work_item_open_idx, one descent per priority level
+ *	  present (open_items_aging_plan), never a sort of the queue.  A queue
+ *	  its operating hours say is closed offers to nobody and lets nobody
+ *	  pick: its groups are passed over (the first tick after it opens
+ *	  serves them).  An item is taken
  *	  only if the agent may have it (refusal()): a push workstream, an
  *	  allowed presence, enough free units, the skills (exact matching), not
  *	  rejected or missed by this agent before, and a free slot of the
@@ -986,7 +993,8 @@ check_pick_queue(int64 agent_id, int64 item, int64 queue_id, TimestampTz now)
 /*
  * pick(id): the agent takes the named open item, which the caller has
  * locked (FOR UPDATE) and found visible to them, if serve_or_pick would
- * let them have it: a member of its queue, and refusal() says nothing.
+ * let them have it: a member of its queue, the queue open, and refusal()
+ * says nothing.
  * Otherwise an error that names the reason.  Lock order: the item (the
  * caller's), then the agent row -- as every lifecycle function.
  */
