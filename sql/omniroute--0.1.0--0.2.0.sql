@@ -437,22 +437,22 @@ CREATE TABLE omniroute.escalation_step (
 /*
  * queued_at: when the item entered its current queue.  Added without a
  * default, so that the history is not rewritten: an item closed before
- * this update keeps NULL (not known).  A live item gets the time of the
- * first event of the last run of its history in its current queue (its
- * routing, or the transfer that brought it there), or its created_at when
- * the history of it was pruned.
+ * this update keeps NULL (not known).  A live item that has moved since it
+ * was routed gets the time of the first event of the last run of its
+ * history in its current queue (the transfer that brought it there); any
+ * other (never moved, or its history pruned) its created_at, as a new
+ * item is queued when created.
  */
 ALTER TABLE omniroute.work_item
     ADD COLUMN queued_at        timestamptz,
-    ADD COLUMN escalation_level int NOT NULL DEFAULT 0 CHECK (escalation_level >= 0),
-    ADD COLUMN skill_matching   text CHECK (skill_matching IN ('exact', 'closest', 'none'));
+    ADD COLUMN escalation_level int NOT NULL DEFAULT 0,
+    ADD COLUMN skill_matching   text;
 UPDATE omniroute.work_item w
    SET queued_at = coalesce(
            (SELECT min(e.at) FROM omniroute.work_item_event e
              WHERE e.work_item_id = w.id AND e.queue_id = w.queue_id
-               AND e.id > coalesce((SELECT max(o.id) FROM omniroute.work_item_event o
-                                     WHERE o.work_item_id = w.id
-                                       AND o.queue_id IS DISTINCT FROM w.queue_id), 0)),
+               AND e.id > (SELECT max(o.id) FROM omniroute.work_item_event o
+                            WHERE o.work_item_id = w.id AND o.queue_id IS DISTINCT FROM w.queue_id)),
            w.created_at)
  WHERE w.state <> 'closed';
 ALTER TABLE omniroute.work_item ALTER COLUMN queued_at SET DEFAULT now();
@@ -570,7 +570,7 @@ REVOKE ALL ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_ope
     omniroute.queue_next_open(bigint, timestamptz) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_open(bigint, timestamptz),
     omniroute.queue_next_open(bigint, timestamptz) TO omniroute_admin;
-GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON
+GRANT SELECT, INSERT, UPDATE, DELETE ON
     omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
     omniroute.escalation_step
     TO omniroute_admin;

@@ -6,7 +6,7 @@
 --     transfer without a target, a bad action, skill matching, drop_skills,
 --     intervals <= 0 or over 366 days (23514), a missing queue or hours
 --     (23503); queue_is_open() of an unknown queue (42704) or at infinity
---     (22008);
+--     (22008); a work item's escalation columns are the extension's (42501);
 --   * queue_is_open() and queue_next_open() at explicit instants: across
 --     days, a slot ending at 24:00, a holiday, a zone whose local date
 --     differs from UTC's, and the nights the clocks move in Europe/Berlin
@@ -17,7 +17,7 @@
 --   * who may read and write the new tables; copy_workstream copies steps.
 -- Configuration runs as a login role granted omniroute_admin.
 BEGIN;
-SELECT plan(113);
+SELECT plan(114);
 
 SET LOCAL client_min_messages = error;
 
@@ -167,13 +167,18 @@ SELECT lives_ok($$INSERT INTO omniroute.escalation_step (workstream_id, after, s
 SELECT lives_ok($$UPDATE omniroute.operating_hours SET timezone = 'europe/berlin' WHERE name = 'Berlin';
                   UPDATE omniroute.operating_hours SET timezone = 'Europe/Berlin' WHERE name = 'Berlin'$$,
     'a zone name in any case is accepted');
--- an item's own skill matching: set by steps (the extension), checked even then
+-- an item's own skill matching and escalation level: set by steps (the
+-- extension), not by hand
 RESET ROLE;
 INSERT INTO omniroute.work_item (id, workstream_id) VALUES (8101, 811);
-SELECT throws_ok($$UPDATE omniroute.work_item SET skill_matching = 'fuzzy' WHERE id = 8101$$,
-    '23514', NULL, 'a work item''s skill matching must be exact, closest or none');
-SELECT throws_ok($$UPDATE omniroute.work_item SET escalation_level = -1 WHERE id = 8101$$,
-    '23514', NULL, 'a work item''s escalation level cannot be negative');
+SET LOCAL ROLE hr_admin;
+SELECT throws_ok($$UPDATE omniroute.work_item SET skill_matching = 'none' WHERE id = 8101$$,
+    '42501', NULL, 'an admin cannot set a work item''s skill matching by hand');
+SELECT throws_ok($$UPDATE omniroute.work_item SET escalation_level = 3 WHERE id = 8101$$,
+    '42501', NULL, 'an admin cannot set a work item''s escalation level by hand');
+SELECT throws_ok($$UPDATE omniroute.work_item SET queued_at = now() - interval '1 day' WHERE id = 8101$$,
+    '42501', NULL, 'an admin cannot set when a work item was queued');
+RESET ROLE;
 SELECT is((SELECT queued_at = created_at AND escalation_level = 0 AND skill_matching IS NULL
              FROM omniroute.work_item WHERE id = 8101), true,
     'a new item is queued when created, at escalation level 0, with the workstream''s skill matching');
