@@ -74,6 +74,7 @@
 #include "item.h"
 #include "jb.h"
 #include "lifecycle.h"
+#include "overflow.h"
 #include "serve.h"
 #include "util.h"
 
@@ -245,8 +246,8 @@ static UtilPlan escalation_steps_plan = {
 /*
  * Apply one step to the item at level $2 (the step's number less one):
  * nothing if another transaction applied it.  The item keeps created_at;
- * queued_at moves with the queue.  Returns the item's queue, whether the
- * step moved it, and that queue's operating hours.
+ * queued_at moves with the queue.  Returns the item's queue and whether
+ * the step moved it.
  */
 static UtilPlan escalation_apply_plan = {
 	"UPDATE omniroute.work_item i"
@@ -261,8 +262,7 @@ static UtilPlan escalation_apply_plan = {
 	"       priority = i.priority + $7"
 	"  FROM omniroute.work_item o"
 	" WHERE i.id = $1 AND o.id = i.id AND i.state = 'open' AND i.escalation_level = $2"
-	" RETURNING i.queue_id, i.queue_id IS DISTINCT FROM o.queue_id,"
-	"           (SELECT q.operating_hours FROM omniroute.queue q WHERE q.id = i.queue_id)",
+	" RETURNING i.queue_id, i.queue_id IS DISTINCT FROM o.queue_id",
 	7, {INT8OID, INT4OID, TEXTOID, TEXTARRAYOID, INT8OID, TIMESTAMPTZOID, INT4OID}, NULL
 };
 
@@ -500,25 +500,34 @@ close_idle(LifecycleCall *call, TimestampTz at)
  */
 
 /*
- * THE CALL SITE of overflow (SPEC 10) for tick: the item (locked, open)
- * was moved into its queue by an escalation step (condition NULL: the
- * queue's full and closed conditions are checked there), or has waited
- * longer than its queue's max_wait (condition "max_wait").  The queue's
- * overflow action applies: 'queue' leaves it, 'transfer' routes it into
- * the overflow queue (hops), 'close' closes it; event 'overflowed'.
- * Returns true when the item left the queue or closed.
- *
- * The overflow function is H1's (src/overflow.c, branch r17-route); until
- * it is merged this does nothing.
+ * Overflow (src/overflow.c) for an item tick holds locked and open: moved
+ * into its queue by an escalation step (max_wait false: the queue's full
+ * and closed conditions), or open there longer than the queue's max_wait
+ * (max_wait true).  The queue's overflow action applies, with its events;
+ * OVERFLOW_NEXT_ASSIGN when the caller should look for an agent in the
+ * queue the item is in now (*it, re-read).
  */
-static bool
-tick_overflow(LifecycleCall *call, int64 item, const char *condition, TimestampTz at)
+static OverflowNext
+tick_overflow(LifecycleCall *call, int64 id, bool max_wait, TimestampTz at, WorkItem *it)
 {
-	(void) call;
-	(void) item;
-	(void) condition;
-	(void) at;
-	return false;
+	int64		queue_id;
+	OverflowNext next;
+
+	lifecycle_lock_item(id, it);
+	queue_id = it->queue_id;
+	next = overflow_item(id, &queue_id, at, max_wait, &call->events);
+	if (next == OVERFLOW_NEXT_ASSIGN)
+		lifecycle_lock_item(id, it);	/* ours already: read as overflow left it */
+	return next;
+}
+
+/* whether the item's queue is open at `at` (its operating hours) */
+static bool
+tick_queue_open(int64 queue_id, TimestampTz at)
+{
+	QueueConfig *q = config_queue(queue_id);
+
+	return q == NULL || hours_is_open(q->operating_hours, at);
 }
 
 /* a step of a workstream, and whether it is due for the item */
@@ -614,7 +623,6 @@ typedef struct Escalated
 {
 	int64		queue_id;
 	bool		moved;			/* to another queue by some step */
-	char	   *hours;			/* that queue's operating hours, or NULL */
 } Escalated;
 
 /*
@@ -653,7 +661,6 @@ apply_step(LifecycleCall *call, int64 id, const EscalationStep *st, int level,
 		return false;
 	out->queue_id = util_col_int64(0, 1);
 	out->moved |= DatumGetBool(util_col(0, 2, &isnull));
-	out->hours = util_col_text(0, 3);
 	SPI_freetuptable(SPI_tuptable);
 	events_add_jsonb(&call->events, id, "escalated", 0, out->queue_id,
 					 escalated_detail(st, level + 1));
@@ -686,11 +693,15 @@ escalate_item(LifecycleCall *call, int64 id, TimestampTz at)
 			break;
 	if (applied == 0)
 		return 0;
-	if (esc.moved && tick_overflow(call, id, NULL, at))
-		return applied;
-	if (esc.hours != NULL && !hours_is_open(esc.hours, at))
+	if (esc.moved)
+	{
+		if (tick_overflow(call, id, false, at, &it) != OVERFLOW_NEXT_ASSIGN)
+			return applied;
+	}
+	else
+		lifecycle_lock_item(id, &it);	/* ours already: read as the steps left it */
+	if (!tick_queue_open(it.queue_id, at))
 		return applied;			/* served by the first tick after it opens */
-	lifecycle_lock_item(id, &it);	/* ours already: read as the steps left it */
 	lifecycle_reroute(call, &it, "escalated");
 	return applied;
 }
@@ -706,18 +717,26 @@ escalate_due(LifecycleCall *call, TimestampTz at)
 	return tick_each(call, &escalate_kind, ids, n, at);
 }
 
-/* an item open longer than its queue's max_wait: the queue's overflow action */
+/*
+ * An item open longer than its queue's max_wait: the queue's overflow
+ * action, then an offer in the queue it moved to, if that one is open.
+ */
 static int
-overflow_item(LifecycleCall *call, int64 id, TimestampTz at)
+max_wait_item(LifecycleCall *call, int64 id, TimestampTz at)
 {
 	Datum		values[2] = {Int64GetDatum(id), TimestampTzGetDatum(at)};
+	WorkItem	it;
 
 	if (util_exec(util_plan(&max_wait_lock_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
 		return 0;
-	return tick_overflow(call, id, "max_wait", at) ? 1 : 0;
+	SPI_freetuptable(SPI_tuptable);
+	if (tick_overflow(call, id, true, at, &it) == OVERFLOW_NEXT_ASSIGN &&
+		tick_queue_open(it.queue_id, at))
+		lifecycle_reroute(call, &it, "overflowed");
+	return 1;
 }
 
-static const TickKind max_wait_kind = {"overflowing (max_wait) work item", overflow_item};
+static const TickKind max_wait_kind = {"overflowing (max_wait) work item", max_wait_item};
 
 static int
 overflow_waited(LifecycleCall *call, TimestampTz at)
