@@ -41,6 +41,7 @@
 
 #include "assign.h"
 #include "direct.h"
+#include "hours.h"
 #include "jb.h"
 #include "util.h"
 
@@ -961,6 +962,15 @@ assign_none_json(JsonBuild *b, const AssignRequest *req, const AssignResult *res
 	jb_kv_int(b, "candidates_examined", res->examined);
 }
 
+/* whether the request's queue is closed now by its operating hours: it offers to nobody */
+static bool
+assign_queue_closed(const AssignRequest *req)
+{
+	const char *hours = req->queue->operating_hours;
+
+	return hours != NULL && !hours_is_open(hours, req->now);
+}
+
 /*
  * Choose (and with req->reserve, reserve) an agent and add the
  * diagnostics' "assignment" object to diag, as a value or an element.
@@ -971,11 +981,11 @@ assign_and_describe(const AssignRequest *req, AssignResult *res, JsonBuild *diag
 	bool		found;
 
 	jb_object(diag);
-	if (req->ws->pick_mode)
+	if (req->ws->pick_mode || assign_queue_closed(req))
 	{
 		memset(res, 0, sizeof(AssignResult));
 		jb_kv_string(diag, "outcome", "open");
-		jb_kv_string(diag, "reason", "pick mode: waiting to be picked");
+		jb_kv_string(diag, "reason", req->ws->pick_mode ? "pick mode: waiting to be picked" : "queue closed");
 		found = false;
 	}
 	else if ((found = assign_choose(req, res)))
