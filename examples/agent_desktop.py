@@ -8,7 +8,7 @@ agent's screen does, without the screen.
 
     PGUSER=alice python3 examples/agent_desktop.py --seconds 60
 
-Notifications (SPEC's protocol; see README › Notifications): each offer,
+Notifications (README › Notifications): each offer,
 assignment, revocation and missed offer arrives on channel
 omniroute_agent_<agent id> as JSON with "event", "work_item_id",
 "workstream_id", "queue_id" and, for offers, "expires_at".  The desktop acts

@@ -383,7 +383,7 @@ CREATE TRIGGER presence_guard_truncate BEFORE TRUNCATE ON omniroute.presence
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.presence_guard();
 
 -- ---------------------------------------------------------------------------
--- Time: operating hours, overflow, escalation (SPEC 10; src/hours.c)
+-- Time: operating hours, overflow, escalation (README: Operating hours, overflow, escalation, aging; src/hours.c)
 -- ---------------------------------------------------------------------------
 
 CREATE TABLE omniroute.operating_hours (
@@ -455,7 +455,6 @@ UPDATE omniroute.work_item w
                             WHERE o.work_item_id = w.id AND o.queue_id IS DISTINCT FROM w.queue_id)),
            w.created_at)
  WHERE w.state <> 'closed';
-ALTER TABLE omniroute.work_item ALTER COLUMN queued_at SET DEFAULT now();
 
 CREATE INDEX work_item_escalation_idx ON omniroute.work_item (workstream_id, escalation_level, created_at)
     WHERE state = 'open';

@@ -138,7 +138,7 @@ CREATE TABLE omniroute.queue (
     assignment text NOT NULL DEFAULT 'highest_capacity'
                CHECK (assignment IN ('highest_capacity', 'round_robin', 'least_active')),
     priority   int NOT NULL DEFAULT 0,
-    -- time (SPEC 10): NULL operating hours = always open; full at max_open
+    -- time: NULL operating hours = always open; full at max_open
     -- open items; an item open longer than max_wait (since queued_at)
     -- overflows; what overflow does
     operating_hours   text REFERENCES omniroute.operating_hours (name) ON UPDATE CASCADE,
@@ -326,9 +326,10 @@ CREATE TABLE omniroute.work_item (
     wrap_up_until    timestamptz,
     -- the capacity profile this item holds a slot of, while it holds one
     profile          text,
-    -- when the item entered its current queue (max_wait counts from it);
-    -- NULL for items closed before the update to 0.2.0
-    queued_at        timestamptz DEFAULT now(),
+    -- when the item entered its current queue (max_wait counts from it),
+    -- set by the router (no DEFAULT: one less expression per insert); NULL
+    -- for items closed before the update to 0.2.0
+    queued_at        timestamptz,
     -- escalation steps applied so far, and the skill matching the last one
     -- set ('exact', 'closest', 'none'; NULL: the workstream's).  Written by
     -- the extension only (guard.c); no CHECK: a CHECK's expression is
@@ -361,7 +362,7 @@ CREATE INDEX work_item_waiting_idx ON omniroute.work_item (last_activity_at)
     WHERE state = 'waiting';
 CREATE INDEX work_item_wrap_up_idx ON omniroute.work_item (wrap_up_until)
     WHERE state = 'wrap_up' AND reserved_units > 0;
--- what tick() looks for in time (SPEC 10): open items whose next escalation
+-- what tick() looks for in time: open items whose next escalation
 -- step is due (by workstream and steps applied, oldest first), and open
 -- items of a queue waiting longer than its max_wait.  Open items only, as
 -- work_item_open_idx: an item offered at once costs them nothing
@@ -997,7 +998,7 @@ GRANT EXECUTE ON FUNCTION
     omniroute.explain(bigint)
     TO omniroute_supervisor;
 
--- time (SPEC 10): the admin configures operating hours and escalation
+-- time: the admin configures operating hours and escalation
 -- steps (the queue and workstream columns come with their tables); agents
 -- and supervisors read them, as they read queues and workstreams; whether
 -- a queue is open is no secret

@@ -91,7 +91,7 @@ typedef struct QueueConfig
 	char	   *name;
 	AssignMethod method;
 	int32		priority;
-	/* time (SPEC 10) */
+	/* time: operating hours, overflow */
 	char	   *operating_hours;	/* NULL: always open */
 	int32		max_open;		/* 0: never full */
 	bool		has_max_wait;

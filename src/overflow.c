@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * overflow.c
- *	  Overflow (SPEC 10): an item routed into a queue by a route rule, a
+ *	  Overflow: an item routed into a queue by a route rule, a
  *	  transfer or an escalation step, when that queue is closed (its
  *	  operating hours) or full (max_open open items), or an item open in a
  *	  queue longer than its max_wait (tick), gets the queue's

@@ -1,6 +1,6 @@
 /*
  * overflow.h — what happens to an item that enters a full or closed queue
- * (SPEC 10).
+ * (README: Operating hours, overflow, escalation, aging).
  */
 #ifndef OMNIROUTE_OVERFLOW_H
 #define OMNIROUTE_OVERFLOW_H

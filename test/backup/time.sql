@@ -1,4 +1,4 @@
--- test/backup/time.sql — operating hours, overflow and escalation (SPEC 10)
+-- test/backup/time.sql — operating hours, overflow and escalation
 -- configured on top of scripts/demo and test/backup/work.sql, so that a
 -- backup carries them; 0.2.0 and later only.  Run as a superuser.
 \set ON_ERROR_STOP on

@@ -1,5 +1,5 @@
 -- test/pgtap/aging.sql — priority aging and closed queues in serving,
--- pick and pick_next (SPEC 10), through tick(at) at explicit instants.
+-- pick and pick_next, through tick(at) at explicit instants.
 --
 --   * aging: an open item's effective priority is priority + floor((at -
 --     created_at) / priority_aging), ties by age: an older item of priority

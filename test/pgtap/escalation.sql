@@ -1,5 +1,5 @@
 -- test/pgtap/escalation.sql — escalation steps applied by tick(at) at
--- explicit instants (SPEC 10):
+-- explicit instants:
 --   * every field of a step: skill_matching (set; NULL leaves it),
 --     drop_skills (named skills; '{*}' all), queue_id (moved, queued_at
 --     set, created_at kept), add_priority; the 'escalated' event's detail

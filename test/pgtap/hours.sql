@@ -1,4 +1,4 @@
--- test/pgtap/hours.sql — operating hours and the configuration of SPEC 10
+-- test/pgtap/hours.sql — operating hours and the configuration of time-driven routing
 -- (issue 18, points 1 and 2):
 --   * every validation of the new tables and columns refuses with its
 --     SQLSTATE, naming the object or the value, and changes nothing: an

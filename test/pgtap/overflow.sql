@@ -1,4 +1,4 @@
--- test/pgtap/overflow.sql — overflow at routing (SPEC 10, issue 18):
+-- test/pgtap/overflow.sql — overflow at routing (issue 18):
 --   * an item a route rule sends to a full queue (max_open open items) or a
 --     closed one (its operating hours) gets the queue's overflow action
 --     before any agent is looked for: queue (waits, offered to nobody even
