@@ -383,6 +383,209 @@ CREATE TRIGGER presence_guard_truncate BEFORE TRUNCATE ON omniroute.presence
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.presence_guard();
 
 -- ---------------------------------------------------------------------------
+-- Time: operating hours, overflow, escalation (SPEC 10; src/hours.c)
+-- ---------------------------------------------------------------------------
+
+CREATE TABLE omniroute.operating_hours (
+    name     text PRIMARY KEY CHECK (name <> ''),
+    timezone text NOT NULL DEFAULT 'UTC'
+);
+
+CREATE TABLE omniroute.operating_hours_slot (
+    hours  text NOT NULL
+           REFERENCES omniroute.operating_hours (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    day    int NOT NULL CHECK (day BETWEEN 0 AND 6),   -- 0 = Sunday
+    opens  time NOT NULL,
+    closes time NOT NULL,
+    PRIMARY KEY (hours, day, opens),
+    CONSTRAINT operating_hours_slot_closes_after_opens CHECK (closes > opens)
+);
+
+CREATE TABLE omniroute.holiday (
+    hours text NOT NULL
+          REFERENCES omniroute.operating_hours (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    day   date NOT NULL CHECK (isfinite(day)),
+    name  text,
+    PRIMARY KEY (hours, day)
+);
+
+ALTER TABLE omniroute.queue
+    ADD COLUMN operating_hours   text REFERENCES omniroute.operating_hours (name) ON UPDATE CASCADE,
+    ADD COLUMN max_open          int CHECK (max_open > 0),
+    ADD COLUMN max_wait          interval CHECK (max_wait > interval '0' AND max_wait <= interval '366 days'),
+    ADD COLUMN overflow_action   text NOT NULL DEFAULT 'queue' CHECK (overflow_action IN ('queue', 'transfer', 'close')),
+    ADD COLUMN overflow_queue_id bigint REFERENCES omniroute.queue (id),
+    ADD CONSTRAINT queue_overflow_transfer_check
+        CHECK (overflow_action <> 'transfer' OR overflow_queue_id IS NOT NULL);
+
+ALTER TABLE omniroute.workstream
+    ADD COLUMN priority_aging interval CHECK (priority_aging > interval '0' AND priority_aging <= interval '366 days');
+
+CREATE TABLE omniroute.escalation_step (
+    workstream_id  bigint NOT NULL REFERENCES omniroute.workstream (id) ON DELETE CASCADE,
+    after          interval NOT NULL CHECK (after > interval '0' AND after <= interval '366 days'),
+    skill_matching text CHECK (skill_matching IN ('exact', 'closest', 'none')),
+    drop_skills    text[] CHECK (cardinality(drop_skills) > 0
+                                 AND array_position(drop_skills, NULL) IS NULL
+                                 AND array_position(drop_skills, '') IS NULL
+                                 AND (array_position(drop_skills, '*') IS NULL OR cardinality(drop_skills) = 1)),
+    queue_id       bigint REFERENCES omniroute.queue (id),
+    add_priority   int NOT NULL DEFAULT 0,
+    PRIMARY KEY (workstream_id, after)
+);
+
+/*
+ * queued_at: when the item entered its current queue.  Added without a
+ * default, so that the history is not rewritten: an item closed before
+ * this update keeps NULL (not known).  A live item gets the time of the
+ * first event of the last run of its history in its current queue (its
+ * routing, or the transfer that brought it there), or its created_at when
+ * the history of it was pruned.
+ */
+ALTER TABLE omniroute.work_item
+    ADD COLUMN queued_at        timestamptz,
+    ADD COLUMN escalation_level int NOT NULL DEFAULT 0 CHECK (escalation_level >= 0),
+    ADD COLUMN skill_matching   text CHECK (skill_matching IN ('exact', 'closest', 'none'));
+UPDATE omniroute.work_item w
+   SET queued_at = coalesce(
+           (SELECT min(e.at) FROM omniroute.work_item_event e
+             WHERE e.work_item_id = w.id AND e.queue_id = w.queue_id
+               AND e.id > coalesce((SELECT max(o.id) FROM omniroute.work_item_event o
+                                     WHERE o.work_item_id = w.id
+                                       AND o.queue_id IS DISTINCT FROM w.queue_id), 0)),
+           w.created_at)
+ WHERE w.state <> 'closed';
+ALTER TABLE omniroute.work_item ALTER COLUMN queued_at SET DEFAULT now();
+
+CREATE INDEX work_item_escalation_idx ON omniroute.work_item (workstream_id, escalation_level, created_at)
+    WHERE state = 'open';
+CREATE INDEX work_item_queued_idx ON omniroute.work_item (queue_id, queued_at)
+    WHERE state = 'open';
+
+CREATE FUNCTION omniroute.check_operating_hours() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_check_operating_hours';
+
+CREATE FUNCTION omniroute.queue_is_open(queue_id bigint, at timestamptz DEFAULT now())
+    RETURNS boolean
+    LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_queue_is_open';
+COMMENT ON FUNCTION omniroute.queue_is_open(bigint, timestamptz) IS
+    'Whether the queue''s operating hours say open at the given time (a queue without operating hours is always open).';
+CREATE FUNCTION omniroute.queue_next_open(queue_id bigint, at timestamptz DEFAULT now())
+    RETURNS timestamptz
+    LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_queue_next_open';
+COMMENT ON FUNCTION omniroute.queue_next_open(bigint, timestamptz) IS
+    'The first time from the given one on at which the queue is open (that time itself if it is open then); '
+    'NULL if its operating hours do not open within 1,500 days.';
+
+CREATE TRIGGER check_operating_hours BEFORE INSERT OR UPDATE OF timezone ON omniroute.operating_hours
+    FOR EACH ROW EXECUTE FUNCTION omniroute.check_operating_hours();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.operating_hours
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.operating_hours_slot
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.holiday
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.escalation_step
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+
+-- copy_workstream copies the escalation steps too
+CREATE OR REPLACE FUNCTION omniroute.copy_workstream(workstream_id bigint) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src      omniroute.workstream;
+    copy     omniroute.workstream;
+    n        int := 1;
+    violated text;
+BEGIN
+    IF copy_workstream.workstream_id IS NULL THEN
+        RAISE EXCEPTION 'workstream id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO src FROM omniroute.workstream w WHERE w.id = copy_workstream.workstream_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workstream % does not exist', copy_workstream.workstream_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+
+    copy := src;
+    LOOP
+        copy.name := 'Copy of ' || src.name || CASE WHEN n > 1 THEN ' (' || n || ')' ELSE '' END;
+        IF NOT EXISTS (SELECT 1 FROM omniroute.workstream w WHERE w.name = copy.name) THEN
+            BEGIN
+                -- the whole row, whatever its columns; OVERRIDING USER VALUE
+                -- drops the copied id for a new one from the identity
+                INSERT INTO omniroute.workstream OVERRIDING USER VALUE
+                SELECT (copy).*
+                RETURNING id INTO copy.id;
+                EXIT;
+            EXCEPTION WHEN unique_violation THEN
+                -- a concurrent copy took the name first: try the next one
+                GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+                IF violated IS DISTINCT FROM 'workstream_name_key' THEN
+                    RAISE;
+                END IF;
+            END;
+        END IF;
+        n := n + 1;
+    END LOOP;
+
+    INSERT INTO omniroute.context_variable (workstream_id, name, type)
+    SELECT copy.id, v.name, v.type
+      FROM omniroute.context_variable v
+     WHERE v.workstream_id = src.id
+     ORDER BY v.name;
+
+    INSERT INTO omniroute.classification_rule (workstream_id, position, name, condition, output)
+    SELECT copy.id, c.position, c.name, c.condition, c.output
+      FROM omniroute.classification_rule c
+     WHERE c.workstream_id = src.id
+     ORDER BY c.position;
+
+    INSERT INTO omniroute.route_rule (workstream_id, position, name, condition, queue_id)
+    SELECT copy.id, r.position, r.name, r.condition, r.queue_id
+      FROM omniroute.route_rule r
+     WHERE r.workstream_id = src.id
+     ORDER BY r.position;
+
+    INSERT INTO omniroute.escalation_step (workstream_id, after, skill_matching, drop_skills, queue_id, add_priority)
+    SELECT copy.id, e.after, e.skill_matching, e.drop_skills, e.queue_id, e.add_priority
+      FROM omniroute.escalation_step e
+     WHERE e.workstream_id = src.id
+     ORDER BY e.after;
+
+    RETURN copy.id;
+END
+$$;
+
+COMMENT ON FUNCTION omniroute.copy_workstream(bigint) IS
+    'Copy a workstream with its context variables, rules and escalation steps under the name '
+    '''Copy of <name>'' (or ''Copy of <name> (2)'', ...); returns the new id.';
+
+REVOKE ALL ON TABLE omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
+    omniroute.escalation_step FROM PUBLIC;
+REVOKE ALL ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_open(bigint, timestamptz),
+    omniroute.queue_next_open(bigint, timestamptz) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.check_operating_hours(), omniroute.queue_is_open(bigint, timestamptz),
+    omniroute.queue_next_open(bigint, timestamptz) TO omniroute_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON
+    omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
+    omniroute.escalation_step
+    TO omniroute_admin;
+GRANT SELECT ON omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
+                omniroute.escalation_step TO omniroute_agent, omniroute_supervisor;
+GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz),
+                          omniroute.queue_next_open(bigint, timestamptz)
+    TO omniroute_app, omniroute_agent, omniroute_reporter, omniroute_supervisor;
+
+SELECT pg_catalog.pg_extension_config_dump('omniroute.operating_hours', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.operating_hours_slot', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.holiday', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.escalation_step', '');
+
+-- ---------------------------------------------------------------------------
 -- The tick worker: a launcher starts one in every database with the
 -- extension; the update wakes it for this database at its commit
 -- ---------------------------------------------------------------------------

@@ -90,6 +90,45 @@ CREATE TABLE omniroute.agent_profile (
 );
 
 -- ---------------------------------------------------------------------------
+-- Operating hours (src/hours.c)
+-- ---------------------------------------------------------------------------
+
+/*
+ * When a queue is open, in local time: a queue with operating hours is open
+ * while the local time in their time zone is inside one of the slots of
+ * that weekday (opens included, closes excluded; closes '24:00' is the end
+ * of the day) and the local date is not one of their holidays.  Local
+ * wall-clock time: on the night the clocks move, a slot opens and closes
+ * when the clocks show its times, so a slot wholly inside the skipped hour
+ * does not open that night, and one inside the repeated hour is open both
+ * times.  The time zone is checked when written (check_operating_hours,
+ * 22023); slots may overlap.
+ */
+CREATE TABLE omniroute.operating_hours (
+    name     text PRIMARY KEY CHECK (name <> ''),
+    timezone text NOT NULL DEFAULT 'UTC'
+);
+
+CREATE TABLE omniroute.operating_hours_slot (
+    hours  text NOT NULL
+           REFERENCES omniroute.operating_hours (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    day    int NOT NULL CHECK (day BETWEEN 0 AND 6),   -- 0 = Sunday
+    opens  time NOT NULL,
+    closes time NOT NULL,
+    PRIMARY KEY (hours, day, opens),
+    CONSTRAINT operating_hours_slot_closes_after_opens CHECK (closes > opens)
+);
+
+-- closed the whole local day
+CREATE TABLE omniroute.holiday (
+    hours text NOT NULL
+          REFERENCES omniroute.operating_hours (name) ON DELETE CASCADE ON UPDATE CASCADE,
+    day   date NOT NULL CHECK (isfinite(day)),
+    name  text,
+    PRIMARY KEY (hours, day)
+);
+
+-- ---------------------------------------------------------------------------
 -- Queues
 -- ---------------------------------------------------------------------------
 
@@ -98,7 +137,17 @@ CREATE TABLE omniroute.queue (
     name       text NOT NULL UNIQUE CHECK (name <> ''),
     assignment text NOT NULL DEFAULT 'highest_capacity'
                CHECK (assignment IN ('highest_capacity', 'round_robin', 'least_active')),
-    priority   int NOT NULL DEFAULT 0
+    priority   int NOT NULL DEFAULT 0,
+    -- time (SPEC 10): NULL operating hours = always open; full at max_open
+    -- open items; an item open longer than max_wait (since queued_at)
+    -- overflows; what overflow does
+    operating_hours   text REFERENCES omniroute.operating_hours (name) ON UPDATE CASCADE,
+    max_open          int CHECK (max_open > 0),
+    max_wait          interval CHECK (max_wait > interval '0' AND max_wait <= interval '366 days'),
+    overflow_action   text NOT NULL DEFAULT 'queue' CHECK (overflow_action IN ('queue', 'transfer', 'close')),
+    overflow_queue_id bigint REFERENCES omniroute.queue (id),
+    CONSTRAINT queue_overflow_transfer_check
+        CHECK (overflow_action <> 'transfer' OR overflow_queue_id IS NOT NULL)
 );
 
 /*
@@ -185,7 +234,9 @@ CREATE TABLE omniroute.workstream (
     offer_timeout     interval NOT NULL DEFAULT '120 seconds'
                       CHECK (offer_timeout > interval '0' AND offer_timeout <= interval '366 days'),
     auto_accept       bool NOT NULL DEFAULT false,
-    bot_agent_id      bigint REFERENCES omniroute.agent (id)
+    bot_agent_id      bigint REFERENCES omniroute.agent (id),
+    -- an open item's priority for ordering grows by 1 per priority_aging waited
+    priority_aging    interval CHECK (priority_aging > interval '0' AND priority_aging <= interval '366 days')
 );
 
 CREATE TABLE omniroute.context_variable (
@@ -217,6 +268,27 @@ CREATE TABLE omniroute.route_rule (
     condition     text NOT NULL,
     queue_id      bigint NOT NULL REFERENCES omniroute.queue (id),
     UNIQUE (workstream_id, position)
+);
+
+/*
+ * Escalation steps: tick() applies each step of an open item's workstream
+ * once, in order of after, when after has passed since the item was
+ * created (work_item.escalation_level counts the steps applied): set the
+ * item's skill_matching (NULL: unchanged), drop skills from its
+ * required_skills ('{*}': all), move it to queue_id (NULL: stays), add
+ * add_priority.
+ */
+CREATE TABLE omniroute.escalation_step (
+    workstream_id  bigint NOT NULL REFERENCES omniroute.workstream (id) ON DELETE CASCADE,
+    after          interval NOT NULL CHECK (after > interval '0' AND after <= interval '366 days'),
+    skill_matching text CHECK (skill_matching IN ('exact', 'closest', 'none')),
+    drop_skills    text[] CHECK (cardinality(drop_skills) > 0
+                                 AND array_position(drop_skills, NULL) IS NULL
+                                 AND array_position(drop_skills, '') IS NULL
+                                 AND (array_position(drop_skills, '*') IS NULL OR cardinality(drop_skills) = 1)),
+    queue_id       bigint REFERENCES omniroute.queue (id),
+    add_priority   int NOT NULL DEFAULT 0,
+    PRIMARY KEY (workstream_id, after)
 );
 
 -- ---------------------------------------------------------------------------
@@ -254,6 +326,12 @@ CREATE TABLE omniroute.work_item (
     wrap_up_until    timestamptz,
     -- the capacity profile this item holds a slot of, while it holds one
     profile          text,
+    -- when the item entered its current queue (max_wait counts from it);
+    -- NULL for items closed before the update to 0.2.0
+    queued_at        timestamptz DEFAULT now(),
+    -- escalation steps applied so far, and the skill matching the last one set
+    escalation_level int NOT NULL DEFAULT 0 CHECK (escalation_level >= 0),
+    skill_matching   text CHECK (skill_matching IN ('exact', 'closest', 'none')),
     CHECK (state <> 'open' OR agent_id IS NULL),
     CHECK (state NOT IN ('offered', 'active', 'waiting', 'wrap_up') OR agent_id IS NOT NULL),
     CHECK (state = 'closed' OR queue_id IS NOT NULL)
@@ -279,6 +357,14 @@ CREATE INDEX work_item_waiting_idx ON omniroute.work_item (last_activity_at)
     WHERE state = 'waiting';
 CREATE INDEX work_item_wrap_up_idx ON omniroute.work_item (wrap_up_until)
     WHERE state = 'wrap_up' AND reserved_units > 0;
+-- what tick() looks for in time (SPEC 10): open items whose next escalation
+-- step is due (by workstream and steps applied, oldest first), and open
+-- items of a queue waiting longer than its max_wait.  Open items only, as
+-- work_item_open_idx: an item offered at once costs them nothing
+CREATE INDEX work_item_escalation_idx ON omniroute.work_item (workstream_id, escalation_level, created_at)
+    WHERE state = 'open';
+CREATE INDEX work_item_queued_idx ON omniroute.work_item (queue_id, queued_at)
+    WHERE state = 'open';
 -- affinity: who last handled this conversation in this workstream
 CREATE INDEX work_item_affinity_idx ON omniroute.work_item (workstream_id, external_id, id)
     WHERE external_id IS NOT NULL AND agent_id IS NOT NULL;
@@ -343,6 +429,24 @@ CREATE FUNCTION omniroute.check_referenced() RETURNS trigger
     LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
     AS 'MODULE_PATHNAME', 'omniroute_check_referenced';
 
+-- operating hours (src/hours.c): the time zone must be one PostgreSQL knows
+CREATE FUNCTION omniroute.check_operating_hours() RETURNS trigger
+    LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_check_operating_hours';
+
+CREATE FUNCTION omniroute.queue_is_open(queue_id bigint, at timestamptz DEFAULT now())
+    RETURNS boolean
+    LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_queue_is_open';
+COMMENT ON FUNCTION omniroute.queue_is_open(bigint, timestamptz) IS
+    'Whether the queue''s operating hours say open at the given time (a queue without operating hours is always open).';
+CREATE FUNCTION omniroute.queue_next_open(queue_id bigint, at timestamptz DEFAULT now())
+    RETURNS timestamptz
+    LANGUAGE c STABLE STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_queue_next_open';
+COMMENT ON FUNCTION omniroute.queue_next_open(bigint, timestamptz) IS
+    'The first time from the given one on at which the queue is open (that time itself if it is open then); '
+    'NULL if its operating hours do not open within 1,500 days.';
+
 -- ---------------------------------------------------------------------------
 -- Triggers
 -- ---------------------------------------------------------------------------
@@ -381,6 +485,9 @@ CREATE TRIGGER workstream_work_items BEFORE DELETE OR UPDATE OF id ON omniroute.
 CREATE TRIGGER workstream_work_items_truncate AFTER TRUNCATE ON omniroute.workstream
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.check_referenced('workstream_id');
 
+CREATE TRIGGER check_operating_hours BEFORE INSERT OR UPDATE OF timezone ON omniroute.operating_hours
+    FOR EACH ROW EXECUTE FUNCTION omniroute.check_operating_hours();
+
 CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON omniroute.classification_rule
     FOR EACH ROW EXECUTE FUNCTION omniroute.check_rule();
 CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON omniroute.route_rule
@@ -403,6 +510,14 @@ CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON 
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.queue
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.presence
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.operating_hours
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.operating_hours_slot
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.holiday
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.escalation_step
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
 -- who has which skill in which queue (the skill reach of src/assign.c): not
 -- on the routing state the extension itself keeps in queue_member.  These
@@ -878,6 +993,20 @@ GRANT EXECUTE ON FUNCTION
     omniroute.explain(bigint)
     TO omniroute_supervisor;
 
+-- time (SPEC 10): the admin configures operating hours and escalation
+-- steps (the queue and workstream columns come with their tables); agents
+-- and supervisors read them, as they read queues and workstreams; whether
+-- a queue is open is no secret
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON
+    omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
+    omniroute.escalation_step
+    TO omniroute_admin;
+GRANT SELECT ON omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
+                omniroute.escalation_step TO omniroute_agent, omniroute_supervisor;
+GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz),
+                          omniroute.queue_next_open(bigint, timestamptz)
+    TO omniroute_app, omniroute_agent, omniroute_reporter, omniroute_supervisor;
+
 /*
  * Row-level security, ENABLEd and FORCEd.  The extension's own functions run
  * as the extension owner, a superuser, which bypasses it: routing and the
@@ -1151,7 +1280,7 @@ COMMENT ON VIEW omniroute.workstream_stats IS
  * Copy a workstream under the name 'Copy of <name>' — or 'Copy of <name> (2)',
  * (3)... when that is taken — with its context variables, classification
  * rules and route rules (same positions, names, conditions, outputs and
- * queues).  Every column of the workstream but id and name is copied,
+ * queues) and its escalation steps.  Every column of the workstream but id and name is copied,
  * including columns added later.  The rules are re-checked by the check_rule
  * trigger against the copied variables, as any insert is.
  *
@@ -1217,12 +1346,18 @@ BEGIN
      WHERE r.workstream_id = src.id
      ORDER BY r.position;
 
+    INSERT INTO omniroute.escalation_step (workstream_id, after, skill_matching, drop_skills, queue_id, add_priority)
+    SELECT copy.id, e.after, e.skill_matching, e.drop_skills, e.queue_id, e.add_priority
+      FROM omniroute.escalation_step e
+     WHERE e.workstream_id = src.id
+     ORDER BY e.after;
+
     RETURN copy.id;
 END
 $$;
 
 COMMENT ON FUNCTION omniroute.copy_workstream(bigint) IS
-    'Copy a workstream with its context variables and rules under the name '
+    'Copy a workstream with its context variables, rules and escalation steps under the name '
     '''Copy of <name>'' (or ''Copy of <name> (2)'', ...); returns the new id.';
 
 -- ---------------------------------------------------------------------------
@@ -1269,6 +1404,10 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.classification_rule_id_seq
 SELECT pg_catalog.pg_extension_config_dump('omniroute.route_rule_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_event_id_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.operating_hours', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.operating_hours_slot', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.holiday', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.escalation_step', '');
 
 -- ---------------------------------------------------------------------------
 -- The tick worker (README: Operations)

@@ -44,13 +44,6 @@
 #include "jb.h"
 #include "util.h"
 
-static SPIPlanPtr skills_plan;
-static SPIPlanPtr reach_plans[3];
-static SPIPlanPtr profile_room_plan;
-static SPIPlanPtr profile_charge_plan;
-static SPIPlanPtr profile_uncharge_plan;
-static SPIPlanPtr profile_release_plan;
-
 /* items counted against a profile now, for an agent in their timezone */
 #define PROFILE_USED \
 	"CASE WHEN cp.reset = 'never' THEN ap.active_items" \
@@ -60,85 +53,72 @@ static SPIPlanPtr profile_release_plan;
 	"  FROM omniroute.capacity_profile cp, omniroute.agent a" \
 	" WHERE ap.agent_id = $1 AND ap.profile = $2 AND cp.name = ap.profile AND a.id = ap.agent_id"
 
+static UtilPlan skills_plan = {
+	"SELECT agent_id, skill, proficiency FROM omniroute.agent_skill"
+	" WHERE agent_id = ANY ($1) AND skill = ANY ($2)",
+	2, {INT8ARRAYOID, TEXTARRAYOID}, NULL
+};
 
-static bool plans_ready = false;
+/* the method names the partial index that holds the queue's members */
+#define REACH_SQL(method) \
+	"SELECT s.skill, s.agent_id, s.proficiency," \
+	"       (SELECT count(*) FROM omniroute.queue_member c" \
+	"         WHERE c.queue_id = $1 AND c.method = '" method "')" \
+	"  FROM omniroute.queue_member m" \
+	"  JOIN omniroute.agent_skill s ON s.agent_id = m.agent_id" \
+	" WHERE m.queue_id = $1 AND m.method = '" method "'" \
+	" ORDER BY s.skill, s.agent_id"
 
-static void
-prepare_plans(void)
-{
-	if (plans_ready)
-		return;
-	{
-		Oid			types[2] = {INT8ARRAYOID, TEXTARRAYOID};
+static UtilPlan reach_plans[] = {
+	[METHOD_HIGHEST_CAPACITY] = {REACH_SQL("highest_capacity"), 1, {INT8OID}, NULL},
+	[METHOD_ROUND_ROBIN] = {REACH_SQL("round_robin"), 1, {INT8OID}, NULL},
+	[METHOD_LEAST_ACTIVE] = {REACH_SQL("least_active"), 1, {INT8OID}, NULL},
+};
 
-		skills_plan = util_prepare("SELECT agent_id, skill, proficiency FROM omniroute.agent_skill"
-								   " WHERE agent_id = ANY ($1) AND skill = ANY ($2)", 2, types);
-	}
-	{
-		Oid			types[1] = {INT8OID};
-		static const char *const methods[3] = {"highest_capacity", "round_robin", "least_active"};
+static UtilPlan profile_room_plan = {
+	"SELECT ap.agent_id FROM omniroute.agent_profile ap"
+	"  JOIN omniroute.capacity_profile cp ON cp.name = ap.profile"
+	"  JOIN omniroute.agent a ON a.id = ap.agent_id"
+	" WHERE ap.agent_id = ANY ($1) AND ap.profile = $2"
+	"   AND " PROFILE_USED " < " PROFILE_LIMIT,
+	3, {INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID}, NULL
+};
 
-		/* the method names the partial index that holds the queue's members */
-		for (int i = 0; i < 3; i++)
-			reach_plans[i] = util_prepare(psprintf("SELECT s.skill, s.agent_id, s.proficiency,"
-												   "       (SELECT count(*) FROM omniroute.queue_member c"
-												   "         WHERE c.queue_id = $1 AND c.method = '%s')"
-												   "  FROM omniroute.queue_member m"
-												   "  JOIN omniroute.agent_skill s ON s.agent_id = m.agent_id"
-												   " WHERE m.queue_id = $1 AND m.method = '%s'"
-												   " ORDER BY s.skill, s.agent_id", methods[i], methods[i]),
-										  1, types);
-	}
-	{
-		Oid			types[3] = {INT8ARRAYOID, TEXTOID, TIMESTAMPTZOID};
+static UtilPlan profile_charge_plan = {
+	"UPDATE omniroute.agent_profile ap"
+	"   SET active_items = ap.active_items"
+	"         + CASE WHEN cp.reset = 'never' THEN 1 ELSE 0 END,"
+	"       day_items = CASE WHEN cp.reset = 'end_of_day'"
+	"                        THEN (" PROFILE_USED ") + 1 ELSE ap.day_items END,"
+	"       day = CASE WHEN cp.reset = 'end_of_day'"
+	"                  THEN ($3 AT TIME ZONE a.timezone)::date ELSE ap.day END"
+	PROFILE_FROM
+	"   AND ($4 OR " PROFILE_USED " < " PROFILE_LIMIT ")"
+	" RETURNING 1",
+	4, {INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID}, NULL
+};
 
-		profile_room_plan = util_prepare("SELECT ap.agent_id FROM omniroute.agent_profile ap"
-										 "  JOIN omniroute.capacity_profile cp ON cp.name = ap.profile"
-										 "  JOIN omniroute.agent a ON a.id = ap.agent_id"
-										 " WHERE ap.agent_id = ANY ($1) AND ap.profile = $2"
-										 "   AND " PROFILE_USED " < " PROFILE_LIMIT, 3, types);
-	}
-	{
-		Oid			types[4] = {INT8OID, TEXTOID, TIMESTAMPTZOID, BOOLOID};
+static UtilPlan profile_uncharge_plan = {
+	"UPDATE omniroute.agent_profile ap"
+	"   SET active_items = greatest(ap.active_items"
+	"         - CASE WHEN cp.reset = 'never' THEN 1 ELSE 0 END, 0),"
+	"       day_items = greatest(ap.day_items"
+	"         - CASE WHEN cp.reset = 'end_of_day' THEN 1 ELSE 0 END, 0)"
+	PROFILE_FROM,
+	3, {INT8OID, TEXTOID, TIMESTAMPTZOID}, NULL
+};
 
-		profile_charge_plan = util_prepare("UPDATE omniroute.agent_profile ap"
-										   "   SET active_items = ap.active_items"
-										   "         + CASE WHEN cp.reset = 'never' THEN 1 ELSE 0 END,"
-										   "       day_items = CASE WHEN cp.reset = 'end_of_day'"
-										   "                        THEN (" PROFILE_USED ") + 1 ELSE ap.day_items END,"
-										   "       day = CASE WHEN cp.reset = 'end_of_day'"
-										   "                  THEN ($3 AT TIME ZONE a.timezone)::date ELSE ap.day END"
-										   PROFILE_FROM
-										   "   AND ($4 OR " PROFILE_USED " < " PROFILE_LIMIT ")"
-										   " RETURNING 1", 4, types);
-	}
-	{
-		Oid			types[3] = {INT8OID, TEXTOID, TIMESTAMPTZOID};
-
-		profile_uncharge_plan = util_prepare("UPDATE omniroute.agent_profile ap"
-											 "   SET active_items = greatest(ap.active_items"
-											 "         - CASE WHEN cp.reset = 'never' THEN 1 ELSE 0 END, 0),"
-											 "       day_items = greatest(ap.day_items"
-											 "         - CASE WHEN cp.reset = 'end_of_day' THEN 1 ELSE 0 END, 0)"
-											 PROFILE_FROM, 3, types);
-	}
-	{
-		Oid			types[2] = {INT8OID, TEXTOID};
-
-		/* capacity released: a 'never' profile gives its slot back */
-		profile_release_plan = util_prepare("UPDATE omniroute.agent_profile ap"
-											"   SET active_items = greatest(ap.active_items - 1, 0)"
-											"  FROM omniroute.capacity_profile cp"
-											" WHERE ap.agent_id = $1 AND ap.profile = $2"
-											"   AND cp.name = ap.profile AND cp.reset = 'never'", 2, types);
-	}
-	/* only now: a failed prepare above is retried on the next call */
-	plans_ready = true;
-}
+/* capacity released: a 'never' profile gives its slot back */
+static UtilPlan profile_release_plan = {
+	"UPDATE omniroute.agent_profile ap"
+	"   SET active_items = greatest(ap.active_items - 1, 0)"
+	"  FROM omniroute.capacity_profile cp"
+	" WHERE ap.agent_id = $1 AND ap.profile = $2"
+	"   AND cp.name = ap.profile AND cp.reset = 'never'",
+	2, {INT8OID, TEXTOID}, NULL
+};
 
 /* ---------------------------------------------------------------- */
-
-static AssignMethod sort_method;
 
 static int
 cmp_time(TimestampTz a, bool anull, TimestampTz b, bool bnull)
@@ -157,11 +137,11 @@ cmp_int64(int64 a, int64 b)
 
 /* the queue's method, then least recently assigned, then lowest id */
 static int
-cmp_method(const Candidate *a, const Candidate *b)
+cmp_method(const Candidate *a, const Candidate *b, AssignMethod method)
 {
 	int			c = 0;
 
-	switch (sort_method)
+	switch (method)
 	{
 		case METHOD_HIGHEST_CAPACITY:
 			c = cmp_int64(b->free_units, a->free_units);
@@ -182,16 +162,17 @@ cmp_method(const Candidate *a, const Candidate *b)
 	return c;
 }
 
+/* qsort_arg comparator: arg points to the queue's AssignMethod */
 static int
-cmp_candidate_qsort(const void *pa, const void *pb)
+cmp_candidate_qsort(const void *pa, const void *pb, void *arg)
 {
-	return cmp_method((const Candidate *) pa, (const Candidate *) pb);
+	return cmp_method((const Candidate *) pa, (const Candidate *) pb, *(AssignMethod *) arg);
 }
 
 /* closest: those meeting every requirement, least over-qualified first; then
- * the rest by smallest shortfall; then the method */
+ * the rest by smallest shortfall; then the method (arg as above) */
 static int
-cmp_closest_qsort(const void *pa, const void *pb)
+cmp_closest_qsort(const void *pa, const void *pb, void *arg)
 {
 	const Candidate *a = pa;
 	const Candidate *b = pb;
@@ -200,7 +181,27 @@ cmp_closest_qsort(const void *pa, const void *pb)
 		return a->meets ? -1 : 1;
 	if (a->distance != b->distance)
 		return a->distance < b->distance ? -1 : 1;
-	return cmp_method(a, b);
+	return cmp_method(a, b, *(AssignMethod *) arg);
+}
+
+/* the candidates in the method's order */
+static void
+sort_by_method(const AssignRequest *req, Candidate *cands, int n)
+{
+	AssignMethod method = req->queue->method;
+
+	if (n > 1)
+		qsort_arg(cands, n, sizeof(Candidate), cmp_candidate_qsort, &method);
+}
+
+/* the candidates in closest-skills order */
+static void
+sort_by_closest(const AssignRequest *req, Candidate *cands, int n)
+{
+	AssignMethod method = req->queue->method;
+
+	if (n > 1)
+		qsort_arg(cands, n, sizeof(Candidate), cmp_closest_qsort, &method);
 }
 
 /*
@@ -218,11 +219,7 @@ fetch_candidates(const AssignRequest *req, int64 limit, CandidateFilter admit, v
 									  req->ws->npresences, req->ws->capacity_units, limit,
 									  admit, admit_arg, &cands, more, passed);
 
-	if (n > 1)
-	{
-		sort_method = req->queue->method;
-		qsort(cands, n, sizeof(Candidate), cmp_candidate_qsort);
-	}
+	sort_by_method(req, cands, n);
 	*out = cands;
 	return n;
 }
@@ -273,7 +270,7 @@ rate_skills(const AssignRequest *req, Candidate *cands, int n)
 		names[s] = CStringGetTextDatum(rs->names[s]);
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(names, rs->n, TEXTOID, -1, false, TYPALIGN_INT));
-	got = util_exec(skills_plan, values, NULL, false, 0, SPI_OK_SELECT);
+	got = util_exec(util_plan(&skills_plan), values, NULL, false, 0, SPI_OK_SELECT);
 
 	/* have[i * rs->n + s]: proficiency of candidate i in skill s, 0 if none */
 	have = palloc0(sizeof(int32) * n * rs->n);
@@ -334,12 +331,11 @@ assign_profile_charge(int64 agent_id, const char *profile, TimestampTz now, bool
 {
 	Datum		values[4];
 
-	prepare_plans();
 	values[0] = Int64GetDatum(agent_id);
 	values[1] = CStringGetTextDatum(profile);
 	values[2] = TimestampTzGetDatum(now);
 	values[3] = BoolGetDatum(force);
-	return util_exec(profile_charge_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
+	return util_exec(util_plan(&profile_charge_plan), values, NULL, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
 }
 
 void
@@ -347,11 +343,10 @@ assign_profile_uncharge(int64 agent_id, const char *profile, TimestampTz now)
 {
 	Datum		values[3];
 
-	prepare_plans();
 	values[0] = Int64GetDatum(agent_id);
 	values[1] = CStringGetTextDatum(profile);
 	values[2] = TimestampTzGetDatum(now);
-	util_exec(profile_uncharge_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&profile_uncharge_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 }
 
 void
@@ -359,10 +354,9 @@ assign_profile_release(int64 agent_id, const char *profile)
 {
 	Datum		values[2];
 
-	prepare_plans();
 	values[0] = Int64GetDatum(agent_id);
 	values[1] = CStringGetTextDatum(profile);
-	util_exec(profile_release_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&profile_release_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 }
 
 /* give back units reserved a moment ago (the profile refused the item) */
@@ -388,7 +382,7 @@ rate_profiles(const AssignRequest *req, Candidate *cands, int n)
 	values[0] = PointerGetDatum(construct_array(ids, n, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = CStringGetTextDatum(req->ws->capacity_profile);
 	values[2] = TimestampTzGetDatum(req->now);
-	got = util_exec(profile_room_plan, values, NULL, false, 0, SPI_OK_SELECT);
+	got = util_exec(util_plan(&profile_room_plan), values, NULL, false, 0, SPI_OK_SELECT);
 	for (uint64 r = 0; r < got; r++)
 	{
 		int64		agent = util_col_int64(r, 1);
@@ -482,7 +476,7 @@ reach_of(const QueueConfig *queue)
 	if (e != NULL)
 		return e;
 
-	got = util_exec(reach_plans[queue->method], &value, NULL, false, 0, SPI_OK_SELECT);
+	got = util_exec(util_plan(&reach_plans[queue->method]), &value, NULL, false, 0, SPI_OK_SELECT);
 	/* the query may have processed an invalidation: then keep nothing */
 	keep = !reach_watch.stale;
 
@@ -686,148 +680,218 @@ skills_reach(const AssignRequest *req, AssignResult *res, int64 **agents, int32 
 }
 
 /*
+ * One search for an item's agent: how its candidates are found, and how
+ * many of them are read per presence in the current round.
+ */
+typedef struct AssignSearch
+{
+	bool		use_skills;		/* the item's required skills count */
+	bool		closest;		/* ... ranked by closeness (every member read) */
+	int64		limit;			/* members read per presence (0: all) */
+	SkillFilter filter;			/* exact skills as the skill reach knows them */
+	int64	   *qualified;		/* skill first: the qualified members ... */
+	int32	   *surplus;		/* ... and their over-qualification */
+	int			nqualified;		/* -1: not skill first */
+} AssignSearch;
+
+/*
+ * How many members to read per presence in the first round: every one for
+ * closest skills; a batch when skills or a profile may pass some over
+ * (rated in one query each); otherwise the head of each range, since the
+ * best is nearly always taken, and more only when concurrent work took
+ * those.  Exact skills that the skill reach judges need only the head as
+ * well: whoever the filter admits meets them, and all who meet them rank
+ * alike, so the first admitted member of each presence is the best there.
+ */
+static int64
+first_round_limit(const AssignRequest *req, const AssignSearch *s)
+{
+	if (s->closest)
+		return 0;
+	if (s->filter.by_skill != NULL && req->ws->capacity_profile == NULL)
+		return 1;
+	return (s->use_skills || req->ws->capacity_profile != NULL) ? 8 : 1;
+}
+
+/* skill first: the few qualified members, by key, in the method's order */
+static int
+qualified_candidates(const AssignRequest *req, const AssignSearch *s, Candidate **out)
+{
+	Candidate  *cands;
+	int			n = direct_members(req->queue->id, s->qualified, s->nqualified,
+								   req->ws->presences, req->ws->npresences,
+								   req->ws->capacity_units, &cands);
+
+	for (int i = 0; i < n; i++)
+		for (int q = 0; q < s->nqualified; q++)
+			if (s->qualified[q] == cands[i].agent_id)
+				cands[i].distance = s->surplus[q];
+	sort_by_method(req, cands, n);
+	*out = cands;
+	return n;
+}
+
+/*
+ * Otherwise: the round's candidates in the method's order (exact skills
+ * known from the skill reach pass over the others unread), rated for the
+ * item's skills, in closest order for closest matching.
+ */
+static int
+ranked_candidates(const AssignRequest *req, AssignSearch *s, Candidate **out, bool *more,
+				  int *passed)
+{
+	int			n = fetch_candidates(req, s->limit, s->filter.by_skill ? admit_skilled : NULL,
+									 &s->filter, out, more, passed);
+
+	if (n > 0 && s->use_skills)
+	{
+		if (s->filter.by_skill != NULL)
+			rate_skills_reach(&s->filter, *out, n);
+		else
+			rate_skills(req, *out, n);
+		if (s->closest)
+			sort_by_closest(req, *out, n);
+	}
+	return n;
+}
+
+/* the winner's figures for the diagnostics: its score by the queue's method */
+static void
+describe_winner(const AssignRequest *req, const Candidate *c, AssignResult *res)
+{
+	res->agent_id = c->agent_id;
+	res->free_units = c->free_units;
+	res->meets_skills = c->meets;
+	res->skill_distance = c->distance;
+	switch (req->queue->method)
+	{
+		case METHOD_HIGHEST_CAPACITY:
+			res->score_time_null = true;
+			break;
+		case METHOD_ROUND_ROBIN:
+			res->score_time = c->queue_last;
+			res->score_time_null = c->queue_last_null;
+			break;
+		case METHOD_LEAST_ACTIVE:
+			res->score_time = c->released;
+			res->score_time_null = c->released_null;
+			break;
+	}
+}
+
+/*
+ * Whether this candidate may have the item: its skills (exact), not
+ * excluded, a profile slot; with req->reserve, its units and slot are
+ * taken now (a concurrent transaction may have been first).  Counts the
+ * reason it is passed over in res.
+ */
+static bool
+candidate_takes(const AssignRequest *req, const AssignSearch *s, const Candidate *c,
+				AssignResult *res)
+{
+	if (s->use_skills && !s->closest && !c->meets)
+	{
+		res->lacking_skills++;
+		return false;
+	}
+	if (is_excluded(req, c->agent_id))
+	{
+		res->excluded++;
+		return false;
+	}
+	if (req->ws->capacity_profile != NULL && !c->profile_room)
+	{
+		res->no_profile_slot++;
+		return false;
+	}
+	if (req->reserve && !reserve(req, c))
+	{
+		res->raced++;
+		return false;
+	}
+	if (req->reserve && req->ws->capacity_profile != NULL &&
+		!assign_profile_charge(c->agent_id, req->ws->capacity_profile, req->now, false))
+	{
+		/* the slot went between our look and our lock */
+		assign_unreserve(c->agent_id, req->ws->capacity_units);
+		res->raced++;
+		return false;
+	}
+	return true;
+}
+
+/*
+ * One round: this round's candidates, best first, until one takes the
+ * item.  Returns true with the winner in res; else *more says whether a
+ * later round with a larger limit may find more.
+ */
+static bool
+choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool *more)
+{
+	Candidate  *cands;
+	int			n;
+	int			passed = 0;
+
+	*more = false;
+	if (s->nqualified >= 0)
+		n = qualified_candidates(req, s, &cands);
+	else
+		n = ranked_candidates(req, s, &cands, more, &passed);
+	if (n > 0 && req->ws->capacity_profile != NULL)
+		rate_profiles(req, cands, n);
+
+	res->examined = passed;
+	res->raced = 0;
+	res->lacking_skills = passed;
+	res->excluded = 0;
+	res->no_profile_slot = 0;
+	for (int i = 0; i < n; i++)
+	{
+		res->examined++;
+		if (candidate_takes(req, s, &cands[i], res))
+		{
+			describe_winner(req, &cands[i], res);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
  * Choose (and, with req->reserve, reserve) the best eligible agent for an
  * item in req->queue.  The caller is connected to SPI.  Returns false when
- * nobody is eligible.
+ * nobody is eligible.  Exact skills are looked up in the queue's skill
+ * reach first (a skill nobody has ends the search unread; few qualified
+ * members are read by key); then rounds of candidates, each reading
+ * further than the last, until one takes the item or none is left.
  */
 bool
 assign_choose(const AssignRequest *req, AssignResult *res)
 {
-	bool		use_skills = req->skills != NULL && req->skills->n > 0 &&
-		req->ws->skill_matching != SKILLS_NONE;
-	bool		closest = use_skills && req->ws->skill_matching == SKILLS_CLOSEST;
-
-	/*
-	 * How many members to read per presence: every one for closest skills;
-	 * a batch when skills or a profile may pass some over (rated in one
-	 * query each); otherwise the head of each range, since the best is
-	 * nearly always taken, and more only when concurrent work took those.
-	 */
-	int64		limit = closest ? 0 :
-		(use_skills || req->ws->capacity_profile != NULL) ? 8 : 1;
-
-	int64	   *qualified = NULL;
-	int32	   *surplus = NULL;
-	int			nqualified = -1;
-	SkillFilter filter = {0};
+	AssignSearch s = {0};
 
 	memset(res, 0, sizeof(AssignResult));
 	if (req->ws->npresences == 0)
 		return false;
-	prepare_plans();
-	if (use_skills && !closest &&
-		!skills_reach(req, res, &qualified, &surplus, &nqualified, &filter))
+	s.use_skills = req->skills != NULL && req->skills->n > 0 &&
+		req->ws->skill_matching != SKILLS_NONE;
+	s.closest = s.use_skills && req->ws->skill_matching == SKILLS_CLOSEST;
+	s.nqualified = -1;
+	if (s.use_skills && !s.closest &&
+		!skills_reach(req, res, &s.qualified, &s.surplus, &s.nqualified, &s.filter))
 		return false;
-
-	/*
-	 * Exact skills the skill reach judges: whoever the filter admits meets
-	 * them, and all who meet them rank alike, so the first admitted member
-	 * of each presence is the best there, as without skills.
-	 */
-	if (filter.by_skill != NULL && req->ws->capacity_profile == NULL)
-		limit = 1;
+	s.limit = first_round_limit(req, &s);
 
 	for (;;)
 	{
-		Candidate  *cands;
-		bool		more = false;
-		int			n;
-		int			passed = 0;
+		bool		more;
 
-		if (nqualified >= 0)
-		{
-			/* skill first: the few qualified members, by key */
-			n = direct_members(req->queue->id, qualified, nqualified, req->ws->presences,
-							   req->ws->npresences, req->ws->capacity_units, &cands);
-			for (int i = 0; i < n; i++)
-				for (int q = 0; q < nqualified; q++)
-					if (qualified[q] == cands[i].agent_id)
-						cands[i].distance = surplus[q];
-			if (n > 1)
-			{
-				sort_method = req->queue->method;
-				qsort(cands, n, sizeof(Candidate), cmp_candidate_qsort);
-			}
-		}
-		else
-		{
-			/* exact skills known from the skill reach: pass over the others unread */
-			n = fetch_candidates(req, limit, filter.by_skill ? admit_skilled : NULL, &filter,
-								 &cands, &more, &passed);
-			if (n > 0 && use_skills)
-			{
-				if (filter.by_skill != NULL)
-					rate_skills_reach(&filter, cands, n);
-				else
-					rate_skills(req, cands, n);
-				if (closest)
-					qsort(cands, n, sizeof(Candidate), cmp_closest_qsort);
-			}
-		}
-		if (n > 0 && req->ws->capacity_profile != NULL)
-			rate_profiles(req, cands, n);
-		res->examined = passed;
-		res->raced = 0;
-		res->lacking_skills = passed;
-		res->excluded = 0;
-		res->no_profile_slot = 0;
-		for (int i = 0; i < n; i++)
-		{
-			Candidate  *c = &cands[i];
-
-			res->examined++;
-			if (use_skills && !closest && !c->meets)
-			{
-				res->lacking_skills++;
-				continue;
-			}
-			if (is_excluded(req, c->agent_id))
-			{
-				res->excluded++;
-				continue;
-			}
-			if (req->ws->capacity_profile != NULL && !c->profile_room)
-			{
-				res->no_profile_slot++;
-				continue;
-			}
-			if (req->reserve && !reserve(req, c))
-			{
-				res->raced++;
-				continue;
-			}
-			if (req->reserve && req->ws->capacity_profile != NULL &&
-				!assign_profile_charge(c->agent_id, req->ws->capacity_profile, req->now, false))
-			{
-				/* the slot went between our look and our lock */
-				assign_unreserve(c->agent_id, req->ws->capacity_units);
-				res->raced++;
-				continue;
-			}
-			res->agent_id = c->agent_id;
-			res->free_units = c->free_units;
-			res->meets_skills = c->meets;
-			res->skill_distance = c->distance;
-			switch (req->queue->method)
-			{
-				case METHOD_HIGHEST_CAPACITY:
-					res->score_time_null = true;
-					break;
-				case METHOD_ROUND_ROBIN:
-					res->score_time = c->queue_last;
-					res->score_time_null = c->queue_last_null;
-					break;
-				case METHOD_LEAST_ACTIVE:
-					res->score_time = c->released;
-					res->score_time_null = c->released_null;
-					break;
-			}
+		if (choose_round(req, &s, res, &more))
 			return true;
-		}
 		if (!more)
 			return false;
-		/* every candidate of this batch was passed over: look further */
-		limit = (limit >= 512) ? 0 : limit * 8;
+		/* every candidate of this round was passed over: look further */
+		s.limit = (s.limit >= 512) ? 0 : s.limit * 8;
 	}
 }
 

@@ -6,7 +6,14 @@
  *	  their capacity grows), give them the best open items they can take,
  *	  in the transaction that freed them.
  *
- *	  Order: queue priority, then item priority, then age.  An item is taken
+ *	  Order: queue priority, then item priority, then age; with the
+ *	  workstream's priority_aging, the item's effective priority (priority
+ *	  plus one per priority_aging waited since created_at), then age: read
+ *	  by a loose scan of work_item_open_idx, one descent per priority level
+ *	  present (open_items_aging_plan), never a sort of the queue.  A queue
+ *	  its operating hours say is closed offers to nobody and lets nobody
+ *	  pick: its groups are passed over (the first tick after it opens
+ *	  serves them).  An item is taken
  *	  only if the agent may have it (refusal()): a push workstream, an
  *	  allowed presence, enough free units, the skills (exact matching), not
  *	  rejected or missed by this agent before, and a free slot of the
@@ -56,6 +63,9 @@
 #include "config.h"
 #include "direct.h"
 #include "events.h"
+#include "hours.h"
+#include "item.h"
+#include "jb.h"
 #include "route.h"
 #include "serve.h"
 #include "util.h"
@@ -63,104 +73,163 @@
 static int	serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events,
 						  bool skip_locked, bool pick, int64 *picked);
 
-static SPIPlanPtr lock_agent_plan;
-static SPIPlanPtr try_lock_agent_plan;
-static SPIPlanPtr agent_skills_plan;
-static SPIPlanPtr groups_plan;
-static SPIPlanPtr open_items_plan;
-static SPIPlanPtr take_item_plan;
-static SPIPlanPtr member_plan;
+/*
+ * Priority aging: the whole priority_aging intervals waited from created
+ * to now, 0 before created.  Exact: the epochs are numeric and div()
+ * truncates, which is floor for the non-negative quotient.
+ */
+#define SERVE_AGING_BONUS(now, created, aging) \
+	"(CASE WHEN " now " > " created \
+	" THEN div(extract(epoch FROM " now " - " created "), extract(epoch FROM " aging "))::bigint" \
+	" ELSE 0 END)"
 
-static bool plans_ready = false;
+#define AGENT_SQL \
+	"SELECT capacity - used_units, presence, is_bot FROM omniroute.agent WHERE id = $1"
 
-static void
-prepare_plans(void)
-{
-	if (plans_ready)
-		return;
-	{
-		Oid			types[1] = {INT8OID};
+static UtilPlan lock_agent_plan = {AGENT_SQL " FOR UPDATE", 1, {INT8OID}, NULL};
+static UtilPlan try_lock_agent_plan = {AGENT_SQL " FOR UPDATE SKIP LOCKED", 1, {INT8OID}, NULL};
 
-		lock_agent_plan = util_prepare("SELECT capacity - used_units, presence, is_bot"
-									   "  FROM omniroute.agent WHERE id = $1 FOR UPDATE", 1, types);
-		try_lock_agent_plan = util_prepare("SELECT capacity - used_units, presence, is_bot"
-										   "  FROM omniroute.agent WHERE id = $1"
-										   "   FOR UPDATE SKIP LOCKED", 1, types);
-		agent_skills_plan = util_prepare("SELECT skill, proficiency FROM omniroute.agent_skill"
-										 " WHERE agent_id = $1", 1, types);
+static UtilPlan agent_skills_plan = {
+	"SELECT skill, proficiency FROM omniroute.agent_skill WHERE agent_id = $1",
+	1, {INT8OID}, NULL
+};
 
-		/*
-		 * The groups of open items in each of the agent's queues: a skip
-		 * scan of work_item_open_idx, one descent per group, with
-		 * the first (best) item of each to name it.
-		 */
-		groups_plan = util_prepare(
-								   "SELECT m.queue_id, q.priority, g.workstream_id, g.required_skills, g.id"
-								   "  FROM omniroute.queue_member m"
-								   "  JOIN omniroute.queue q ON q.id = m.queue_id"
-								   " CROSS JOIN LATERAL"
-								   "       (WITH RECURSIVE g AS ("
-								   "            (SELECT i.workstream_id, i.required_skills, i.id"
-								   "               FROM omniroute.work_item i"
-								   "              WHERE i.queue_id = m.queue_id AND i.state = 'open'"
-								   "              ORDER BY i.workstream_id, i.required_skills LIMIT 1)"
-								   "          UNION ALL"
-								   "            SELECT n.workstream_id, n.required_skills, n.id"
-								   "              FROM g CROSS JOIN LATERAL"
-								   "                   (SELECT i.workstream_id, i.required_skills, i.id"
-								   "                      FROM omniroute.work_item i"
-								   "                     WHERE i.queue_id = m.queue_id AND i.state = 'open'"
-								   "                       AND (i.workstream_id, i.required_skills)"
-								   "                           > (g.workstream_id, g.required_skills)"
-								   "                     ORDER BY i.workstream_id, i.required_skills LIMIT 1) n)"
-								   "        SELECT * FROM g) g"
-								   " WHERE m.agent_id = $1", 1, types);
-	}
-	{
-		Oid			types[2] = {INT8OID, INT8OID};
+static UtilPlan member_plan = {
+	"SELECT 1 FROM omniroute.queue_member WHERE agent_id = $1 AND queue_id = $2",
+	2, {INT8OID, INT8OID}, NULL
+};
 
-		member_plan = util_prepare("SELECT 1 FROM omniroute.queue_member"
-								   " WHERE agent_id = $1 AND queue_id = $2", 2, types);
-	}
-	{
-		Oid			types[6] = {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID,
-		INT4ARRAYOID, INT8OID};
+/* pick(id): whether the agent is a member of the queue, its operating hours */
+static UtilPlan pick_queue_plan = {
+	"SELECT EXISTS (SELECT 1 FROM omniroute.queue_member"
+	"                WHERE agent_id = $1 AND queue_id = $2),"
+	"       (SELECT operating_hours FROM omniroute.queue WHERE id = $2)",
+	2, {INT8OID, INT8OID}, NULL
+};
 
-		/* the top $6 items of each group given, merged in serving order */
-		open_items_plan = util_prepare(
-									   "SELECT w.id, g.n, w.declined_agents"
-									   "  FROM unnest($1, $2, $3, $4, $5)"
-									   "       AS g(queue_id, workstream_id, required_skills, queue_priority, n)"
-									   " CROSS JOIN LATERAL"
-									   "       (SELECT i.id, i.priority, i.created_at, i.declined_agents"
-									   "          FROM omniroute.work_item i"
-									   "         WHERE i.queue_id = g.queue_id"
-									   "           AND i.workstream_id = g.workstream_id"
-									   "           AND i.required_skills = g.required_skills"
-									   "           AND i.state = 'open'"
-									   "         ORDER BY i.priority DESC, i.created_at, i.id"
-									   "         LIMIT $6) w"
-									   " ORDER BY g.queue_priority DESC, w.priority DESC, w.created_at, w.id",
-									   6, types);
-	}
-	{
-		Oid			types[7] = {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, JSONBOID, TEXTOID};
+/*
+ * The groups of open items in each of the agent's queues: a skip scan of
+ * work_item_open_idx, one descent per group, with the first item of each
+ * to name it; with the queue's operating hours and the workstream's
+ * priority aging.
+ */
+static UtilPlan groups_plan = {
+	"SELECT m.queue_id, q.priority, g.workstream_id, g.required_skills, g.id,"
+	"       q.operating_hours, w.priority_aging"
+	"  FROM omniroute.queue_member m"
+	"  JOIN omniroute.queue q ON q.id = m.queue_id"
+	" CROSS JOIN LATERAL"
+	"       (WITH RECURSIVE g AS ("
+	"            (SELECT i.workstream_id, i.required_skills, i.id"
+	"               FROM omniroute.work_item i"
+	"              WHERE i.queue_id = m.queue_id AND i.state = 'open'"
+	"              ORDER BY i.workstream_id, i.required_skills LIMIT 1)"
+	"          UNION ALL"
+	"            SELECT n.workstream_id, n.required_skills, n.id"
+	"              FROM g CROSS JOIN LATERAL"
+	"                   (SELECT i.workstream_id, i.required_skills, i.id"
+	"                      FROM omniroute.work_item i"
+	"                     WHERE i.queue_id = m.queue_id AND i.state = 'open'"
+	"                       AND (i.workstream_id, i.required_skills)"
+	"                           > (g.workstream_id, g.required_skills)"
+	"                     ORDER BY i.workstream_id, i.required_skills LIMIT 1) n)"
+	"        SELECT * FROM g) g"
+	"  JOIN omniroute.workstream w ON w.id = g.workstream_id"
+	" WHERE m.agent_id = $1",
+	1, {INT8OID}, NULL
+};
 
-		take_item_plan = util_prepare(
-									  "UPDATE omniroute.work_item"
-									  "   SET state = $2, agent_id = $3, reserved_units = $4, offered_at = $5,"
-									  "       assigned_at = CASE WHEN $2 = 'active' THEN $5 END,"
-									  "       last_activity_at = $5, profile = $7,"
-									  "       diagnostics = coalesce(diagnostics, '{}')"
-									  "                     || jsonb_build_object('assignment', $6)"
-									  " WHERE id = (SELECT id FROM omniroute.work_item"
-									  "              WHERE id = $1 AND state = 'open'"
-									  "              FOR UPDATE SKIP LOCKED)"
-									  " RETURNING id", 7, types);
-	}
-	/* only now: a failed prepare above is retried on the next call */
-	plans_ready = true;
-}
+/*
+ * The top $6 items of each group given, merged in serving order.  Without
+ * priority aging: column 4 is empty, the caller counts each group's rows.
+ */
+static UtilPlan open_items_plan = {
+	"SELECT w.id, g.n, w.declined_agents"
+	"  FROM unnest($1, $2, $3, $4, $5)"
+	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n)"
+	" CROSS JOIN LATERAL"
+	"       (SELECT i.id, i.priority, i.created_at, i.declined_agents"
+	"          FROM omniroute.work_item i"
+	"         WHERE i.queue_id = g.queue_id"
+	"           AND i.workstream_id = g.workstream_id"
+	"           AND i.required_skills = g.required_skills"
+	"           AND i.state = 'open'"
+	"         ORDER BY i.priority DESC, i.created_at, i.id"
+	"         LIMIT $6) w"
+	" ORDER BY g.queue_priority DESC, w.priority DESC, w.created_at, w.id",
+	6, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID}, NULL
+};
+
+/* the open items of group g (of open_items_aging_plan) */
+#define IN_GROUP \
+	"i.queue_id = g.queue_id AND i.workstream_id = g.workstream_id" \
+	" AND i.required_skills = g.required_skills AND i.state = 'open'"
+
+/*
+ * The same with priority aging ($7: each group's workstream's, NULL for
+ * none; $8: now).  An item's effective priority is its priority plus one
+ * for each whole priority_aging it has waited since created_at.  Within a
+ * priority level, the older item is never behind, so the best items of a
+ * group are among the oldest of each level it holds: the levels are found
+ * by a loose scan of work_item_open_idx (the first item below the last
+ * level found: one descent per distinct priority present), the top $6 of
+ * each level are read in age order, and the whole is merged by effective
+ * priority, then age.  No queue is sorted whole.  A group without aging is
+ * read as by open_items_plan.  Column 4 numbers each row within its level
+ * (its group, without aging): the caller knows from it which lists gave
+ * all they were asked for.
+ */
+static UtilPlan open_items_aging_plan = {
+	"SELECT w.id, g.n, w.declined_agents, w.rn"
+	"  FROM unnest($1, $2, $3, $4, $5, $7)"
+	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, aging)"
+	" CROSS JOIN LATERAL"
+	"       ((SELECT i.id, i.priority::bigint AS effective, i.created_at, i.declined_agents,"
+	"                row_number() OVER (ORDER BY i.priority DESC, i.created_at, i.id) AS rn"
+	"           FROM omniroute.work_item i"
+	"          WHERE g.aging IS NULL AND " IN_GROUP
+	"          ORDER BY i.priority DESC, i.created_at, i.id"
+	"          LIMIT $6)"
+	"        UNION ALL"
+	"        (SELECT t.id, t.effective, t.created_at, t.declined_agents, t.rn"
+	"           FROM (WITH RECURSIVE lv(priority) AS ("
+	"                     (SELECT i.priority FROM omniroute.work_item i"
+	"                       WHERE g.aging IS NOT NULL AND " IN_GROUP
+	"                       ORDER BY i.priority DESC, i.created_at, i.id LIMIT 1)"
+	"                   UNION ALL"
+	"                     SELECT n.priority"
+	"                       FROM lv CROSS JOIN LATERAL"
+	"                            (SELECT i.priority FROM omniroute.work_item i"
+	"                              WHERE " IN_GROUP " AND i.priority < lv.priority"
+	"                              ORDER BY i.priority DESC, i.created_at, i.id LIMIT 1) n)"
+	"                 SELECT priority FROM lv) l"
+	"          CROSS JOIN LATERAL"
+	"                (SELECT i.id, i.created_at, i.declined_agents,"
+	"                        i.priority + " SERVE_AGING_BONUS("$8", "i.created_at", "g.aging")
+	"                            AS effective,"
+	"                        row_number() OVER (ORDER BY i.created_at, i.id) AS rn"
+	"                   FROM omniroute.work_item i"
+	"                  WHERE " IN_GROUP " AND i.priority = l.priority"
+	"                  ORDER BY i.created_at, i.id"
+	"                  LIMIT $6) t)) w"
+	" ORDER BY g.queue_priority DESC, w.effective DESC, w.created_at, w.id",
+	8, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
+		INTERVALARRAYOID, TIMESTAMPTZOID}, NULL
+};
+
+static UtilPlan take_item_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = $2, agent_id = $3, reserved_units = $4, offered_at = $5,"
+	"       assigned_at = CASE WHEN $2 = 'active' THEN $5 END,"
+	"       last_activity_at = $5, profile = $7,"
+	"       diagnostics = coalesce(diagnostics, '{}')"
+	"                     || jsonb_build_object('assignment', $6)"
+	" WHERE id = (SELECT id FROM omniroute.work_item"
+	"              WHERE id = $1 AND state = 'open'"
+	"              FOR UPDATE SKIP LOCKED)"
+	" RETURNING id",
+	7, {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, JSONBOID, TEXTOID}, NULL
+};
 
 typedef struct AgentSkills
 {
@@ -195,9 +264,8 @@ lock_agent(int64 agent_id, bool skip_locked, ServeAgent *ag)
 	Datum		values[1] = {Int64GetDatum(agent_id)};
 	bool		isnull;
 
-	prepare_plans();
 	memset(ag, 0, sizeof(ServeAgent));
-	if (util_exec(skip_locked ? try_lock_agent_plan : lock_agent_plan,
+	if (util_exec(util_plan(skip_locked ? &try_lock_agent_plan : &lock_agent_plan),
 				  values, NULL, false, 0, SPI_OK_SELECT) == 0)
 		return false;
 	ag->id = agent_id;
@@ -216,8 +284,8 @@ skill_level(ServeAgent *ag, const char *skill)
 	if (!as->loaded)
 	{
 		Datum		values[1] = {Int64GetDatum(ag->id)};
-		SPITupleTable *saved = SPI_tuptable;
-		uint64		n = util_exec(agent_skills_plan, values, NULL, false, 0, SPI_OK_SELECT);
+		uint64		n = util_exec(util_plan(&agent_skills_plan), values, NULL, false, 0,
+								  SPI_OK_SELECT);
 
 		as->n = (int) n;
 		as->names = palloc(sizeof(char *) * (n + 1));
@@ -228,7 +296,7 @@ skill_level(ServeAgent *ag, const char *skill)
 			as->levels[i] = util_col_int32(i, 2);
 		}
 		as->loaded = true;
-		SPI_tuptable = saved;
+		SPI_freetuptable(SPI_tuptable);
 	}
 	for (int k = 0; k < as->n; k++)
 		if (strcmp(as->names[k], skill) == 0)
@@ -366,12 +434,30 @@ typedef struct Taken
 	TimestampTz expires;
 } Taken;
 
+/* the "assignment" member of the diagnostics of an item served or picked */
+static Datum
+taken_assignment(int64 agent_id, bool pick, bool active)
+{
+	JsonBuild	b;
+
+	jb_init(&b);
+	jb_object(&b);
+	jb_kv_string(&b, "outcome", item_state_name(active ? ITEM_ACTIVE : ITEM_OFFERED));
+	jb_kv_int(&b, "agent_id", agent_id);
+	jb_kv_string(&b, "method", pick ? "picked" : "served");
+	if (!pick)
+		jb_kv_string(&b, "reason", "the agent freed capacity");
+	jb_end_object(&b);
+	return jb_finish(&b);
+}
+
 /*
  * Give an open item the agent may take to them: its profile slot, then the
  * item itself if no other transaction holds it (false otherwise, or when
  * the profile has no free slot: *no_slot).  The agent row is ours, so the
  * slot check cannot race.  Units are taken afterwards, for all items at
- * once (finish_taken).
+ * once (finish_taken).  Runs statements: the caller keeps nothing in
+ * SPI_tuptable across it.
  */
 static bool
 take_item(ServeAgent *ag, WorkstreamConfig *ws, int64 item, int64 queue_id, bool pick,
@@ -379,16 +465,13 @@ take_item(ServeAgent *ag, WorkstreamConfig *ws, int64 item, int64 queue_id, bool
 {
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', 'n'};
-	SPITupleTable *saved = SPI_tuptable;
 	bool		active = pick || ws->auto_accept;
-	bool		took;
 
 	*no_slot = false;
 	if (ws->capacity_profile != NULL)
 	{
 		if (!assign_profile_charge(ag->id, ws->capacity_profile, now, false))
 		{
-			SPI_tuptable = saved;
 			*no_slot = true;
 			return false;
 		}
@@ -396,31 +479,38 @@ take_item(ServeAgent *ag, WorkstreamConfig *ws, int64 item, int64 queue_id, bool
 		nulls[6] = ' ';
 	}
 	values[0] = Int64GetDatum(item);
-	values[1] = CStringGetTextDatum(active ? "active" : "offered");
+	values[1] = CStringGetTextDatum(item_state_name(active ? ITEM_ACTIVE : ITEM_OFFERED));
 	values[2] = Int64GetDatum(ag->id);
 	values[3] = Int32GetDatum(ws->capacity_units);
 	values[4] = TimestampTzGetDatum(now);
-	values[5] = util_jsonb(pick ?
-						   psprintf("{\"outcome\": \"active\", \"agent_id\": " INT64_FORMAT
-									", \"method\": \"picked\"}", ag->id) :
-						   psprintf("{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
-									", \"method\": \"served\", \"reason\": \"the agent freed capacity\"}",
-									active ? "active" : "offered", ag->id));
-	took = util_exec(take_item_plan, values, nulls, false, 0, SPI_OK_UPDATE_RETURNING) > 0;
-	if (!took && ws->capacity_profile != NULL)
-		assign_profile_uncharge(ag->id, ws->capacity_profile, now);
-	SPI_tuptable = saved;
-	if (!took)
+	values[5] = taken_assignment(ag->id, pick, active);
+	if (util_exec(util_plan(&take_item_plan), values, nulls, false, 0,
+				  SPI_OK_UPDATE_RETURNING) == 0)
+	{
+		if (ws->capacity_profile != NULL)
+			assign_profile_uncharge(ag->id, ws->capacity_profile, now);
 		return false;
+	}
 	ag->free_units -= ws->capacity_units;
 	t->item = item;
 	t->ws = ws->id;
 	t->queue = queue_id;
 	t->active = active;
-	t->expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-														 TimestampTzGetDatum(now),
-														 IntervalPGetDatum(&ws->offer_timeout)));
+	t->expires = config_offer_expires(ws, now);
 	return true;
+}
+
+/* the detail of the event of an item served: {"served": true} */
+static Datum
+served_detail(void)
+{
+	JsonBuild	b;
+
+	jb_init(&b);
+	jb_object(&b);
+	jb_kv_bool(&b, "served", true);
+	jb_end_object(&b);
+	return jb_finish(&b);
 }
 
 /* the units of the items taken, their events and the agent's notifications */
@@ -446,10 +536,10 @@ finish_taken(int64 agent_id, Taken *taken, int ntaken, bool pick, TimestampTz no
 	{
 		const char *ev = pick ? "picked" : taken[i].active ? "assigned" : "offered";
 
-		events_add(events, taken[i].item, ev, agent_id, taken[i].queue,
-				   pick ? NULL : "{\"served\": true}");
-		events_notify_agent(agent_id, pick ? "assigned" : ev, taken[i].item, taken[i].ws, taken[i].queue,
-					 taken[i].active ? NULL : &taken[i].expires);
+		events_add_jsonb(events, taken[i].item, ev, agent_id, taken[i].queue,
+						 pick ? (Datum) 0 : served_detail());
+		events_notify_agent(agent_id, pick ? "assigned" : ev, taken[i].item, taken[i].ws,
+							taken[i].queue, taken[i].active ? NULL : &taken[i].expires);
 	}
 }
 
@@ -487,10 +577,11 @@ typedef struct ItemGroup
 	int64		ws_id;
 	Datum		skills;			/* jsonb */
 	int64		first_item;		/* its best item, to name it */
+	char	   *hours;			/* the queue's operating hours, or NULL */
+	Datum		aging;			/* the workstream's priority_aging, or 0 */
 	WorkstreamConfig *ws;
 	bool		takable;		/* the agent may take its items */
 	int			fetched;		/* items read from it in this round */
-	int			last_row;		/* the row of the last of them */
 } ItemGroup;
 
 /* the item being looked at, for the error context */
@@ -516,9 +607,10 @@ static ItemGroup *
 load_groups(int64 agent_id, int *ngroups)
 {
 	Datum		values[1] = {Int64GetDatum(agent_id)};
-	uint64		n = util_exec(groups_plan, values, NULL, false, 0, SPI_OK_SELECT);
+	uint64		n = util_exec(util_plan(&groups_plan), values, NULL, false, 0, SPI_OK_SELECT);
 	ItemGroup  *groups = palloc0(sizeof(ItemGroup) * (n + 1));
 	bool		isnull;
+	Datum		d;
 
 	for (uint64 i = 0; i < n; i++)
 	{
@@ -527,6 +619,15 @@ load_groups(int64 agent_id, int *ngroups)
 		groups[i].ws_id = util_col_int64(i, 3);
 		groups[i].skills = PointerGetDatum(DatumGetJsonbPCopy(util_col(i, 4, &isnull)));
 		groups[i].first_item = util_col_int64(i, 5);
+		groups[i].hours = util_col_text(i, 6);
+		d = util_col(i, 7, &isnull);
+		if (!isnull)
+		{
+			Interval   *aging = palloc(sizeof(Interval));
+
+			*aging = *DatumGetIntervalP(d);
+			groups[i].aging = PointerGetDatum(aging);
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*ngroups = (int) n;
@@ -572,175 +673,288 @@ profile_exhausted(ItemGroup *groups, int ngroups, const char *profile)
 			groups[i].takable = false;
 }
 
+/* an item a round read, copied out of SPI's result before anything else runs */
+typedef struct RoundItem
+{
+	int64		item;
+	ItemGroup  *group;
+	bool		declined;		/* the agent rejected or missed it before */
+} RoundItem;
+
+/* one serve_or_pick(): the agent, their groups, what they took so far */
+typedef struct ServeSearch
+{
+	ServeAgent	ag;				/* the agent, their row locked */
+	bool		pick;
+	TimestampTz now;
+	ItemGroup  *groups;
+	int			ngroups;
+	int64		limit;			/* items read per takable group this round */
+	HTAB	   *seen;			/* items looked at in an earlier round */
+	Taken	   *taken;
+	int			ntaken;
+	int			cap;
+	ServeContext sc;			/* the item being looked at, for errors */
+} ServeSearch;
+
+/*
+ * Judge each group: none of a queue its operating hours say is closed now
+ * (its items wait for the first tick after it opens), else group_takable.
+ * Returns the fewest units a takable group's items need, -1 if none is
+ * takable.
+ */
+static int32
+judge_groups(ServeSearch *s)
+{
+	ServeMode	mode = s->pick ? SERVE_PICK : SERVE_PUSH;
+	Datum		nobody = PointerGetDatum(construct_empty_array(INT8OID));
+	int32		min_units = -1;
+
+	for (int i = 0; i < s->ngroups; i++)
+	{
+		ItemGroup  *g = &s->groups[i];
+
+		s->sc.item = g->first_item;
+		g->takable = (g->hours == NULL || hours_is_open(g->hours, s->now)) &&
+			group_takable(&s->ag, g, mode, nobody);
+		if (g->takable && (min_units < 0 || g->ws->capacity_units < min_units))
+			min_units = g->ws->capacity_units;
+	}
+	s->sc.item = 0;
+	return min_units;
+}
+
+/*
+ * The arguments of open_items_plan (with *aging, of open_items_aging_plan)
+ * for the takable groups, the group's index in s->groups as its n; *aging
+ * says whether any of them ages.  Returns how many groups, 0 when none is
+ * left.
+ */
+static int
+round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
+{
+	int			ng = s->ngroups + 1;
+	Datum	   *qids = palloc(sizeof(Datum) * ng);
+	Datum	   *wsids = palloc(sizeof(Datum) * ng);
+	Datum	   *skills = palloc(sizeof(Datum) * ng);
+	Datum	   *qprios = palloc(sizeof(Datum) * ng);
+	Datum	   *index = palloc(sizeof(Datum) * ng);
+	Datum	   *agings = palloc(sizeof(Datum) * ng);
+	bool	   *aging_nulls = palloc(sizeof(bool) * ng);
+	int			nsent = 0;
+	int			dims[1];
+	int			lbs[1] = {1};
+
+	*aging = false;
+	for (int i = 0; i < s->ngroups; i++)
+	{
+		ItemGroup  *g = &s->groups[i];
+
+		if (!g->takable)
+			continue;
+		qids[nsent] = Int64GetDatum(g->queue_id);
+		wsids[nsent] = Int64GetDatum(g->ws_id);
+		skills[nsent] = g->skills;
+		qprios[nsent] = Int32GetDatum(g->queue_priority);
+		index[nsent] = Int32GetDatum(i);
+		agings[nsent] = g->aging;
+		aging_nulls[nsent] = (g->aging == (Datum) 0);
+		*aging |= (g->aging != (Datum) 0);
+		g->fetched = 0;
+		nsent++;
+	}
+	memset(nulls, ' ', 8);
+	values[0] = PointerGetDatum(construct_array(qids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[1] = PointerGetDatum(construct_array(wsids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
+	values[2] = PointerGetDatum(construct_array(skills, nsent, JSONBOID, -1, false, TYPALIGN_INT));
+	values[3] = PointerGetDatum(construct_array(qprios, nsent, INT4OID, 4, true, TYPALIGN_INT));
+	values[4] = PointerGetDatum(construct_array(index, nsent, INT4OID, 4, true, TYPALIGN_INT));
+	values[5] = Int64GetDatum(s->limit);
+	if (*aging)
+	{
+		dims[0] = nsent;
+		values[6] = PointerGetDatum(construct_md_array(agings, aging_nulls, 1, dims, lbs,
+													   INTERVALOID, sizeof(Interval), false,
+													   TYPALIGN_DOUBLE));
+		values[7] = TimestampTzGetDatum(s->now);
+	}
+	return nsent;
+}
+
+/*
+ * A round: the top s->limit items of each takable group, merged in serving
+ * order, copied out of SPI's result (nothing is kept in SPI_tuptable while
+ * items are taken, which runs statements).  A group that gave all it was
+ * asked for may have more, any of them better than a later row of another
+ * group: the round is sure of the merged order only up to the first such
+ * group's last row, and returns the items up to there; *more says that a
+ * longer round would read further.  NULL when no group is takable.
+ */
+static RoundItem *
+read_round(ServeSearch *s, int *nitems, bool *more)
+{
+	Datum		values[8];
+	char		nulls[8];
+	bool		aging;
+	uint64		n;
+	uint64		upto;
+	RoundItem  *items;
+
+	*more = false;
+	if (round_arguments(s, values, nulls, &aging) == 0)
+		return NULL;
+	n = util_exec(util_plan(aging ? &open_items_aging_plan : &open_items_plan), values, nulls,
+				  false, 0, SPI_OK_SELECT);
+	items = palloc(sizeof(RoundItem) * (n + 1));
+	upto = n;
+	for (uint64 r = 0; r < n; r++)
+	{
+		ItemGroup  *g = &s->groups[util_col_int32(r, 2)];
+		int64		nth = aging ? util_col_int64(r, 4) : ++g->fetched;
+
+		items[r].item = util_col_int64(r, 1);
+		items[r].group = g;
+		/* the last row a full list gave: sure of the order up to here */
+		if (nth >= s->limit && !*more)
+		{
+			*more = true;
+			upto = r + 1;
+		}
+	}
+	for (uint64 r = 0; r < upto; r++)
+	{
+		bool		isnull;
+
+		items[r].declined = serve_declined_by(util_col(r, 3, &isnull), s->ag.id);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	*nitems = (int) upto;
+	return items;
+}
+
+/*
+ * Take one item of a round if the agent still may: the group still
+ * takable, room for it, not declined by them, a profile slot (none left:
+ * none for its profile's groups either), not held by another transaction.
+ */
+static bool
+take_round_item(ServeSearch *s, const RoundItem *ri)
+{
+	ItemGroup  *g = ri->group;
+	bool		no_slot;
+	bool		took;
+
+	if (!g->takable)
+		return false;
+	if (g->ws->capacity_units > s->ag.free_units)
+	{
+		g->takable = false;
+		return false;
+	}
+	if (ri->declined)
+		return false;
+	if (s->ntaken == s->cap)
+	{
+		s->cap = s->cap ? s->cap * 2 : 8;
+		s->taken = s->taken ? repalloc(s->taken, sizeof(Taken) * s->cap) :
+			palloc(sizeof(Taken) * s->cap);
+	}
+	s->sc.item = ri->item;
+	took = take_item(&s->ag, g->ws, ri->item, g->queue_id, s->pick, s->now,
+					 &s->taken[s->ntaken], &no_slot);
+	s->sc.item = 0;
+	if (took)
+		s->ntaken++;
+	else if (no_slot)
+		profile_exhausted(s->groups, s->ngroups, g->ws->capacity_profile);
+	return took;
+}
+
+/*
+ * Take what the agent may of a round's items, in order (picking: the
+ * first).  Returns whether any item was new, not looked at in an earlier
+ * round.
+ */
+static bool
+take_round(ServeSearch *s, const RoundItem *items, int n, int64 *picked)
+{
+	bool		fresh = false;
+
+	for (int r = 0; r < n; r++)
+	{
+		bool		found;
+
+		hash_search(s->seen, &items[r].item, HASH_ENTER, &found);
+		if (found)
+			continue;
+		fresh = true;
+		if (take_round_item(s, &items[r]) && s->pick)
+		{
+			*picked = items[r].item;
+			break;
+		}
+	}
+	return fresh;
+}
+
 /*
  * Serving (push: items of push workstreams, as many as fit) and picking
  * (one item of a pick workstream, the agent asked for it) share the
- * search and the rules (refusal()).
+ * search and the rules (refusal()): lock the agent, read and judge the
+ * groups of their queues, then rounds of the groups' top items, each
+ * reading further than the last, until the agent is full (picking: has
+ * one), or nothing new is left; the items taken are booked at the end.
  */
 static int
 serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locked,
 			  bool pick, int64 *picked)
 {
-	ServeMode	mode = pick ? SERVE_PICK : SERVE_PUSH;
-	Datum		values[6];
-	bool		isnull;
-	int64		limit;
-	int32		min_units = -1;
-	ServeAgent	ag;
-	ItemGroup  *groups;
-	int			ngroups;
-	HTAB	   *seen;
-	Taken	   *taken = NULL;
-	int			ntaken = 0;
-	int			cap = 0;
-	ServeContext sc = {agent_id, pick, 0};
+	ServeSearch s = {0};
 	ErrorContextCallback errcb;
+	int32		min_units;
 
-	if (!lock_agent(agent_id, skip_locked, &ag) || ag.is_bot)
+	if (!lock_agent(agent_id, skip_locked, &s.ag) || s.ag.is_bot)
 		return 0;				/* bots take work only as a workstream's bot */
-
+	s.pick = pick;
+	s.now = now;
+	s.sc.agent_id = agent_id;
+	s.sc.pick = pick;
 	errcb.callback = serve_error_context;
-	errcb.arg = &sc;
+	errcb.arg = &s.sc;
 	errcb.previous = error_context_stack;
 	error_context_stack = &errcb;
 
-	groups = load_groups(agent_id, &ngroups);
-	{
-		Datum		nobody = PointerGetDatum(construct_empty_array(INT8OID));
-
-		for (int i = 0; i < ngroups; i++)
-		{
-			sc.item = groups[i].first_item;
-			groups[i].takable = group_takable(&ag, &groups[i], mode, nobody);
-			if (groups[i].takable && (min_units < 0 || groups[i].ws->capacity_units < min_units))
-				min_units = groups[i].ws->capacity_units;
-		}
-		sc.item = 0;
-	}
+	s.groups = load_groups(agent_id, &s.ngroups);
+	min_units = judge_groups(&s);
 
 	/*
 	 * Items read per takable group in the first round: as many as the
 	 * agent could take, up to 32 (more rounds read further when some were
 	 * passed over)
 	 */
-	limit = pick ? 1 : min_units > 0 ? Min(32, Max(1, ag.free_units / min_units)) : 32;
-
-	seen = util_int64_hash("omniroute served items", sizeof(int64), CurrentMemoryContext);
+	s.limit = pick ? 1 : min_units > 0 ? Min(32, Max(1, s.ag.free_units / min_units)) : 32;
+	s.seen = util_int64_hash("omniroute served items", sizeof(int64), CurrentMemoryContext);
 
 	for (;;)
 	{
-		Datum	   *qids = palloc(sizeof(Datum) * (ngroups + 1));
-		Datum	   *wsids = palloc(sizeof(Datum) * (ngroups + 1));
-		Datum	   *skills = palloc(sizeof(Datum) * (ngroups + 1));
-		Datum	   *qprios = palloc(sizeof(Datum) * (ngroups + 1));
-		Datum	   *index = palloc(sizeof(Datum) * (ngroups + 1));
-		int			nsent = 0;
-		uint64		n;
-		uint64		upto;
-		SPITupleTable *tt;
-		bool		more = false;
-		bool		fresh = false;
+		int			n;
+		bool		more;
+		RoundItem  *items = read_round(&s, &n, &more);
+		bool		fresh;
 
-		for (int i = 0; i < ngroups; i++)
-		{
-			if (!groups[i].takable)
-				continue;
-			qids[nsent] = Int64GetDatum(groups[i].queue_id);
-			wsids[nsent] = Int64GetDatum(groups[i].ws_id);
-			skills[nsent] = groups[i].skills;
-			qprios[nsent] = Int32GetDatum(groups[i].queue_priority);
-			index[nsent] = Int32GetDatum(i);
-			groups[i].fetched = 0;
-			nsent++;
-		}
-		if (nsent == 0)
+		if (items == NULL)
 			break;
-		values[0] = PointerGetDatum(construct_array(qids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
-		values[1] = PointerGetDatum(construct_array(wsids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
-		values[2] = PointerGetDatum(construct_array(skills, nsent, JSONBOID, -1, false, TYPALIGN_INT));
-		values[3] = PointerGetDatum(construct_array(qprios, nsent, INT4OID, 4, true, TYPALIGN_INT));
-		values[4] = PointerGetDatum(construct_array(index, nsent, INT4OID, 4, true, TYPALIGN_INT));
-		values[5] = Int64GetDatum(limit);
-		n = util_exec(open_items_plan, values, NULL, false, 0, SPI_OK_SELECT);
-		tt = SPI_tuptable;
-
-		/*
-		 * A group that gave all it was asked for may have more, any of them
-		 * better than a later row of another group: this round is sure of
-		 * the merged order only up to the first such group's last row.
-		 */
-		upto = n;
-		for (uint64 r = 0; r < n; r++)
-		{
-			ItemGroup  *g = &groups[util_col_int32(r, 2)];
-
-			g->fetched++;
-			g->last_row = (int) r;
-		}
-		for (int i = 0; i < ngroups; i++)
-			if (groups[i].takable && groups[i].fetched >= limit)
-			{
-				more = true;
-				upto = Min(upto, (uint64) groups[i].last_row + 1);
-			}
-
-		for (uint64 r = 0; r < upto; r++)
-		{
-			int64		item;
-			ItemGroup  *g;
-			bool		found;
-			bool		no_slot;
-
-			SPI_tuptable = tt;
-			item = util_col_int64(r, 1);
-			g = &groups[util_col_int32(r, 2)];
-			hash_search(seen, &item, HASH_ENTER, &found);
-			if (found)
-				continue;
-			fresh = true;
-			if (!g->takable)
-				continue;
-			if (g->ws->capacity_units > ag.free_units)
-			{
-				g->takable = false;
-				continue;
-			}
-			if (serve_declined_by(util_col(r, 3, &isnull), agent_id))
-				continue;
-
-			if (ntaken == cap)
-			{
-				cap = cap ? cap * 2 : 8;
-				taken = taken ? repalloc(taken, sizeof(Taken) * cap) : palloc(sizeof(Taken) * cap);
-			}
-			/* no slot (then none for its profile's groups), or another transaction holds it */
-			sc.item = item;
-			if (!take_item(&ag, g->ws, item, g->queue_id, pick, now, &taken[ntaken], &no_slot))
-			{
-				if (no_slot)
-					profile_exhausted(groups, ngroups, g->ws->capacity_profile);
-				sc.item = 0;
-				continue;
-			}
-			sc.item = 0;
-			ntaken++;
-			if (pick)
-			{
-				*picked = item;
-				break;
-			}
-		}
-		SPI_freetuptable(tt);
-		if (pick && ntaken > 0)
+		fresh = take_round(&s, items, n, picked);
+		if (pick && s.ntaken > 0)
 			break;
-		if (!more || !fresh || ag.free_units <= 0)
+		if (!more || !fresh || s.ag.free_units <= 0)
 			break;
-		limit *= 4;
+		s.limit *= 4;
 	}
 	error_context_stack = errcb.previous;
 
-	finish_taken(agent_id, taken, ntaken, pick, now, events);
-	return ntaken;
+	finish_taken(agent_id, s.taken, s.ntaken, pick, now, events);
+	return s.ntaken;
 }
 
 int
@@ -749,10 +963,38 @@ serve_agent(int64 agent_id, TimestampTz now, EventBuf *events)
 	return serve_agent_ext(agent_id, now, events, false);
 }
 
+/* pick(id): the agent is a member of the item's queue, which is open now */
+static void
+check_pick_queue(int64 agent_id, int64 item, int64 queue_id, TimestampTz now)
+{
+	Datum		values[2] = {Int64GetDatum(agent_id), Int64GetDatum(queue_id)};
+	bool		isnull;
+	bool		member;
+	char	   *hours;
+
+	util_exec(util_plan(&pick_queue_plan), values, NULL, false, 0, SPI_OK_SELECT);
+	member = DatumGetBool(util_col(0, 1, &isnull));
+	hours = util_col_text(0, 2);
+	SPI_freetuptable(SPI_tuptable);
+	if (!member)
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
+						": not a member of its queue " INT64_FORMAT, agent_id, item, queue_id)));
+	if (hours != NULL && !hours_is_open(hours, now))
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
+						": its queue " INT64_FORMAT " is closed (operating hours \"%s\")",
+						agent_id, item, queue_id, hours),
+				 errhint("Its items wait until the queue opens.")));
+}
+
 /*
  * pick(id): the agent takes the named open item, which the caller has
  * locked (FOR UPDATE) and found visible to them, if serve_or_pick would
- * let them have it: a member of its queue, and refusal() says nothing.
+ * let them have it: a member of its queue, the queue open, and refusal()
+ * says nothing.
  * Otherwise an error that names the reason.  Lock order: the item (the
  * caller's), then the agent row -- as every lifecycle function.
  */
@@ -771,11 +1013,7 @@ serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum d
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent " INT64_FORMAT " does not exist", agent_id)));
-	if (!serve_is_member(agent_id, queue_id))
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
-						": not a member of its queue " INT64_FORMAT, agent_id, item, queue_id)));
+	check_pick_queue(agent_id, item, queue_id, now);
 	if ((code = refusal(&ag, ws, SERVE_PICK, item, declined, required, &why)) != 0)
 		ereport(ERROR,
 				(errcode(code),
@@ -834,6 +1072,5 @@ serve_is_member(int64 agent_id, int64 queue_id)
 {
 	Datum		values[2] = {Int64GetDatum(agent_id), Int64GetDatum(queue_id)};
 
-	prepare_plans();
-	return util_exec(member_plan, values, NULL, false, 0, SPI_OK_SELECT) > 0;
+	return util_exec(util_plan(&member_plan), values, NULL, false, 0, SPI_OK_SELECT) > 0;
 }

@@ -11,13 +11,32 @@
  *	  2. wrap-up blocks that have run their time release their capacity;
  *	  3. waiting items idle longer than auto_close_after close with reason
  *	     'inactivity';
- *	  4. open items that an agent could take now are given to them (a
- *	     safety net: serving normally happens when capacity frees).  The
- *	     agents served are those with room, an allowed presence (by name or
- *	     base) and the skills for some group of open items of their queues
- *	     (serve.c), found from the groups alone, not from every open item.
+ *	  4. open items whose workstream's next escalation step is due (its
+ *	     after has passed since created_at) get every step that is due, in
+ *	     order of after, each once: work_item.escalation_level counts the
+ *	     steps applied, and step k is applied only to a locked row at level
+ *	     k - 1.  A step sets the item's skill_matching, drops skills from
+ *	     its required_skills ('{*}': all), moves it to another queue (whose
+ *	     overflow then applies) and adds to its priority; then the item is
+ *	     offered if its queue is open and an agent can take it;
+ *	  5. open items that have waited longer than their queue's max_wait
+ *	     (since queued_at) get the queue's overflow action (not 'queue',
+ *	     which would leave them where they are);
+ *	  6. open items that an agent could take now are given to them (a
+ *	     safety net: serving normally happens when capacity frees; and the
+ *	     first tick after a queue opens serves what waited while it was
+ *	     closed).  The agents served are those with room, an allowed
+ *	     presence (by name or base) and the skills for some group of open
+ *	     items of their open queues (serve.c), found from the groups alone,
+ *	     not from every open item.
  *
- *	  Each item of 1-3, and each agent of 4, is handled in a subtransaction
+ *	  What is due is found by index ranges that hold only what is due:
+ *	  work_item_escalation_idx (workstream, level, created_at), one range
+ *	  per escalation step, and work_item_queued_idx (queue, queued_at), one
+ *	  range per queue with a max_wait.  A tick's work grows with the items
+ *	  due and the steps and queues configured, not with the open items.
+ *
+ *	  Each item of 1-5, and each agent of 6, is handled in a subtransaction
  *	  of its own: one that fails (bad data an admin wrote, a row that went
  *	  missing) is rolled back alone and logged with a WARNING naming it, and
  *	  the tick goes on with the rest; its events are dropped with it.  Only
@@ -44,11 +63,16 @@
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "miscadmin.h"
+#include "utils/datetime.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
 
 #include "config.h"
+#include "hours.h"
+#include "item.h"
+#include "jb.h"
 #include "lifecycle.h"
 #include "serve.h"
 #include "util.h"
@@ -56,123 +80,224 @@
 /* at most this many items per kind of work in one tick */
 #define TICK_BATCH 1000
 
-static SPIPlanPtr expired_plan;
-static SPIPlanPtr wrap_up_plan;
-static SPIPlanPtr idle_plan;
-static SPIPlanPtr unblock_plan;
-static SPIPlanPtr inactive_plan;
-static SPIPlanPtr close_idle_plan;
-static SPIPlanPtr servable_plan;
-static SPIPlanPtr try_lock_agent_plan;
+/*
+ * The first condition on offered_at (no timeout is shorter than the
+ * shortest) bounds the index range: without it the scan walks every offer
+ * still running, on every tick, to find that none has expired.
+ */
+static UtilPlan expired_plan = {
+	"SELECT w.id FROM omniroute.work_item w"
+	"  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
+	" WHERE w.state = 'offered'"
+	"   AND w.offered_at <= $1 - (SELECT min(offer_timeout)"
+	"                                FROM omniroute.workstream)"
+	"   AND w.offered_at + ws.offer_timeout <= $1"
+	" ORDER BY w.offered_at LIMIT 1000"
+	"   FOR UPDATE OF w SKIP LOCKED",
+	1, {TIMESTAMPTZOID}, NULL
+};
 
-static bool plans_ready = false;
+static UtilPlan wrap_up_plan = {
+	"SELECT id FROM omniroute.work_item"
+	" WHERE state = 'wrap_up' AND reserved_units > 0 AND wrap_up_until <= $1"
+	" ORDER BY wrap_up_until LIMIT 1000"
+	"   FOR UPDATE SKIP LOCKED",
+	1, {TIMESTAMPTZOID}, NULL
+};
 
-static void
-prepare_plans(void)
-{
-	Oid			t1[1] = {TIMESTAMPTZOID};
-	Oid			ti[1] = {INT8OID};
-	Oid			t2[2] = {INT8OID, TIMESTAMPTZOID};
-	Oid			t2i[2] = {INT8OID, INT8OID};
+static UtilPlan idle_plan = {
+	"SELECT w.id FROM omniroute.work_item w"
+	"  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
+	" WHERE w.state = 'waiting' AND ws.auto_close_after IS NOT NULL"
+	"   AND w.last_activity_at <= $1 - (SELECT min(auto_close_after)"
+	"                                     FROM omniroute.workstream)"
+	"   AND w.last_activity_at + ws.auto_close_after <= $1"
+	" ORDER BY w.last_activity_at LIMIT 1000"
+	"   FOR UPDATE OF w SKIP LOCKED",
+	1, {TIMESTAMPTZOID}, NULL
+};
 
-	if (plans_ready)
-		return;
-	/*
-	 * The first condition on offered_at (no timeout is shorter than the
-	 * shortest) bounds the index range: without it the scan walks every
-	 * offer still running, on every tick, to find that none has expired.
-	 */
-	expired_plan = util_prepare("SELECT w.id FROM omniroute.work_item w"
-								"  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
-								" WHERE w.state = 'offered'"
-								"   AND w.offered_at <= $1 - (SELECT min(offer_timeout)"
-								"                                FROM omniroute.workstream)"
-								"   AND w.offered_at + ws.offer_timeout <= $1"
-								" ORDER BY w.offered_at LIMIT 1000"
-								"   FOR UPDATE OF w SKIP LOCKED", 1, t1);
-	wrap_up_plan = util_prepare("SELECT id FROM omniroute.work_item"
-								" WHERE state = 'wrap_up' AND reserved_units > 0 AND wrap_up_until <= $1"
-								" ORDER BY wrap_up_until LIMIT 1000"
-								"   FOR UPDATE SKIP LOCKED", 1, t1);
-	idle_plan = util_prepare("SELECT w.id FROM omniroute.work_item w"
-							 "  JOIN omniroute.workstream ws ON ws.id = w.workstream_id"
-							 " WHERE w.state = 'waiting' AND ws.auto_close_after IS NOT NULL"
-							 "   AND w.last_activity_at <= $1 - (SELECT min(auto_close_after)"
-							 "                                     FROM omniroute.workstream)"
-							 "   AND w.last_activity_at + ws.auto_close_after <= $1"
-							 " ORDER BY w.last_activity_at LIMIT 1000"
-							 "   FOR UPDATE OF w SKIP LOCKED", 1, t1);
-	unblock_plan = util_prepare("UPDATE omniroute.work_item SET reserved_units = 0 WHERE id = $1", 1, ti);
-	/* not for a forced assignment: it was not offered for their presence */
-	inactive_plan = util_prepare("UPDATE omniroute.agent SET presence = 'inactive'"
-								 " WHERE id = $1 AND presence <> 'inactive'"
-								 "   AND NOT EXISTS (SELECT 1 FROM omniroute.work_item w"
-								 "                    WHERE w.id = $2 AND w.diagnostics -> 'assignment'"
-								 "                                        ->> 'method' = 'forced')",
-								 2, t2i);
-	close_idle_plan = util_prepare("UPDATE omniroute.work_item"
-								   "   SET state = 'closed', closed_at = $2, close_reason = 'inactivity',"
-								   "       reserved_units = 0"
-								   " WHERE id = $1", 2, t2);
-	/* an agent busy in another transaction is left for the next tick */
-	try_lock_agent_plan = util_prepare("SELECT 1 FROM omniroute.agent WHERE id = ("
-									   " SELECT agent_id FROM omniroute.work_item WHERE id = $1)"
-									   " FOR UPDATE SKIP LOCKED", 1, ti);
-	/*
-	 * Members who could take some open push item of their queues: room for
-	 * it, a presence its workstream allows (by name or by base, as the
-	 * router expands allowed_presences), and with exact matching every
-	 * skill it requires.  Serving anybody else is wasted work, on every
-	 * tick.  The open items are read by group (queue, workstream, required
-	 * skills: a skip scan of work_item_open_idx, one descent per
-	 * group), so a backlog that nobody can take costs one descent.  A level
-	 * serving cannot read (written before updates were checked) is met by
-	 * anyone with the skill here, so that serving reports the item.
-	 */
-	servable_plan = util_prepare("WITH RECURSIVE g AS ("
-								 "     (SELECT i.queue_id, i.workstream_id, i.required_skills"
-								 "        FROM omniroute.work_item i WHERE i.state = 'open'"
-								 "       ORDER BY i.queue_id, i.workstream_id, i.required_skills LIMIT 1)"
-								 "   UNION ALL"
-								 "     SELECT n.queue_id, n.workstream_id, n.required_skills"
-								 "       FROM g CROSS JOIN LATERAL"
-								 "            (SELECT i.queue_id, i.workstream_id, i.required_skills"
-								 "               FROM omniroute.work_item i"
-								 "              WHERE i.state = 'open'"
-								 "                AND (i.queue_id, i.workstream_id, i.required_skills)"
-								 "                    > (g.queue_id, g.workstream_id, g.required_skills)"
-								 "              ORDER BY i.queue_id, i.workstream_id, i.required_skills"
-								 "              LIMIT 1) n)"
-								 "SELECT DISTINCT m.agent_id"
-								 "  FROM g"
-								 "  JOIN omniroute.workstream ws ON ws.id = g.workstream_id"
-								 "   AND ws.mode = 'push'"
-								 "  JOIN omniroute.queue_member m ON m.queue_id = g.queue_id"
-								 "   AND m.free_units >= ws.capacity_units"
-								 " WHERE EXISTS (SELECT 1 FROM omniroute.presence p"
-								 "                WHERE p.name = m.presence"
-								 "                  AND (p.name = ANY (ws.allowed_presences)"
-								 "                       OR p.base = ANY (ws.allowed_presences)))"
-								 "   AND (ws.skill_matching <> 'exact'"
-								 "        OR NOT EXISTS (SELECT 1 FROM jsonb_each(g.required_skills) r"
-								 "                        WHERE NOT EXISTS"
-								 "                              (SELECT 1 FROM omniroute.agent_skill s"
-								 "                                WHERE s.agent_id = m.agent_id AND s.skill = r.key"
-								 "                                  AND s.proficiency >="
-								 "                                      CASE WHEN jsonb_typeof(r.value) <> 'number' THEN 0"
-								 "                                           WHEN (r.value)::numeric BETWEEN 1 AND 10"
-								 "                                           THEN (r.value)::numeric ELSE 0 END)))"
-								 " LIMIT 1000", 0, NULL);
-	/* only now: a failed prepare above is retried on the next call */
-	plans_ready = true;
-}
+static UtilPlan unblock_plan = {
+	"UPDATE omniroute.work_item SET reserved_units = 0 WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+
+/* not for a forced assignment: it was not offered for their presence */
+static UtilPlan inactive_plan = {
+	"UPDATE omniroute.agent SET presence = 'inactive'"
+	" WHERE id = $1 AND presence <> 'inactive'"
+	"   AND NOT EXISTS (SELECT 1 FROM omniroute.work_item w"
+	"                    WHERE w.id = $2 AND w.diagnostics -> 'assignment'"
+	"                                        ->> 'method' = 'forced')",
+	2, {INT8OID, INT8OID}, NULL
+};
+
+static UtilPlan close_idle_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = 'closed', closed_at = $2, close_reason = 'inactivity',"
+	"       reserved_units = 0"
+	" WHERE id = $1",
+	2, {INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+/* an agent busy in another transaction is left for the next tick */
+static UtilPlan try_lock_agent_plan = {
+	"SELECT 1 FROM omniroute.agent WHERE id = ("
+	" SELECT agent_id FROM omniroute.work_item WHERE id = $1)"
+	" FOR UPDATE SKIP LOCKED",
+	1, {INT8OID}, NULL
+};
+
+/*
+ * Members who could take some open push item of their queues: room for it,
+ * a presence its workstream allows (by name or by base, as the router
+ * expands allowed_presences), and with exact matching every skill it
+ * requires.  Serving anybody else is wasted work, on every tick.  The open
+ * items are read by group (queue, workstream, required skills: a skip scan
+ * of work_item_open_idx, one descent per group), so a backlog that nobody
+ * can take costs one descent.  A level serving cannot read (written before
+ * updates were checked) is met by anyone with the skill here, so that
+ * serving reports the item.
+ */
+static UtilPlan servable_plan = {
+	"WITH RECURSIVE g AS ("
+	"     (SELECT i.queue_id, i.workstream_id, i.required_skills"
+	"        FROM omniroute.work_item i WHERE i.state = 'open'"
+	"       ORDER BY i.queue_id, i.workstream_id, i.required_skills LIMIT 1)"
+	"   UNION ALL"
+	"     SELECT n.queue_id, n.workstream_id, n.required_skills"
+	"       FROM g CROSS JOIN LATERAL"
+	"            (SELECT i.queue_id, i.workstream_id, i.required_skills"
+	"               FROM omniroute.work_item i"
+	"              WHERE i.state = 'open'"
+	"                AND (i.queue_id, i.workstream_id, i.required_skills)"
+	"                    > (g.queue_id, g.workstream_id, g.required_skills)"
+	"              ORDER BY i.queue_id, i.workstream_id, i.required_skills"
+	"              LIMIT 1) n)"
+	"SELECT DISTINCT m.agent_id"
+	"  FROM g"
+	"  JOIN omniroute.workstream ws ON ws.id = g.workstream_id"
+	"   AND ws.mode = 'push'"
+	"  JOIN omniroute.queue q ON q.id = g.queue_id"
+	"   AND (q.operating_hours IS NULL OR omniroute.queue_is_open(q.id, $1))"
+	"  JOIN omniroute.queue_member m ON m.queue_id = g.queue_id"
+	"   AND m.free_units >= ws.capacity_units"
+	" WHERE EXISTS (SELECT 1 FROM omniroute.presence p"
+	"                WHERE p.name = m.presence"
+	"                  AND (p.name = ANY (ws.allowed_presences)"
+	"                       OR p.base = ANY (ws.allowed_presences)))"
+	"   AND (ws.skill_matching <> 'exact'"
+	"        OR NOT EXISTS (SELECT 1 FROM jsonb_each(g.required_skills) r"
+	"                        WHERE NOT EXISTS"
+	"                              (SELECT 1 FROM omniroute.agent_skill s"
+	"                                WHERE s.agent_id = m.agent_id AND s.skill = r.key"
+	"                                  AND s.proficiency >="
+	"                                      CASE WHEN jsonb_typeof(r.value) <> 'number' THEN 0"
+	"                                           WHEN (r.value)::numeric BETWEEN 1 AND 10"
+	"                                           THEN (r.value)::numeric ELSE 0 END)))"
+	" LIMIT 1000",
+	1, {TIMESTAMPTZOID}, NULL
+};
+
+/*
+ * Open items whose next escalation step is due: the steps of every
+ * workstream numbered in order of after from 0 (the level an item has
+ * before the step), and for each step the range of work_item_escalation_idx
+ * of the items at that level created at least after ago.
+ */
+static UtilPlan escalation_due_plan = {
+	"WITH s AS (SELECT workstream_id, after,"
+	"                  (row_number() OVER (PARTITION BY workstream_id ORDER BY after))::int - 1"
+	"                      AS level"
+	"             FROM omniroute.escalation_step)"
+	"SELECT d.id"
+	"  FROM s CROSS JOIN LATERAL"
+	"       (SELECT i.id, i.created_at FROM omniroute.work_item i"
+	"         WHERE i.state = 'open' AND i.workstream_id = s.workstream_id"
+	"           AND i.escalation_level = s.level AND i.created_at <= $1 - s.after"
+	"         ORDER BY i.created_at LIMIT 1000) d"
+	" ORDER BY d.created_at LIMIT 1000",
+	1, {TIMESTAMPTZOID}, NULL
+};
+
+/*
+ * The steps of an open item's workstream in order of after, each with
+ * whether it is due for the item; and the item's level.  The item is
+ * locked first (SKIP LOCKED: another tick or an agent has it), and read on
+ * its latest version: another tick's steps, once committed, are seen.
+ */
+static UtilPlan escalation_lock_plan = {
+	"SELECT escalation_level FROM omniroute.work_item"
+	" WHERE id = $1 AND state = 'open' FOR UPDATE SKIP LOCKED",
+	1, {INT8OID}, NULL
+};
+
+static UtilPlan escalation_steps_plan = {
+	"SELECT s.after, s.skill_matching, s.drop_skills, s.queue_id, s.add_priority,"
+	"       i.created_at <= $2 - s.after"
+	"  FROM omniroute.work_item i"
+	"  JOIN omniroute.escalation_step s ON s.workstream_id = i.workstream_id"
+	" WHERE i.id = $1"
+	" ORDER BY s.after",
+	2, {INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+/*
+ * Apply one step to the item at level $2 (the step's number less one):
+ * nothing if another transaction applied it.  The item keeps created_at;
+ * queued_at moves with the queue.  Returns the item's queue, whether the
+ * step moved it, and that queue's operating hours.
+ */
+static UtilPlan escalation_apply_plan = {
+	"UPDATE omniroute.work_item i"
+	"   SET escalation_level = i.escalation_level + 1,"
+	"       skill_matching = coalesce($3, i.skill_matching),"
+	"       required_skills = CASE WHEN $4::text[] IS NULL THEN i.required_skills"
+	"                              WHEN $4 = '{*}'::text[] THEN '{}'::jsonb"
+	"                              ELSE i.required_skills - $4::text[] END,"
+	"       queue_id = coalesce($5, i.queue_id),"
+	"       queued_at = CASE WHEN $5 IS DISTINCT FROM i.queue_id AND $5 IS NOT NULL"
+	"                        THEN $6 ELSE i.queued_at END,"
+	"       priority = i.priority + $7"
+	"  FROM omniroute.work_item o"
+	" WHERE i.id = $1 AND o.id = i.id AND i.state = 'open' AND i.escalation_level = $2"
+	" RETURNING i.queue_id, i.queue_id IS DISTINCT FROM o.queue_id,"
+	"           (SELECT q.operating_hours FROM omniroute.queue q WHERE q.id = i.queue_id)",
+	7, {INT8OID, INT4OID, TEXTOID, TEXTARRAYOID, INT8OID, TIMESTAMPTZOID, INT4OID}, NULL
+};
+
+/*
+ * Open items that have waited longer than their queue's max_wait, for the
+ * queues whose overflow action does something: for each such queue, the
+ * range of work_item_queued_idx queued at least max_wait ago.
+ */
+static UtilPlan max_wait_due_plan = {
+	"SELECT d.id"
+	"  FROM omniroute.queue q CROSS JOIN LATERAL"
+	"       (SELECT i.id, i.queued_at FROM omniroute.work_item i"
+	"         WHERE i.state = 'open' AND i.queue_id = q.id AND i.queued_at <= $1 - q.max_wait"
+	"         ORDER BY i.queued_at LIMIT 1000) d"
+	" WHERE q.max_wait IS NOT NULL AND q.overflow_action <> 'queue'"
+	" ORDER BY d.queued_at LIMIT 1000",
+	1, {TIMESTAMPTZOID}, NULL
+};
+
+/* ... locked, and still open and over its (current) queue's max_wait */
+static UtilPlan max_wait_lock_plan = {
+	"SELECT 1 FROM omniroute.work_item i"
+	"  JOIN omniroute.queue q ON q.id = i.queue_id"
+	" WHERE i.id = $1 AND i.state = 'open' AND q.max_wait IS NOT NULL"
+	"   AND q.overflow_action <> 'queue' AND i.queued_at <= $2 - q.max_wait"
+	"   FOR UPDATE OF i SKIP LOCKED",
+	2, {INT8OID, TIMESTAMPTZOID}, NULL
+};
 
 /* the ids a query returned, copied out of SPI's result */
 static int64 *
-fetch_ids(SPIPlanPtr plan, TimestampTz at, int *n)
+fetch_ids(UtilPlan *plan, TimestampTz at, int *n)
 {
 	Datum		values[1] = {TimestampTzGetDatum(at)};
-	uint64		got = util_exec(plan, values, NULL, false, 0, SPI_OK_SELECT);
+	uint64		got = util_exec(util_plan(plan), values, NULL, false, 0, SPI_OK_SELECT);
 	int64	   *ids = palloc(sizeof(int64) * (got + 1));
 
 	for (uint64 i = 0; i < got; i++)
@@ -187,7 +312,7 @@ try_lock_agent_of(int64 item)
 {
 	Datum		values[1] = {Int64GetDatum(item)};
 
-	return util_exec(try_lock_agent_plan, values, NULL, false, 0, SPI_OK_SELECT) > 0;
+	return util_exec(util_plan(&try_lock_agent_plan), values, NULL, false, 0, SPI_OK_SELECT) > 0;
 }
 
 /*
@@ -288,7 +413,7 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 	/* an agent who lets offers expire is not there: stop offering */
 	values[0] = Int64GetDatum(agent);
 	values[1] = Int64GetDatum(id);
-	util_exec(inactive_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&inactive_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	lifecycle_reroute(call, &it, "missed");
 	return 1;
 }
@@ -299,7 +424,7 @@ static int
 expire_offers(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
-	int64	   *ids = fetch_ids(expired_plan, at, &n);
+	int64	   *ids = fetch_ids(&expired_plan, at, &n);
 
 	return tick_each(call, &expire_kind, ids, n, at);
 }
@@ -313,7 +438,7 @@ release_wrap_up(LifecycleCall *call, int64 id, TimestampTz at)
 	if (!try_lock_agent_of(id))
 		return 0;
 	lifecycle_lock_item(id, &it);
-	util_exec(unblock_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&unblock_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	lifecycle_release_item(&it, at);
 	events_add(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, NULL);
 	serve_agent_ext(it.agent_id, at, &call->events, true);
@@ -326,9 +451,23 @@ static int
 release_wrap_ups(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
-	int64	   *ids = fetch_ids(wrap_up_plan, at, &n);
+	int64	   *ids = fetch_ids(&wrap_up_plan, at, &n);
 
 	return tick_each(call, &wrap_up_kind, ids, n, at);
+}
+
+/* the detail of an idle item's closed event */
+static Datum
+closed_idle_detail(void)
+{
+	JsonBuild	b;
+
+	jb_init(&b);
+	jb_object(&b);
+	jb_kv_string(&b, "from", item_state_name(ITEM_WAITING));
+	jb_kv_string(&b, "reason", "inactivity");
+	jb_end_object(&b);
+	return jb_finish(&b);
 }
 
 static int
@@ -338,9 +477,9 @@ close_idle_item(LifecycleCall *call, int64 id, TimestampTz at)
 	Datum		values[2] = {Int64GetDatum(id), TimestampTzGetDatum(at)};
 
 	lifecycle_lock_item(id, &it);
-	util_exec(close_idle_plan, values, NULL, false, 0, SPI_OK_UPDATE);
-	events_add(&call->events, it.id, "closed", it.agent_id, it.queue_id,
-			   "{\"from\": \"waiting\", \"reason\": \"inactivity\"}");
+	util_exec(util_plan(&close_idle_plan), values, NULL, false, 0, SPI_OK_UPDATE);
+	events_add_jsonb(&call->events, it.id, "closed", it.agent_id, it.queue_id,
+					 closed_idle_detail());
 	return 1;
 }
 
@@ -350,9 +489,243 @@ static int
 close_idle(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
-	int64	   *ids = fetch_ids(idle_plan, at, &n);
+	int64	   *ids = fetch_ids(&idle_plan, at, &n);
 
 	return tick_each(call, &idle_kind, ids, n, at);
+}
+
+/* ----------------------------------------------------------------
+ * Escalation steps and max_wait
+ * ----------------------------------------------------------------
+ */
+
+/*
+ * THE CALL SITE of overflow (SPEC 10) for tick: the item (locked, open)
+ * was moved into its queue by an escalation step (condition NULL: the
+ * queue's full and closed conditions are checked there), or has waited
+ * longer than its queue's max_wait (condition "max_wait").  The queue's
+ * overflow action applies: 'queue' leaves it, 'transfer' routes it into
+ * the overflow queue (hops), 'close' closes it; event 'overflowed'.
+ * Returns true when the item left the queue or closed.
+ *
+ * The overflow function is H1's (src/overflow.c, branch r17-route); until
+ * it is merged this does nothing.
+ */
+static bool
+tick_overflow(LifecycleCall *call, int64 item, const char *condition, TimestampTz at)
+{
+	(void) call;
+	(void) item;
+	(void) condition;
+	(void) at;
+	return false;
+}
+
+/* a step of a workstream, and whether it is due for the item */
+typedef struct EscalationStep
+{
+	char	   *after;			/* as text, the same whatever IntervalStyle */
+	char	   *skill_matching; /* or NULL */
+	Datum		drop_skills;	/* text[], or 0 */
+	int64		queue_id;		/* 0: stays */
+	int32		add_priority;
+	bool		due;
+} EscalationStep;
+
+/*
+ * An interval as text in the default style ('00:05:00', '1 day'), not the
+ * session's IntervalStyle: an event's detail reads the same for everyone.
+ */
+static char *
+interval_text(const Interval *iv)
+{
+	struct pg_itm itm;
+	char		buf[MAXDATELEN + 1];
+
+	interval2itm(*iv, &itm);
+	EncodeInterval(&itm, INTSTYLE_POSTGRES, buf);
+	return pstrdup(buf);
+}
+
+/* the item's workstream's steps, copied out of SPI */
+static EscalationStep *
+escalation_steps(int64 id, TimestampTz at, int *n)
+{
+	Datum		values[2] = {Int64GetDatum(id), TimestampTzGetDatum(at)};
+	uint64		got = util_exec(util_plan(&escalation_steps_plan), values, NULL, false, 0,
+								SPI_OK_SELECT);
+	EscalationStep *steps = palloc0(sizeof(EscalationStep) * (got + 1));
+	bool		isnull;
+
+	for (uint64 i = 0; i < got; i++)
+	{
+		Datum		d;
+
+		steps[i].after = interval_text(DatumGetIntervalP(util_col(i, 1, &isnull)));
+		steps[i].skill_matching = util_col_text(i, 2);
+		d = util_col(i, 3, &isnull);
+		if (!isnull)
+			steps[i].drop_skills = PointerGetDatum(DatumGetArrayTypePCopy(d));
+		steps[i].queue_id = util_col_int64(i, 4);
+		steps[i].add_priority = util_col_int32(i, 5);
+		steps[i].due = DatumGetBool(util_col(i, 6, &isnull)) && !isnull;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	*n = (int) got;
+	return steps;
+}
+
+/* the escalated event's detail: the step's number and what it set */
+static Datum
+escalated_detail(const EscalationStep *st, int level)
+{
+	JsonBuild	b;
+
+	jb_init(&b);
+	jb_object(&b);
+	jb_kv_int(&b, "level", level);
+	jb_kv_string(&b, "after", st->after);
+	if (st->skill_matching != NULL)
+		jb_kv_string(&b, "skill_matching", st->skill_matching);
+	if (st->drop_skills != (Datum) 0)
+	{
+		Datum	   *elems;
+		bool	   *nulls;
+		int			n;
+
+		deconstruct_array(DatumGetArrayTypeP(st->drop_skills), TEXTOID, -1, false,
+						  TYPALIGN_INT, &elems, &nulls, &n);
+		jb_key(&b, "drop_skills");
+		jb_array(&b);
+		for (int i = 0; i < n; i++)
+			jb_string(&b, TextDatumGetCString(elems[i]));
+		jb_end_array(&b);
+	}
+	if (st->queue_id != 0)
+		jb_kv_int(&b, "queue_id", st->queue_id);
+	if (st->add_priority != 0)
+		jb_kv_int(&b, "add_priority", st->add_priority);
+	jb_end_object(&b);
+	return jb_finish(&b);
+}
+
+/* where an escalated item is after its steps */
+typedef struct Escalated
+{
+	int64		queue_id;
+	bool		moved;			/* to another queue by some step */
+	char	   *hours;			/* that queue's operating hours, or NULL */
+} Escalated;
+
+/*
+ * Apply step number level + 1 to the locked item at that level; false if
+ * it was not at that level any more.
+ */
+static bool
+apply_step(LifecycleCall *call, int64 id, const EscalationStep *st, int level,
+		   TimestampTz at, Escalated *out)
+{
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', 'n', 'n', 'n', ' ', ' '};
+	bool		isnull;
+
+	values[0] = Int64GetDatum(id);
+	values[1] = Int32GetDatum(level);
+	if (st->skill_matching != NULL)
+	{
+		values[2] = CStringGetTextDatum(st->skill_matching);
+		nulls[2] = ' ';
+	}
+	if (st->drop_skills != (Datum) 0)
+	{
+		values[3] = st->drop_skills;
+		nulls[3] = ' ';
+	}
+	if (st->queue_id != 0)
+	{
+		values[4] = Int64GetDatum(st->queue_id);
+		nulls[4] = ' ';
+	}
+	values[5] = TimestampTzGetDatum(at);
+	values[6] = Int32GetDatum(st->add_priority);
+	if (util_exec(util_plan(&escalation_apply_plan), values, nulls, false, 0,
+				  SPI_OK_UPDATE_RETURNING) == 0)
+		return false;
+	out->queue_id = util_col_int64(0, 1);
+	out->moved |= DatumGetBool(util_col(0, 2, &isnull));
+	out->hours = util_col_text(0, 3);
+	SPI_freetuptable(SPI_tuptable);
+	events_add_jsonb(&call->events, id, "escalated", 0, out->queue_id,
+					 escalated_detail(st, level + 1));
+	return true;
+}
+
+/*
+ * Every step due for the item, in order, each once; then overflow if a
+ * step moved it, and an offer if its queue is open and an agent can take
+ * it (as on reject: lifecycle_reroute, in its queue).
+ */
+static int
+escalate_item(LifecycleCall *call, int64 id, TimestampTz at)
+{
+	Datum		values[1] = {Int64GetDatum(id)};
+	int			level;
+	int			nsteps;
+	int			applied = 0;
+	EscalationStep *steps;
+	Escalated	esc = {0};
+	WorkItem	it;
+
+	if (util_exec(util_plan(&escalation_lock_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
+		return 0;				/* no longer open, or another transaction has it */
+	level = util_col_int32(0, 1);
+	SPI_freetuptable(SPI_tuptable);
+	steps = escalation_steps(id, at, &nsteps);
+	for (; level < nsteps && steps[level].due; level++, applied++)
+		if (!apply_step(call, id, &steps[level], level, at, &esc))
+			break;
+	if (applied == 0)
+		return 0;
+	if (esc.moved && tick_overflow(call, id, NULL, at))
+		return applied;
+	if (esc.hours != NULL && !hours_is_open(esc.hours, at))
+		return applied;			/* served by the first tick after it opens */
+	lifecycle_lock_item(id, &it);	/* ours already: read as the steps left it */
+	lifecycle_reroute(call, &it, "escalated");
+	return applied;
+}
+
+static const TickKind escalate_kind = {"escalating work item", escalate_item};
+
+static int
+escalate_due(LifecycleCall *call, TimestampTz at)
+{
+	int			n;
+	int64	   *ids = fetch_ids(&escalation_due_plan, at, &n);
+
+	return tick_each(call, &escalate_kind, ids, n, at);
+}
+
+/* an item open longer than its queue's max_wait: the queue's overflow action */
+static int
+overflow_item(LifecycleCall *call, int64 id, TimestampTz at)
+{
+	Datum		values[2] = {Int64GetDatum(id), TimestampTzGetDatum(at)};
+
+	if (util_exec(util_plan(&max_wait_lock_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
+		return 0;
+	return tick_overflow(call, id, "max_wait", at) ? 1 : 0;
+}
+
+static const TickKind max_wait_kind = {"overflowing (max_wait) work item", overflow_item};
+
+static int
+overflow_waited(LifecycleCall *call, TimestampTz at)
+{
+	int			n;
+	int64	   *ids = fetch_ids(&max_wait_due_plan, at, &n);
+
+	return tick_each(call, &max_wait_kind, ids, n, at);
 }
 
 static int
@@ -366,7 +739,8 @@ static const TickKind serve_kind = {"serving waiting work to agent", serve_one};
 static int
 serve_waiting(LifecycleCall *call, TimestampTz at)
 {
-	uint64		got = util_exec(servable_plan, NULL, NULL, false, 0, SPI_OK_SELECT);
+	Datum		values[1] = {TimestampTzGetDatum(at)};
+	uint64		got = util_exec(util_plan(&servable_plan), values, NULL, false, 0, SPI_OK_SELECT);
 	int64	   *agents = palloc(sizeof(int64) * (got + 1));
 
 	for (uint64 i = 0; i < got; i++)
@@ -414,10 +788,11 @@ omniroute_tick(PG_FUNCTION_ARGS)
 				 errmsg("only an omniroute admin may run omniroute.tick()")));
 	check_tick_time(at);
 	call.now = at;
-	prepare_plans();
 	actions += expire_offers(&call, at);
 	actions += release_wrap_ups(&call, at);
 	actions += close_idle(&call, at);
+	actions += escalate_due(&call, at);
+	actions += overflow_waited(&call, at);
 	actions += serve_waiting(&call, at);
 	lifecycle_end(&call, 0);
 	PG_RETURN_INT32(actions);

@@ -22,6 +22,7 @@ SPIPlanPtr
 util_plan(UtilPlan *p)
 {
 	SPIPlanPtr	plan;
+	MemoryContext caller = CurrentMemoryContext;
 
 	if (p->plan != NULL)
 		return p->plan;
@@ -38,6 +39,8 @@ util_plan(UtilPlan *p)
 			 SPI_result_code_string(SPI_result));
 	SPI_keepplan(plan);
 	p->plan = plan;
+	/* SPI leaves its own context current: what the caller allocates next is theirs */
+	MemoryContextSwitchTo(caller);
 	return plan;
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # test/backup/run.sh — pg_dump carries the data (README, Backups): a contact
-# center configured, routed and worked (scripts/demo + test/backup/work.sql)
+# center configured, routed and worked (scripts/demo + test/backup/work.sql,
+# with operating hours and escalation steps from test/backup/time.sql)
 # is dumped with pg_dump -Fc and restored with pg_restore into a new
 # database; every table of the extension and every sequence comes back
 # exactly (test/backup/digest.sql), nothing is re-routed or re-checked on
@@ -15,7 +16,8 @@ OMNIROUTE_PGCONF="omniroute.database = 'restored2'\nomniroute.tick_interval = 10
 
 createdb backup
 psql -X -q -v ON_ERROR_STOP=1 -d backup -c "CREATE EXTENSION omniroute" \
-	-f scripts/demo/contact_center.sql -f scripts/demo/traffic.sql -f test/backup/work.sql >/dev/null
+	-f scripts/demo/contact_center.sql -f scripts/demo/traffic.sql -f test/backup/work.sql \
+	-f test/backup/time.sql >/dev/null
 
 pg_dump -Fc -d backup -f "$dir/backup.dump"
 createdb restored
@@ -25,6 +27,8 @@ psql -X -At -d backup -f test/backup/digest.sql >"$dir/before"
 psql -X -At -d restored -f test/backup/digest.sql >"$dir/after"
 [ "$(grep -c . "$dir/before")" -ge 20 ] || fail "the digest lists too few tables: $(cat "$dir/before")"
 grep -q '^work_item|[1-9]' "$dir/before" || fail "no work items to back up"
+grep -q '^escalation_step|[1-9]' "$dir/before" || fail "no escalation steps to back up"
+grep -q '^operating_hours_slot|[1-9]' "$dir/before" || fail "no operating hours to back up"
 if ! diff -u "$dir/before" "$dir/after"; then
 	fail "the restored database differs from the dumped one (above: table|rows|md5, sequence|last_value|is_called)"
 fi
