@@ -1295,17 +1295,17 @@ COMMENT ON VIEW omniroute.workstream_stats IS
 /*
  * Service levels (SPEC 12).  An item is *answered* when an agent accepted
  * it ('accepted') or was given it directly ('assigned': auto-accept,
- * serving, affinity, a forced transfer; 'picked'); a bot's taking an item
- * first (route detail method 'bot') is not an answer: the customer still
- * waits for a person.  The predicate below is that definition; the view
- * and estimated_wait() (src/sla.c) repeat it word for word.
+ * serving, affinity, a forced transfer; 'picked') by an agent who is not a
+ * bot: a bot's taking an item first is not an answer, the customer still
+ * waits for a person.  The view and estimated_wait() (src/sla.c) say so in
+ * the same words.  (Neither reads the event's detail: a view that did
+ * would stop its column from ever being retyped.)
  *
  * The answers of a queue in time, for estimated_wait(): one entry per
  * answer (about one per item), none for the other events.
  */
 CREATE INDEX work_item_event_answer_idx ON omniroute.work_item_event (queue_id, at)
-    WHERE event IN ('accepted', 'picked')
-       OR (event = 'assigned' AND (detail ->> 'method') IS DISTINCT FROM 'bot');
+    WHERE event IN ('accepted', 'assigned', 'picked');
 
 /*
  * queue_interval_stats — one row per queue and 15-minute UTC interval in
@@ -1355,8 +1355,9 @@ SELECT q.id AS queue_id,
                        (array_agg(ev.queue_id ORDER BY ev.at, ev.id) FILTER (WHERE ev.answer))[1] AS answered_in,
                        bool_or(ev.event = 'abandoned') AS abandoned
                   FROM (SELECT x.at, x.id, x.queue_id, x.event,
-                               (x.event IN ('accepted', 'picked')
-                                OR (x.event = 'assigned' AND (x.detail ->> 'method') IS DISTINCT FROM 'bot')) AS answer
+                               (x.event IN ('accepted', 'assigned', 'picked')
+                                AND NOT EXISTS (SELECT 1 FROM omniroute.agent b
+                                                 WHERE b.id = x.agent_id AND b.is_bot)) AS answer
                           FROM omniroute.work_item_event x
                          WHERE x.work_item_id = w.id) ev
                ) e

@@ -30,9 +30,10 @@
  *	  estimated_wait is the position times the average interval between
  *	  consecutive answers in the item's queue over the last hour (the span
  *	  from the first to the last answer over the answers less one), read
- *	  from work_item_event_answer_idx: NULL with fewer than two answers.
- *	  "Answered" is the predicate of that index (sql/omniroute.sql, where
- *	  queue_interval_stats uses it too).
+ *	  from work_item_event_answer_idx (and each answerer's agent row, to
+ *	  pass over bots): NULL with fewer than two answers.  "Answered" is
+ *	  defined where that index is (sql/omniroute.sql), in the words
+ *	  queue_interval_stats uses too.
  *
  *	  Both are as of now() of the calling transaction, and answer NULL for
  *	  an item that is not open or that an agent may not read (the
@@ -142,8 +143,8 @@ static UtilPlan level_counts_plan = {
 static UtilPlan answers_plan = {
 	"SELECT count(*), min(e.at), max(e.at) FROM omniroute.work_item_event e"
 	" WHERE e.queue_id = $1 AND e.at > $2 - interval '1 hour' AND e.at <= $2"
-	"   AND (e.event IN ('accepted', 'picked')"
-	"        OR (e.event = 'assigned' AND (e.detail ->> 'method') IS DISTINCT FROM 'bot'))",
+	"   AND e.event IN ('accepted', 'assigned', 'picked')"
+	"   AND NOT EXISTS (SELECT 1 FROM omniroute.agent b WHERE b.id = e.agent_id AND b.is_bot)",
 	2, {INT8OID, TIMESTAMPTZOID}, NULL
 };
 

@@ -325,7 +325,7 @@ SELECT is(omniroute.estimated_wait(2011), NULL::interval, 'estimated_wait: NULL 
 INSERT INTO omniroute.work_item_event (work_item_id, at, event, agent_id, queue_id, detail) VALUES
     (3, now() - interval '30 minutes', 'assigned', 301, 103, '{"method": "highest_capacity"}'),
     (4, now() - interval '10 minutes', 'picked', 301, 103, NULL),
-    (5, now() - interval '5 minutes', 'assigned', 309, 103, '{"method": "bot"}'),   -- a bot: no answer
+    (5, now() - interval '5 minutes', 'assigned', 309, 103, '{"method": "bot"}'),   -- a bot (309): no answer
     (6, now() - interval '2 minutes', 'offered', 301, 103, NULL),                   -- no answer
     (7, now() - interval '1 minute', 'accepted', 301, 101, NULL),                   -- another queue
     (8, now() + interval '1 minute', 'accepted', 301, 103, NULL);                   -- after now()
