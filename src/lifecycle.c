@@ -2,7 +2,7 @@
  *
  * lifecycle.c
  *	  State transitions of a work item after routing: accept, reject,
- *	  close; an agent's presence; serving waiting work on demand.
+ *	  close, abandon; an agent's presence; serving waiting work on demand.
  *
  *	  Each function locks the item row (FOR UPDATE), checks that the caller
  *	  may act on it (an admin or a supervisor, or the agent who holds it:
@@ -487,7 +487,7 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 }
 
 /* ----------------------------------------------------------------
- * accept(id), reject(id), close(id, reason)
+ * accept(id), reject(id), close(id, reason), abandon(id)
  * ----------------------------------------------------------------
  */
 PG_FUNCTION_INFO_V1(omniroute_accept);
@@ -531,6 +531,32 @@ omniroute_reject(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 
+/*
+ * Close a locked item: the row (closed_at, reason: NULL for none), the
+ * event (its detail names the state it came from and the reason), and
+ * what the item held given back to its agent, who then takes waiting work.
+ */
+static void
+close_item(LifecycleCall *call, WorkItem *it, const char *event, text *reason)
+{
+	Datum		values[3];
+	char		nulls[3] = {' ', ' ', reason ? ' ' : 'n'};
+	JsonBuild	d;
+
+	values[0] = Int64GetDatum(it->id);
+	values[1] = TimestampTzGetDatum(call->now);
+	values[2] = reason ? PointerGetDatum(reason) : (Datum) 0;
+	util_exec(util_plan(&close_plan), values, nulls, false, 0, SPI_OK_UPDATE);
+	jb_init(&d);
+	jb_object(&d);
+	jb_kv_string(&d, "from", item_state_name(it->state));
+	if (reason)
+		jb_kv_string(&d, "reason", text_to_cstring(reason));
+	jb_end_object(&d);
+	events_add_jsonb(&call->events, it->id, event, it->agent_id, it->queue_id, jb_finish(&d));
+	release_and_serve(call, it);
+}
+
 PG_FUNCTION_INFO_V1(omniroute_close);
 
 Datum
@@ -539,28 +565,38 @@ omniroute_close(PG_FUNCTION_ARGS)
 	int64		id = PG_GETARG_INT64(0);
 	LifecycleCall call;
 	WorkItem		it;
-	Datum		values[3];
-	char		nulls[3] = {' ', ' ', PG_ARGISNULL(1) ? 'n' : ' '};
 
 	lifecycle_open(&call, id, &it, "close");
 	if (it.state == ITEM_CLOSED)
 		lifecycle_wrong_state(&it, "close", "unclosed", "closed");
-	values[0] = Int64GetDatum(id);
-	values[1] = TimestampTzGetDatum(call.now);
-	values[2] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	util_exec(util_plan(&close_plan), values, nulls, false, 0, SPI_OK_UPDATE);
-	{
-		JsonBuild	d;
+	close_item(&call, &it, "closed", PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1));
+	PG_RETURN_DATUM(lifecycle_end(&call, id));
+}
 
-		jb_init(&d);
-		jb_object(&d);
-		jb_kv_string(&d, "from", item_state_name(it.state));
-		if (!PG_ARGISNULL(1))
-			jb_kv_string(&d, "reason", text_to_cstring(PG_GETARG_TEXT_PP(1)));
-		jb_end_object(&d);
-		events_add_jsonb(&call.events, id, "closed", it.agent_id, it.queue_id, jb_finish(&d));
-	}
-	release_and_serve(&call, &it);
+/*
+ * abandon(id): the customer gave up (SPEC 12).  A close with reason and
+ * event 'abandoned', from open or offered only: an item an agent answered
+ * is not abandoned but closed.  An offer's agent gets their units back and
+ * is told the offer is gone ("revoked"), as when an offer is taken back.
+ * Who may call it is its EXECUTE privilege (the app and admin roles): the
+ * customer's side, not an agent's.
+ */
+PG_FUNCTION_INFO_V1(omniroute_abandon);
+
+Datum
+omniroute_abandon(PG_FUNCTION_ARGS)
+{
+	int64		id = PG_GETARG_INT64(0);
+	LifecycleCall call;
+	WorkItem	it;
+
+	lifecycle_begin(&call);
+	lifecycle_lock_item(id, &it);
+	if (it.state != ITEM_OPEN && it.state != ITEM_OFFERED)
+		lifecycle_wrong_state(&it, "abandon", "open or offered", "abandoned");
+	if (it.state == ITEM_OFFERED)
+		events_notify_agent(it.agent_id, "revoked", id, it.ws_id, it.queue_id, NULL);
+	close_item(&call, &it, "abandoned", cstring_to_text("abandoned"));
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 
