@@ -585,7 +585,7 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.holiday', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.escalation_step', '');
 
 -- ---------------------------------------------------------------------------
--- Service levels, abandonment, queue position and wait (SPEC 12, src/sla.c)
+-- Service levels, abandonment, queue position and wait (src/sla.c)
 -- ---------------------------------------------------------------------------
 
 ALTER TABLE omniroute.queue
@@ -606,7 +606,7 @@ GRANT EXECUTE ON FUNCTION omniroute.queue_position(bigint), omniroute.estimated_
     TO omniroute_agent;
 
 /*
- * Service levels (SPEC 12).  An item is *answered* when an agent accepted
+ * Service levels.  An item is *answered* when an agent accepted
  * it ('accepted') or was given it directly ('assigned': auto-accept,
  * serving, affinity, a forced transfer; 'picked') by an agent who is not a
  * bot: a bot's taking an item first is not an answer, the customer still

@@ -146,7 +146,7 @@ CREATE TABLE omniroute.queue (
     max_wait          interval CHECK (max_wait > interval '0' AND max_wait <= interval '366 days'),
     overflow_action   text NOT NULL DEFAULT 'queue' CHECK (overflow_action IN ('queue', 'transfer', 'close')),
     overflow_queue_id bigint REFERENCES omniroute.queue (id),
-    -- service levels (SPEC 12): an item answered at most this long after
+    -- service levels: an item answered at most this long after
     -- its created_at was answered in time (queue_interval_stats)
     service_level_target interval NOT NULL DEFAULT '20 seconds'
                       CHECK (service_level_target > interval '0' AND service_level_target <= interval '366 days'),
@@ -745,7 +745,7 @@ CREATE FUNCTION omniroute.pick_next() RETURNS bigint
 CREATE FUNCTION omniroute.tick(at timestamptz DEFAULT now()) RETURNS integer
     LANGUAGE c STRICT AS 'MODULE_PATHNAME', 'omniroute_tick';
 
--- service levels (SPEC 12, src/sla.c): the customer gave up (open or
+-- service levels (src/sla.c): the customer gave up (open or
 -- offered to closed, reason and event 'abandoned'); where an open item
 -- stands in its queue and how long it may wait
 CREATE FUNCTION omniroute.abandon(work_item_id bigint) RETURNS omniroute.work_item
@@ -975,7 +975,7 @@ GRANT SELECT ON omniroute.work_item TO omniroute_app;
 GRANT INSERT (workstream_id, external_id, customer_id, context, priority, required_skills, queue_id)
     ON omniroute.work_item TO omniroute_app;
 GRANT EXECUTE ON FUNCTION omniroute.simulate(bigint, jsonb) TO omniroute_app;
--- the customer's side (SPEC 12): gave up; where they stand, how long to go
+-- the customer's side: gave up; where they stand, how long to go
 GRANT EXECUTE ON FUNCTION omniroute.abandon(bigint), omniroute.queue_position(bigint),
     omniroute.estimated_wait(bigint) TO omniroute_app;
 
@@ -1298,7 +1298,7 @@ COMMENT ON VIEW omniroute.workstream_stats IS
     'the items closed that day.';
 
 /*
- * Service levels (SPEC 12).  An item is *answered* when an agent accepted
+ * Service levels.  An item is *answered* when an agent accepted
  * it ('accepted') or was given it directly ('assigned': auto-accept,
  * serving, affinity, a forced transfer; 'picked') by an agent who is not a
  * bot: a bot's taking an item first is not an answer, the customer still

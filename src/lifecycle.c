@@ -574,7 +574,7 @@ omniroute_close(PG_FUNCTION_ARGS)
 }
 
 /*
- * abandon(id): the customer gave up (SPEC 12).  A close with reason and
+ * abandon(id): the customer gave up.  A close with reason and
  * event 'abandoned', from open or offered only: an item an agent answered
  * is not abandoned but closed.  An offer's agent gets their units back and
  * is told the offer is gone ("revoked"), as when an offer is taken back.

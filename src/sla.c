@@ -1,7 +1,7 @@
 /*-------------------------------------------------------------------------
  *
  * sla.c
- *	  What the customer waits for (SPEC 12): queue_position(id), where an
+ *	  What the customer waits for: queue_position(id), where an
  *	  open item stands in its queue, and estimated_wait(id), how long it
  *	  may still wait.  (abandon(id) is a lifecycle function: lifecycle.c.)
  *

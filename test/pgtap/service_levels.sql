@@ -1,5 +1,5 @@
 -- test/pgtap/service_levels.sql — service levels, abandonment, queue
--- position and wait estimates (SPEC 12, README "Service levels").
+-- position and wait estimates (README "Service levels").
 --
 --   1. a scripted day of traffic through the real router and lifecycle
 --      functions (offers, accepts, auto-accept, pick, a bot and its

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # test/position/run.sh — queue_position() and estimated_wait() answer from
-# indexes, reading the items ahead and not the queue behind (SPEC 12,
+# indexes, reading the items ahead and not the queue behind (README: Service levels,
 # src/sla.c), in a queue of 100,000 open items.
 #
 # The queue holds two groups (a workstream with priority aging of an hour,
