@@ -865,18 +865,20 @@ choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool 
  * reach first (a skill nobody has ends the search unread; few qualified
  * members are read by key); then rounds of candidates, each reading
  * further than the last, until one takes the item or none is left.
+ * Skills are judged by the item's skill matching if a step set one
+ * (req->skill_matching), else by its workstream's.
  */
 bool
 assign_choose(const AssignRequest *req, AssignResult *res)
 {
 	AssignSearch s = {0};
+	SkillMatching matching = config_item_matching(req->ws, req->skill_matching);
 
 	memset(res, 0, sizeof(AssignResult));
 	if (req->ws->npresences == 0)
 		return false;
-	s.use_skills = req->skills != NULL && req->skills->n > 0 &&
-		req->ws->skill_matching != SKILLS_NONE;
-	s.closest = s.use_skills && req->ws->skill_matching == SKILLS_CLOSEST;
+	s.use_skills = req->skills != NULL && req->skills->n > 0 && matching != SKILLS_NONE;
+	s.closest = s.use_skills && matching == SKILLS_CLOSEST;
 	s.nqualified = -1;
 	if (s.use_skills && !s.closest &&
 		!skills_reach(req, res, &s.qualified, &s.surplus, &s.nqualified, &s.filter))
@@ -919,7 +921,8 @@ assign_result_json(JsonBuild *b, const AssignRequest *req, const AssignResult *r
 			jb_time(b, res->score_time, res->score_time_null);
 			break;
 	}
-	if (req->skills != NULL && req->skills->n > 0 && req->ws->skill_matching != SKILLS_NONE)
+	if (req->skills != NULL && req->skills->n > 0 &&
+		config_item_matching(req->ws, req->skill_matching) != SKILLS_NONE)
 	{
 		jb_kv_string(b, "skills", res->meets_skills ? "met" : "closest");
 		jb_kv_int(b, res->meets_skills ? "skill_surplus" : "skill_shortfall", res->skill_distance);

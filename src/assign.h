@@ -24,6 +24,7 @@ typedef struct AssignRequest
 	WorkstreamConfig *ws;
 	QueueConfig *queue;
 	const RequiredSkills *skills;
+	const char *skill_matching; /* the item's, set by a step; NULL: ws's */
 	const int64 *excluded;		/* agents never to offer this item to */
 	int			nexcluded;
 	bool		reserve;		/* false: only choose (simulate) */

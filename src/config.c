@@ -229,6 +229,27 @@ config_skill_matching_name(SkillMatching m)
 	return "?";
 }
 
+/*
+ * The skill matching an item is judged by: the one an escalation step set
+ * on it (work_item.skill_matching), else its workstream's.  The column is
+ * written by tick() from a step's checked value; anything else there (or
+ * NULL) counts as unset.
+ */
+SkillMatching
+config_item_matching(const WorkstreamConfig *ws, const char *item_matching)
+{
+	if (item_matching != NULL)
+	{
+		if (strcmp(item_matching, "exact") == 0)
+			return SKILLS_EXACT;
+		if (strcmp(item_matching, "closest") == 0)
+			return SKILLS_CLOSEST;
+		if (strcmp(item_matching, "none") == 0)
+			return SKILLS_NONE;
+	}
+	return ws->skill_matching;
+}
+
 const char *
 config_overflow_action_name(OverflowAction a)
 {

@@ -127,6 +127,8 @@ extern QueueConfig *config_queue(int64 id);
 extern TimestampTz config_offer_expires(const WorkstreamConfig *ws, TimestampTz offered_at);
 extern const char *config_method_name(AssignMethod m);
 extern const char *config_skill_matching_name(SkillMatching m);
+/* an item's skill matching: its own (set by an escalation step), else ws's */
+extern SkillMatching config_item_matching(const WorkstreamConfig *ws, const char *item_matching);
 extern const char *config_overflow_action_name(OverflowAction a);
 
 /* used by the rule triggers and the cache loader alike */

@@ -59,7 +59,7 @@ static const char *declined_how(int64 item, int64 agent);
  */
 static UtilPlan lock_item_plan = {
 	"SELECT workstream_id, state, queue_id, agent_id, reserved_units,"
-	"       declined_agents, required_skills, profile, external_id"
+	"       declined_agents, required_skills, profile, external_id, skill_matching"
 	"  FROM omniroute.work_item WHERE id = $1 FOR UPDATE",
 	1, {INT8OID}, NULL
 };
@@ -297,6 +297,7 @@ lifecycle_try_lock_item(int64 id, WorkItem *it)
 	it->required_skills = DatumGetJsonbPCopy(util_col(0, 7, &isnull));
 	it->profile = util_col_text(0, 8);
 	it->external_id = util_col_text(0, 9);
+	it->skill_matching = util_col_text(0, 10);
 	return true;
 }
 
@@ -386,7 +387,8 @@ append_declined(Datum arr, int64 agent_id)
 
 /*
  * The request that routes a locked item again within its queue: its
- * required skills, every agent in its declined list excluded.
+ * required skills and skill matching, every agent in its declined list
+ * excluded.
  */
 static void
 reroute_request(LifecycleCall *call, WorkItem *it, WorkstreamConfig *ws,
@@ -408,6 +410,7 @@ reroute_request(LifecycleCall *call, WorkItem *it, WorkstreamConfig *ws,
 	req->ws = ws;
 	req->queue = config_queue(it->queue_id);
 	req->skills = rs;
+	req->skill_matching = it->skill_matching;
 	req->excluded = excluded;
 	req->nexcluded = n;
 	req->reserve = true;

@@ -33,6 +33,7 @@ typedef struct WorkItem
 	Jsonb	   *required_skills;
 	char	   *profile;		/* capacity profile slot held, or NULL */
 	char	   *external_id;	/* the conversation or record, or NULL */
+	char	   *skill_matching; /* set by an escalation step; NULL: ws's */
 } WorkItem;
 
 extern void lifecycle_begin(LifecycleCall *call);
