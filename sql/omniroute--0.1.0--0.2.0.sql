@@ -687,6 +687,16 @@ GRANT SELECT ON omniroute.queue_interval_stats
     TO omniroute_admin, omniroute_reporter, omniroute_supervisor;
 
 -- ---------------------------------------------------------------------------
+-- An item's skill matching (set by an escalation step) is judged wherever
+-- its eligibility is: serving groups open items by it too (src/serve.c)
+-- ---------------------------------------------------------------------------
+
+DROP INDEX omniroute.work_item_open_idx;
+CREATE INDEX work_item_open_idx ON omniroute.work_item
+    (queue_id, workstream_id, required_skills, skill_matching, priority DESC, created_at, id)
+    WHERE state = 'open';
+
+-- ---------------------------------------------------------------------------
 -- The tick worker: a launcher starts one in every database with the
 -- extension; the update wakes it for this database at its commit
 -- ---------------------------------------------------------------------------

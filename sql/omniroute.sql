@@ -346,14 +346,15 @@ CREATE TABLE omniroute.work_item (
     CHECK (state = 'closed' OR queue_id IS NOT NULL)
 );
 
--- open work of a queue, grouped by what it asks of an agent (its workstream
--- and required skills), each group best first: what an agent who frees
+-- open work of a queue, grouped by what it asks of an agent (its workstream,
+-- required skills and the skill matching an escalation step set, NULL for
+-- the workstream's), each group best first: what an agent who frees
 -- capacity takes.  Serving reads the groups of a queue (one descent each)
 -- and drops those the agent cannot take without reading their items, then
 -- merges the best of the others (src/serve.c).  One index for both, so a
 -- routed insert that stays open costs one index entry, as it always did.
 CREATE INDEX work_item_open_idx ON omniroute.work_item
-    (queue_id, workstream_id, required_skills, priority DESC, created_at, id)
+    (queue_id, workstream_id, required_skills, skill_matching, priority DESC, created_at, id)
     WHERE state = 'open';
 -- the live work of an agent
 CREATE INDEX work_item_agent_idx ON omniroute.work_item (agent_id)

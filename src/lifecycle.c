@@ -971,7 +971,7 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 	 */
 	if (!forced)
 		serve_check_handover(target, id, config_workstream(it.ws_id), it.queue_id,
-							 it.declined, it.required_skills);
+							 it.declined, it.required_skills, it.skill_matching);
 	old_agent = take_back(&call, &it);
 	jb_init(&detail);
 	jb_object(&detail);
@@ -1070,7 +1070,7 @@ omniroute_pick(PG_FUNCTION_ARGS)
 	require_state(&it, ITEM_OPEN, "pick", "picked");
 	/* the rules of serving and pick_next(): errors say which one failed */
 	serve_pick_item(agent, id, it.ws_id, it.queue_id, it.declined, it.required_skills,
-					call.now, &call.events);
+					it.skill_matching, call.now, &call.events);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 

@@ -15,13 +15,14 @@
  *	  pick: its groups are passed over (the first tick after it opens
  *	  serves them).  An item is taken
  *	  only if the agent may have it (refusal()): a push workstream, an
- *	  allowed presence, enough free units, the skills (exact matching), not
- *	  rejected or missed by this agent before, and a free slot of the
- *	  workstream's capacity profile.  All of that but the declined list and
- *	  the slot depends only on the item's queue, workstream and required
- *	  skills, so the open items of the agent's queues are looked at in
- *	  groups of those three, which work_item_open_idx holds together,
- *	  each group best first:
+ *	  allowed presence, enough free units, the skills (exact matching: the
+ *	  item's skill_matching, which an escalation step sets, else the
+ *	  workstream's), not rejected or missed by this agent before, and a
+ *	  free slot of the workstream's capacity profile.  All of that but the
+ *	  declined list and the slot depends only on the item's queue,
+ *	  workstream, required skills and skill matching, so the open items of
+ *	  the agent's queues are looked at in groups of those four, which
+ *	  work_item_open_idx holds together, each group best first:
  *	    1. the distinct groups of each queue are read from the index, one
  *	       descent per group (a skip scan), without reading their items;
  *	    2. the groups the agent may not take from are dropped, whatever
@@ -108,36 +109,85 @@ static UtilPlan pick_queue_plan = {
 };
 
 /*
+ * An item's group: its queue, workstream, required skills and skill
+ * matching (NULL: the workstream's), the leading columns of
+ * work_item_open_idx.  A NULL matching cannot be compared with "=", so
+ * each read of a group's items has two arms: GROUP_UNSET for a group g
+ * without one (the arm of a group with one stops at its gate) and
+ * GROUP_SET for a group with one (the arm of a group without one has a
+ * NULL key, which the index answers without a descent).  Every ORDER BY
+ * of the items names skill_matching first: IS NULL does not make it a
+ * constant to the planner, and the index order is then used as it is.
+ */
+#define IN_GROUP(matching) \
+	"i.queue_id = g.queue_id AND i.workstream_id = g.workstream_id" \
+	" AND i.required_skills = g.required_skills AND " matching " AND i.state = 'open'"
+#define GROUP_UNSET "g.skill_matching IS NULL AND i.skill_matching IS NULL"
+#define GROUP_SET "i.skill_matching = g.skill_matching"
+
+/* the open items of a queue, for the groups' skip scan */
+#define IN_QUEUE "i.queue_id = m.queue_id AND i.state = 'open'"
+#define GROUP_COLUMNS "i.workstream_id, i.required_skills, i.skill_matching, i.id"
+
+/*
  * The groups of open items in each of the agent's queues: a skip scan of
  * work_item_open_idx, one descent per group, with the first item of each
  * to name it; with the queue's operating hours and the workstream's
- * priority aging.
+ * priority aging.  The group after g is the first of: a later matching
+ * of g's workstream and skills, their unset matching (last in the index)
+ * after a set one, the next workstream and skills.
  */
 static UtilPlan groups_plan = {
 	"SELECT m.queue_id, q.priority, g.workstream_id, g.required_skills, g.id,"
-	"       q.operating_hours, w.priority_aging"
+	"       q.operating_hours, w.priority_aging, g.skill_matching"
 	"  FROM omniroute.queue_member m"
 	"  JOIN omniroute.queue q ON q.id = m.queue_id"
 	" CROSS JOIN LATERAL"
 	"       (WITH RECURSIVE g AS ("
-	"            (SELECT i.workstream_id, i.required_skills, i.id"
+	"            (SELECT " GROUP_COLUMNS
 	"               FROM omniroute.work_item i"
-	"              WHERE i.queue_id = m.queue_id AND i.state = 'open'"
-	"              ORDER BY i.workstream_id, i.required_skills LIMIT 1)"
+	"              WHERE " IN_QUEUE
+	"              ORDER BY i.workstream_id, i.required_skills, i.skill_matching LIMIT 1)"
 	"          UNION ALL"
-	"            SELECT n.workstream_id, n.required_skills, n.id"
+	"            SELECT n.workstream_id, n.required_skills, n.skill_matching, n.id"
 	"              FROM g CROSS JOIN LATERAL"
-	"                   (SELECT i.workstream_id, i.required_skills, i.id"
-	"                      FROM omniroute.work_item i"
-	"                     WHERE i.queue_id = m.queue_id AND i.state = 'open'"
-	"                       AND (i.workstream_id, i.required_skills)"
-	"                           > (g.workstream_id, g.required_skills)"
-	"                     ORDER BY i.workstream_id, i.required_skills LIMIT 1) n)"
+	"                   (SELECT * FROM"
+	"                     ((SELECT " GROUP_COLUMNS
+	"                         FROM omniroute.work_item i"
+	"                        WHERE " IN_QUEUE " AND i.workstream_id = g.workstream_id"
+	"                          AND i.required_skills = g.required_skills"
+	"                          AND i.skill_matching > g.skill_matching"
+	"                        ORDER BY i.skill_matching LIMIT 1)"
+	"                      UNION ALL"
+	"                      (SELECT " GROUP_COLUMNS
+	"                         FROM omniroute.work_item i"
+	"                        WHERE g.skill_matching IS NOT NULL AND " IN_QUEUE
+	"                          AND i.workstream_id = g.workstream_id"
+	"                          AND i.required_skills = g.required_skills"
+	"                          AND i.skill_matching IS NULL"
+	"                        ORDER BY i.skill_matching LIMIT 1)"
+	"                      UNION ALL"
+	"                      (SELECT " GROUP_COLUMNS
+	"                         FROM omniroute.work_item i"
+	"                        WHERE " IN_QUEUE
+	"                          AND (i.workstream_id, i.required_skills)"
+	"                              > (g.workstream_id, g.required_skills)"
+	"                        ORDER BY i.workstream_id, i.required_skills, i.skill_matching"
+	"                        LIMIT 1)) x"
+	"                    LIMIT 1) n)"
 	"        SELECT * FROM g) g"
 	"  JOIN omniroute.workstream w ON w.id = g.workstream_id"
 	" WHERE m.agent_id = $1",
 	1, {INT8OID}, NULL
 };
+
+/* the top $6 items of group g, best first (matching: GROUP_UNSET, GROUP_SET) */
+#define TOP_ITEMS(matching) \
+	"(SELECT i.id, i.priority, i.created_at, i.declined_agents" \
+	"   FROM omniroute.work_item i" \
+	"  WHERE " IN_GROUP(matching) \
+	"  ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id" \
+	"  LIMIT $6)"
 
 /*
  * The top $6 items of each group given, merged in serving order.  Without
@@ -145,29 +195,53 @@ static UtilPlan groups_plan = {
  */
 static UtilPlan open_items_plan = {
 	"SELECT w.id, g.n, w.declined_agents"
-	"  FROM unnest($1, $2, $3, $4, $5)"
-	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n)"
+	"  FROM unnest($1, $2, $3, $4, $5, $7)"
+	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, skill_matching)"
 	" CROSS JOIN LATERAL"
-	"       (SELECT i.id, i.priority, i.created_at, i.declined_agents"
-	"          FROM omniroute.work_item i"
-	"         WHERE i.queue_id = g.queue_id"
-	"           AND i.workstream_id = g.workstream_id"
-	"           AND i.required_skills = g.required_skills"
-	"           AND i.state = 'open'"
-	"         ORDER BY i.priority DESC, i.created_at, i.id"
-	"         LIMIT $6) w"
+	"       (" TOP_ITEMS(GROUP_UNSET) " UNION ALL " TOP_ITEMS(GROUP_SET) ") w"
 	" ORDER BY g.queue_priority DESC, w.priority DESC, w.created_at, w.id",
-	6, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID}, NULL
+	7, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
+		TEXTARRAYOID}, NULL
 };
 
-/* the open items of group g (of open_items_aging_plan) */
-#define IN_GROUP \
-	"i.queue_id = g.queue_id AND i.workstream_id = g.workstream_id" \
-	" AND i.required_skills = g.required_skills AND i.state = 'open'"
+/* ... as open_items_aging_plan reads a group without aging */
+#define TOP_ITEMS_RANKED(matching) \
+	"(SELECT i.id, i.priority::bigint AS effective, i.created_at, i.declined_agents," \
+	"        row_number() OVER (ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id)" \
+	"            AS rn" \
+	"   FROM omniroute.work_item i" \
+	"  WHERE g.aging IS NULL AND " IN_GROUP(matching) \
+	"  ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id" \
+	"  LIMIT $6)"
+
+/* ... and with aging: the top $6 of each priority level, the levels by a loose scan */
+#define TOP_ITEMS_AGED(matching) \
+	"(SELECT t.id, t.effective, t.created_at, t.declined_agents, t.rn" \
+	"   FROM (WITH RECURSIVE lv(priority) AS (" \
+	"             (SELECT i.priority FROM omniroute.work_item i" \
+	"               WHERE g.aging IS NOT NULL AND " IN_GROUP(matching) \
+	"               ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id LIMIT 1)" \
+	"           UNION ALL" \
+	"             SELECT n.priority" \
+	"               FROM lv CROSS JOIN LATERAL" \
+	"                    (SELECT i.priority FROM omniroute.work_item i" \
+	"                      WHERE " IN_GROUP(matching) " AND i.priority < lv.priority" \
+	"                      ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id" \
+	"                      LIMIT 1) n)" \
+	"         SELECT priority FROM lv) l" \
+	"  CROSS JOIN LATERAL" \
+	"        (SELECT i.id, i.created_at, i.declined_agents," \
+	"                i.priority + " SERVE_AGING_BONUS("$9", "i.created_at", "g.aging") \
+	"                    AS effective," \
+	"                row_number() OVER (ORDER BY i.skill_matching, i.created_at, i.id) AS rn" \
+	"           FROM omniroute.work_item i" \
+	"          WHERE " IN_GROUP(matching) " AND i.priority = l.priority" \
+	"          ORDER BY i.skill_matching, i.created_at, i.id" \
+	"          LIMIT $6) t)"
 
 /*
- * The same with priority aging ($7: each group's workstream's, NULL for
- * none; $8: now).  An item's effective priority is its priority plus one
+ * The same with priority aging ($8: each group's workstream's, NULL for
+ * none; $9: now).  An item's effective priority is its priority plus one
  * for each whole priority_aging it has waited since created_at.  Within a
  * priority level, the older item is never behind, so the best items of a
  * group are among the oldest of each level it holds: the levels are found
@@ -181,40 +255,14 @@ static UtilPlan open_items_plan = {
  */
 static UtilPlan open_items_aging_plan = {
 	"SELECT w.id, g.n, w.declined_agents, w.rn"
-	"  FROM unnest($1, $2, $3, $4, $5, $7)"
-	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, aging)"
+	"  FROM unnest($1, $2, $3, $4, $5, $7, $8)"
+	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, skill_matching, aging)"
 	" CROSS JOIN LATERAL"
-	"       ((SELECT i.id, i.priority::bigint AS effective, i.created_at, i.declined_agents,"
-	"                row_number() OVER (ORDER BY i.priority DESC, i.created_at, i.id) AS rn"
-	"           FROM omniroute.work_item i"
-	"          WHERE g.aging IS NULL AND " IN_GROUP
-	"          ORDER BY i.priority DESC, i.created_at, i.id"
-	"          LIMIT $6)"
-	"        UNION ALL"
-	"        (SELECT t.id, t.effective, t.created_at, t.declined_agents, t.rn"
-	"           FROM (WITH RECURSIVE lv(priority) AS ("
-	"                     (SELECT i.priority FROM omniroute.work_item i"
-	"                       WHERE g.aging IS NOT NULL AND " IN_GROUP
-	"                       ORDER BY i.priority DESC, i.created_at, i.id LIMIT 1)"
-	"                   UNION ALL"
-	"                     SELECT n.priority"
-	"                       FROM lv CROSS JOIN LATERAL"
-	"                            (SELECT i.priority FROM omniroute.work_item i"
-	"                              WHERE " IN_GROUP " AND i.priority < lv.priority"
-	"                              ORDER BY i.priority DESC, i.created_at, i.id LIMIT 1) n)"
-	"                 SELECT priority FROM lv) l"
-	"          CROSS JOIN LATERAL"
-	"                (SELECT i.id, i.created_at, i.declined_agents,"
-	"                        i.priority + " SERVE_AGING_BONUS("$8", "i.created_at", "g.aging")
-	"                            AS effective,"
-	"                        row_number() OVER (ORDER BY i.created_at, i.id) AS rn"
-	"                   FROM omniroute.work_item i"
-	"                  WHERE " IN_GROUP " AND i.priority = l.priority"
-	"                  ORDER BY i.created_at, i.id"
-	"                  LIMIT $6) t)) w"
+	"       (" TOP_ITEMS_RANKED(GROUP_UNSET) " UNION ALL " TOP_ITEMS_RANKED(GROUP_SET)
+	"        UNION ALL " TOP_ITEMS_AGED(GROUP_UNSET) " UNION ALL " TOP_ITEMS_AGED(GROUP_SET) ") w"
 	" ORDER BY g.queue_priority DESC, w.effective DESC, w.created_at, w.id",
-	8, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
-		INTERVALARRAYOID, TIMESTAMPTZOID}, NULL
+	9, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
+		TEXTARRAYOID, INTERVALARRAYOID, TIMESTAMPTZOID}, NULL
 };
 
 static UtilPlan take_item_plan = {
@@ -347,8 +395,9 @@ allowed_list(WorkstreamConfig *ws)
  * not a bot; the mode (push items are served, pick items picked; a
  * handover takes either); an allowed presence (by name or base); free
  * units for the workstream's; not rejected or missed by this agent
- * before; with exact skill matching, every required skill at its level
- * (closest and none never hold an item back for skills).  Membership of
+ * before; with exact skill matching (the item's, an escalation step set
+ * it, else the workstream's), every required skill at its level (closest
+ * and none never hold an item back for skills).  Membership of
  * the item's queue is the caller's to check (serving reads only the
  * agent's queues), and so is the capacity profile slot, which is taken,
  * not looked at.
@@ -357,8 +406,8 @@ allowed_list(WorkstreamConfig *ws)
  * with *why (if why is not NULL) saying what is missing.
  */
 static int
-refusal(ServeAgent *ag, WorkstreamConfig *ws, ServeMode mode, int64 item,
-		Datum declined, Jsonb *required, char **why)
+refusal(ServeAgent *ag, WorkstreamConfig *ws, const char *item_matching, ServeMode mode,
+		int64 item, Datum declined, Jsonb *required, char **why)
 {
 	if (ws == NULL)
 	{
@@ -401,7 +450,7 @@ refusal(ServeAgent *ag, WorkstreamConfig *ws, ServeMode mode, int64 item,
 							ag->id, item);
 		return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
 	}
-	if (ws->skill_matching == SKILLS_EXACT && required != NULL)
+	if (config_item_matching(ws, item_matching) == SKILLS_EXACT && required != NULL)
 	{
 		RequiredSkills rs;
 
@@ -569,13 +618,17 @@ serve_pick_next(int64 agent_id, TimestampTz now, EventBuf *events)
 	return item;
 }
 
-/* open items of one queue with the same workstream and required skills */
+/*
+ * open items of one queue with the same workstream, required skills and
+ * skill matching
+ */
 typedef struct ItemGroup
 {
 	int64		queue_id;
 	int32		queue_priority;
 	int64		ws_id;
 	Datum		skills;			/* jsonb */
+	char	   *matching;		/* the items' skill_matching, or NULL */
 	int64		first_item;		/* its best item, to name it */
 	char	   *hours;			/* the queue's operating hours, or NULL */
 	Datum		aging;			/* the workstream's priority_aging, or 0 */
@@ -620,6 +673,7 @@ load_groups(int64 agent_id, int *ngroups)
 		groups[i].skills = PointerGetDatum(DatumGetJsonbPCopy(util_col(i, 4, &isnull)));
 		groups[i].first_item = util_col_int64(i, 5);
 		groups[i].hours = util_col_text(i, 6);
+		groups[i].matching = util_col_text(i, 8);
 		d = util_col(i, 7, &isnull);
 		if (!isnull)
 		{
@@ -647,7 +701,7 @@ group_takable(ServeAgent *ag, ItemGroup *g, ServeMode mode, Datum nobody)
 	char	   *bad;
 
 	g->ws = config_workstream(g->ws_id);
-	if (g->ws != NULL && g->ws->skill_matching == SKILLS_EXACT &&
+	if (g->ws != NULL && config_item_matching(g->ws, g->matching) == SKILLS_EXACT &&
 		!route_required_skills_parse(DatumGetJsonbP(g->skills), &rs, &bad))
 	{
 		ereport(WARNING,
@@ -660,7 +714,8 @@ group_takable(ServeAgent *ag, ItemGroup *g, ServeMode mode, Datum nobody)
 				 errhint("Correct its required_skills.")));
 		return false;
 	}
-	return refusal(ag, g->ws, mode, g->first_item, nobody, DatumGetJsonbP(g->skills), NULL) == 0;
+	return refusal(ag, g->ws, g->matching, mode, g->first_item, nobody,
+				   DatumGetJsonbP(g->skills), NULL) == 0;
 }
 
 /* no slot of this profile is left for the agent: none of its groups is takable */
@@ -724,6 +779,30 @@ judge_groups(ServeSearch *s)
 	return min_units;
 }
 
+/* the skill matching of each takable group, a text[] with NULLs for none */
+static Datum
+round_matchings(ServeSearch *s, int nsent)
+{
+	Datum	   *texts = palloc(sizeof(Datum) * (nsent + 1));
+	bool	   *isnull = palloc(sizeof(bool) * (nsent + 1));
+	int			dims[1] = {nsent};
+	int			lbs[1] = {1};
+	int			k = 0;
+
+	for (int i = 0; i < s->ngroups; i++)
+	{
+		ItemGroup  *g = &s->groups[i];
+
+		if (!g->takable)
+			continue;
+		isnull[k] = (g->matching == NULL);
+		texts[k] = isnull[k] ? (Datum) 0 : CStringGetTextDatum(g->matching);
+		k++;
+	}
+	return PointerGetDatum(construct_md_array(texts, isnull, 1, dims, lbs, TEXTOID, -1, false,
+											  TYPALIGN_INT));
+}
+
 /*
  * The arguments of open_items_plan (with *aging, of open_items_aging_plan)
  * for the takable groups, the group's index in s->groups as its n; *aging
@@ -763,20 +842,21 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 		g->fetched = 0;
 		nsent++;
 	}
-	memset(nulls, ' ', 8);
+	memset(nulls, ' ', 9);
 	values[0] = PointerGetDatum(construct_array(qids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(wsids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(skills, nsent, JSONBOID, -1, false, TYPALIGN_INT));
 	values[3] = PointerGetDatum(construct_array(qprios, nsent, INT4OID, 4, true, TYPALIGN_INT));
 	values[4] = PointerGetDatum(construct_array(index, nsent, INT4OID, 4, true, TYPALIGN_INT));
 	values[5] = Int64GetDatum(s->limit);
+	values[6] = round_matchings(s, nsent);
 	if (*aging)
 	{
 		dims[0] = nsent;
-		values[6] = PointerGetDatum(construct_md_array(agings, aging_nulls, 1, dims, lbs,
+		values[7] = PointerGetDatum(construct_md_array(agings, aging_nulls, 1, dims, lbs,
 													   INTERVALOID, sizeof(Interval), false,
 													   TYPALIGN_DOUBLE));
-		values[7] = TimestampTzGetDatum(s->now);
+		values[8] = TimestampTzGetDatum(s->now);
 	}
 	return nsent;
 }
@@ -793,8 +873,8 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 static RoundItem *
 read_round(ServeSearch *s, int *nitems, bool *more)
 {
-	Datum		values[8];
-	char		nulls[8];
+	Datum		values[9];
+	char		nulls[9];
 	bool		aging;
 	uint64		n;
 	uint64		upto;
@@ -1000,7 +1080,7 @@ check_pick_queue(int64 agent_id, int64 item, int64 queue_id, TimestampTz now)
  */
 void
 serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum declined,
-				Jsonb *required, TimestampTz now, EventBuf *events)
+				Jsonb *required, const char *skill_matching, TimestampTz now, EventBuf *events)
 {
 	ServeAgent	ag;
 	WorkstreamConfig *ws = config_workstream(ws_id);
@@ -1014,7 +1094,7 @@ serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum d
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent " INT64_FORMAT " does not exist", agent_id)));
 	check_pick_queue(agent_id, item, queue_id, now);
-	if ((code = refusal(&ag, ws, SERVE_PICK, item, declined, required, &why)) != 0)
+	if ((code = refusal(&ag, ws, skill_matching, SERVE_PICK, item, declined, required, &why)) != 0)
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT ": %s",
@@ -1042,7 +1122,7 @@ serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum d
  */
 void
 serve_check_handover(int64 target, int64 item, WorkstreamConfig *ws, int64 queue_id,
-					 Datum declined, Jsonb *required)
+					 Datum declined, Jsonb *required, const char *skill_matching)
 {
 	ServeAgent	ag;
 	char	   *why;
@@ -1059,7 +1139,8 @@ serve_check_handover(int64 target, int64 item, WorkstreamConfig *ws, int64 queue
 				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT
 						": not a member of its queue " INT64_FORMAT, item, target, queue_id),
 				 errhint("A supervisor may assign it to anyone.")));
-	if ((code = refusal(&ag, ws, SERVE_HANDOVER, item, declined, required, &why)) != 0)
+	if ((code = refusal(&ag, ws, skill_matching, SERVE_HANDOVER, item, declined, required,
+						&why)) != 0)
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT ": %s",

@@ -151,30 +151,46 @@ static UtilPlan try_lock_agent_plan = {
 
 /*
  * Members who could take some open push item of their queues: room for it,
- * a presence its workstream allows (by name or by base, as the router
- * expands allowed_presences), and with exact matching every skill it
- * requires.  Serving anybody else is wasted work, on every tick.  The open
- * items are read by group (queue, workstream, required skills: a skip scan
- * of work_item_open_idx, one descent per group), so a backlog that nobody
- * can take costs one descent.  A level serving cannot read (written before
- * updates were checked) is met by anyone with the skill here, so that
- * serving reports the item.
+ * a presence its workstream allows (by name or base, as the router
+ * expands allowed_presences), and with exact matching (the item's, set by
+ * an escalation step, else the workstream's) every skill it requires.
+ * Serving anybody else is wasted work, on every tick.  The open items are
+ * read by group (queue, workstream, required skills, skill matching: a
+ * skip scan of work_item_open_idx, one descent per group, as serve.c
+ * reads a queue's), so a backlog that nobody can take costs one descent.
+ * A level serving cannot read (written before updates were checked) is
+ * met by anyone with the skill here, so that serving reports the item.
  */
+#define TICK_GROUP "i.queue_id, i.workstream_id, i.required_skills, i.skill_matching"
+#define TICK_SAME_SKILLS \
+	" AND i.queue_id = g.queue_id AND i.workstream_id = g.workstream_id" \
+	" AND i.required_skills = g.required_skills"
+
 static UtilPlan servable_plan = {
 	"WITH RECURSIVE g AS ("
-	"     (SELECT i.queue_id, i.workstream_id, i.required_skills"
+	"     (SELECT " TICK_GROUP
 	"        FROM omniroute.work_item i WHERE i.state = 'open'"
-	"       ORDER BY i.queue_id, i.workstream_id, i.required_skills LIMIT 1)"
+	"       ORDER BY " TICK_GROUP " LIMIT 1)"
 	"   UNION ALL"
-	"     SELECT n.queue_id, n.workstream_id, n.required_skills"
+	"     SELECT n.queue_id, n.workstream_id, n.required_skills, n.skill_matching"
 	"       FROM g CROSS JOIN LATERAL"
-	"            (SELECT i.queue_id, i.workstream_id, i.required_skills"
-	"               FROM omniroute.work_item i"
-	"              WHERE i.state = 'open'"
-	"                AND (i.queue_id, i.workstream_id, i.required_skills)"
-	"                    > (g.queue_id, g.workstream_id, g.required_skills)"
-	"              ORDER BY i.queue_id, i.workstream_id, i.required_skills"
-	"              LIMIT 1) n)"
+	"            (SELECT * FROM"
+	"              ((SELECT " TICK_GROUP " FROM omniroute.work_item i"
+	"                 WHERE i.state = 'open'" TICK_SAME_SKILLS
+	"                   AND i.skill_matching > g.skill_matching"
+	"                 ORDER BY i.skill_matching LIMIT 1)"
+	"               UNION ALL"
+	"               (SELECT " TICK_GROUP " FROM omniroute.work_item i"
+	"                 WHERE g.skill_matching IS NOT NULL AND i.state = 'open'" TICK_SAME_SKILLS
+	"                   AND i.skill_matching IS NULL"
+	"                 ORDER BY i.skill_matching LIMIT 1)"
+	"               UNION ALL"
+	"               (SELECT " TICK_GROUP " FROM omniroute.work_item i"
+	"                 WHERE i.state = 'open'"
+	"                   AND (i.queue_id, i.workstream_id, i.required_skills)"
+	"                       > (g.queue_id, g.workstream_id, g.required_skills)"
+	"                 ORDER BY " TICK_GROUP " LIMIT 1)) x"
+	"             LIMIT 1) n)"
 	"SELECT DISTINCT m.agent_id"
 	"  FROM g"
 	"  JOIN omniroute.workstream ws ON ws.id = g.workstream_id"
@@ -187,7 +203,7 @@ static UtilPlan servable_plan = {
 	"                WHERE p.name = m.presence"
 	"                  AND (p.name = ANY (ws.allowed_presences)"
 	"                       OR p.base = ANY (ws.allowed_presences)))"
-	"   AND (ws.skill_matching <> 'exact'"
+	"   AND (coalesce(g.skill_matching, ws.skill_matching) <> 'exact'"
 	"        OR NOT EXISTS (SELECT 1 FROM jsonb_each(g.required_skills) r"
 	"                        WHERE NOT EXISTS"
 	"                              (SELECT 1 FROM omniroute.agent_skill s"
