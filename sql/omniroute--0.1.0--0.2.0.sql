@@ -696,6 +696,91 @@ CREATE INDEX work_item_open_idx ON omniroute.work_item
     (queue_id, workstream_id, required_skills, skill_matching, priority DESC, created_at, id)
     WHERE state = 'open';
 
+/*
+ * The full account of an item's routing, on demand: what diagnostics said
+ * on the insert path (cheap: the winner and how many were examined), plus
+ * every member of the item's queue now, each with the reasons it is or is
+ * not eligible for this item.  Routing itself never computes this, so its
+ * cost does not grow with the size of a queue.  Skills are judged by the
+ * item's skill_matching (an escalation step set it) if it has one, else
+ * by its workstream's, and the result says which.
+ */
+CREATE OR REPLACE FUNCTION omniroute.explain(work_item_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w  omniroute.work_item;
+    ws omniroute.workstream;
+    q  omniroute.queue;
+    members jsonb;
+    matching text;
+BEGIN
+    SELECT * INTO w FROM omniroute.work_item i WHERE i.id = explain.work_item_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'work item % does not exist', explain.work_item_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO ws FROM omniroute.workstream WHERE id = w.workstream_id;
+    SELECT * INTO q FROM omniroute.queue WHERE id = w.queue_id;
+    matching := CASE WHEN w.skill_matching IN ('exact', 'closest', 'none') THEN w.skill_matching
+                     ELSE ws.skill_matching END;
+
+    SELECT coalesce(jsonb_agg(m ORDER BY (m->>'eligible')::boolean DESC,
+                                         (m->>'free_units')::int DESC, (m->>'agent_id')::bigint), '[]')
+      INTO members
+      FROM (
+        SELECT jsonb_build_object(
+                 'agent_id', a.id, 'agent', a.name, 'presence', a.presence,
+                 'free_units', a.capacity - a.used_units,
+                 'holds_this_item', a.id IS NOT DISTINCT FROM w.agent_id,
+                 'eligible', cardinality(r.reasons) = 0,
+                 'reasons', to_jsonb(r.reasons)) AS m
+          FROM omniroute.queue_member qm
+          JOIN omniroute.agent a ON a.id = qm.agent_id
+          JOIN omniroute.presence p ON p.name = a.presence
+          CROSS JOIN LATERAL (
+            SELECT array_remove(ARRAY[
+              CASE WHEN ws.mode = 'pick' THEN 'pick mode: items are picked, not pushed' END,
+              CASE WHEN a.is_bot THEN 'a bot' END,
+              CASE WHEN NOT (a.presence = ANY (ws.allowed_presences) OR p.base = ANY (ws.allowed_presences))
+                   THEN format('presence %s (%s) is not allowed', a.presence, p.base) END,
+              CASE WHEN a.capacity - a.used_units < ws.capacity_units
+                   THEN format('needs %s free unit(s), has %s', ws.capacity_units, a.capacity - a.used_units) END,
+              CASE WHEN a.id = ANY (w.declined_agents) THEN 'rejected or missed this item before' END,
+              CASE WHEN ws.capacity_profile IS NOT NULL AND NOT EXISTS
+                        (SELECT 1 FROM omniroute.agent_profile ap
+                          WHERE ap.agent_id = a.id AND ap.profile = ws.capacity_profile)
+                   THEN format('does not have capacity profile %s', ws.capacity_profile) END,
+              (SELECT format('capacity profile %s is full (%s of %s)', ap.profile, used, lim)
+                 FROM omniroute.agent_profile ap
+                 JOIN omniroute.capacity_profile cp ON cp.name = ap.profile
+                 CROSS JOIN LATERAL (SELECT CASE WHEN cp.reset = 'never' THEN ap.active_items
+                                                 WHEN ap.day = (now() AT TIME ZONE a.timezone)::date THEN ap.day_items
+                                                 ELSE 0 END AS used,
+                                            coalesce(ap.max_items, cp.max_items) AS lim) u
+                WHERE ap.agent_id = a.id AND ap.profile = ws.capacity_profile AND used >= lim),
+              CASE WHEN matching = 'exact' THEN
+                (SELECT string_agg(format('lacks skill %s at %s (has %s)', rs.key, rs.value,
+                                          coalesce(s.proficiency::text, 'none')), '; ')
+                   FROM jsonb_each_text(w.required_skills) rs
+                   LEFT JOIN omniroute.agent_skill s ON s.agent_id = a.id AND s.skill = rs.key
+                  WHERE coalesce(s.proficiency, 0) < rs.value::int) END
+            ], NULL) AS reasons) r
+         WHERE qm.queue_id = w.queue_id) x;
+
+    RETURN jsonb_build_object(
+        'work_item_id', w.id, 'state', w.state, 'workstream', ws.name,
+        'queue_id', q.id, 'queue', q.name, 'method', q.assignment,
+        'agent_id', w.agent_id, 'required_skills', w.required_skills,
+        'skill_matching', matching,
+        'skill_matching_from', CASE WHEN matching IS NOT DISTINCT FROM w.skill_matching
+                                    THEN 'item' ELSE 'workstream' END,
+        'declined_agents', to_jsonb(w.declined_agents),
+        'diagnostics', w.diagnostics,
+        'members', members);
+END
+$$;
+
 -- ---------------------------------------------------------------------------
 -- The tick worker: a launcher starts one in every database with the
 -- extension; the update wakes it for this database at its commit

@@ -778,7 +778,9 @@ CREATE TRIGGER queue_member_joined AFTER INSERT ON omniroute.queue_member
  * on the insert path (cheap: the winner and how many were examined), plus
  * every member of the item's queue now, each with the reasons it is or is
  * not eligible for this item.  Routing itself never computes this, so its
- * cost does not grow with the size of a queue.
+ * cost does not grow with the size of a queue.  Skills are judged by the
+ * item's skill_matching (an escalation step set it) if it has one, else
+ * by its workstream's, and the result says which.
  */
 CREATE FUNCTION omniroute.explain(work_item_id bigint) RETURNS jsonb
     LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -788,6 +790,7 @@ DECLARE
     ws omniroute.workstream;
     q  omniroute.queue;
     members jsonb;
+    matching text;
 BEGIN
     SELECT * INTO w FROM omniroute.work_item i WHERE i.id = explain.work_item_id;
     IF NOT FOUND THEN
@@ -796,6 +799,8 @@ BEGIN
     END IF;
     SELECT * INTO ws FROM omniroute.workstream WHERE id = w.workstream_id;
     SELECT * INTO q FROM omniroute.queue WHERE id = w.queue_id;
+    matching := CASE WHEN w.skill_matching IN ('exact', 'closest', 'none') THEN w.skill_matching
+                     ELSE ws.skill_matching END;
 
     SELECT coalesce(jsonb_agg(m ORDER BY (m->>'eligible')::boolean DESC,
                                          (m->>'free_units')::int DESC, (m->>'agent_id')::bigint), '[]')
@@ -831,7 +836,7 @@ BEGIN
                                                  ELSE 0 END AS used,
                                             coalesce(ap.max_items, cp.max_items) AS lim) u
                 WHERE ap.agent_id = a.id AND ap.profile = ws.capacity_profile AND used >= lim),
-              CASE WHEN ws.skill_matching = 'exact' THEN
+              CASE WHEN matching = 'exact' THEN
                 (SELECT string_agg(format('lacks skill %s at %s (has %s)', rs.key, rs.value,
                                           coalesce(s.proficiency::text, 'none')), '; ')
                    FROM jsonb_each_text(w.required_skills) rs
@@ -844,6 +849,9 @@ BEGIN
         'work_item_id', w.id, 'state', w.state, 'workstream', ws.name,
         'queue_id', q.id, 'queue', q.name, 'method', q.assignment,
         'agent_id', w.agent_id, 'required_skills', w.required_skills,
+        'skill_matching', matching,
+        'skill_matching_from', CASE WHEN matching IS NOT DISTINCT FROM w.skill_matching
+                                    THEN 'item' ELSE 'workstream' END,
         'declined_agents', to_jsonb(w.declined_agents),
         'diagnostics', w.diagnostics,
         'members', members);
