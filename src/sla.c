@@ -12,8 +12,8 @@
  *	  then id.  The position is 1 + the number of open items of the queue
  *	  ahead, counted from work_item_open_idx without reading the rest of
  *	  the queue.  The index holds a queue's open items in groups
- *	  (workstream, required skills), each in (priority DESC, created_at,
- *	  id) order; per group:
+ *	  (workstream, required skills, skill matching), each in (priority
+ *	  DESC, created_at, id) order; per group:
  *	    - every item of a priority above the item's effective priority E
  *	      is ahead (aging only adds): one range count;
  *	    - in a group without aging, the items of priority E that are older
@@ -75,52 +75,87 @@ static UtilPlan item_plan = {
 	1, {INT8OID}, NULL
 };
 
-/* the groups of the queue's open items: a skip scan, one descent per group */
+/*
+ * The groups of the queue's open items: a skip scan, one descent per
+ * group.  The group after g is the first of: a later skill matching of
+ * g's workstream and skills, their unset one (NULL, last in the index)
+ * after a set one, the next workstream and skills (as serve.c reads them).
+ */
+#define SLA_GROUP "i.workstream_id, i.required_skills, i.skill_matching"
+#define SLA_SAME_SKILLS \
+	" AND i.workstream_id = g.workstream_id AND i.required_skills = g.required_skills"
+
 static UtilPlan groups_plan = {
 	"WITH RECURSIVE g AS ("
-	"    (SELECT i.workstream_id, i.required_skills"
+	"    (SELECT " SLA_GROUP
 	"       FROM omniroute.work_item i"
 	"      WHERE i.queue_id = $1 AND i.state = 'open'"
-	"      ORDER BY i.workstream_id, i.required_skills LIMIT 1)"
+	"      ORDER BY " SLA_GROUP " LIMIT 1)"
 	"  UNION ALL"
-	"    SELECT n.workstream_id, n.required_skills"
+	"    SELECT n.workstream_id, n.required_skills, n.skill_matching"
 	"      FROM g CROSS JOIN LATERAL"
-	"           (SELECT i.workstream_id, i.required_skills"
-	"              FROM omniroute.work_item i"
-	"             WHERE i.queue_id = $1 AND i.state = 'open'"
-	"               AND (i.workstream_id, i.required_skills)"
-	"                   > (g.workstream_id, g.required_skills)"
-	"             ORDER BY i.workstream_id, i.required_skills LIMIT 1) n)"
-	"SELECT g.workstream_id, g.required_skills, " AGING_US("w.priority_aging")
+	"           (SELECT * FROM"
+	"             ((SELECT " SLA_GROUP " FROM omniroute.work_item i"
+	"                WHERE i.queue_id = $1 AND i.state = 'open'" SLA_SAME_SKILLS
+	"                  AND i.skill_matching > g.skill_matching"
+	"                ORDER BY i.skill_matching LIMIT 1)"
+	"              UNION ALL"
+	"              (SELECT " SLA_GROUP " FROM omniroute.work_item i"
+	"                WHERE g.skill_matching IS NOT NULL"
+	"                  AND i.queue_id = $1 AND i.state = 'open'" SLA_SAME_SKILLS
+	"                  AND i.skill_matching IS NULL"
+	"                ORDER BY i.skill_matching LIMIT 1)"
+	"              UNION ALL"
+	"              (SELECT " SLA_GROUP " FROM omniroute.work_item i"
+	"                WHERE i.queue_id = $1 AND i.state = 'open'"
+	"                  AND (i.workstream_id, i.required_skills)"
+	"                      > (g.workstream_id, g.required_skills)"
+	"                ORDER BY " SLA_GROUP " LIMIT 1)) x"
+	"            LIMIT 1) n)"
+	"SELECT g.workstream_id, g.required_skills, " AGING_US("w.priority_aging") ", g.skill_matching"
 	"  FROM g LEFT JOIN omniroute.workstream w ON w.id = g.workstream_id",
 	1, {INT8OID}, NULL
 };
 
-/* the open items of group ($1, $2, $3) */
-#define IN_GROUP \
+/*
+ * The open items of group ($1, $2, $3, matching): the matching NULL
+ * (IN_GROUP_UNSET) or $5 (IN_GROUP_SET).  A NULL cannot be compared with
+ * "=", hence two forms of each statement; and IS NULL does not make the
+ * column a constant to the planner, hence skill_matching first in every
+ * ORDER BY, so that the index order is used as it is.
+ */
+#define IN_GROUP(matching) \
 	"i.queue_id = $1 AND i.workstream_id = $2 AND i.required_skills = $3" \
-	" AND i.state = 'open'"
+	" AND " matching " AND i.state = 'open'"
+#define IN_GROUP_UNSET IN_GROUP("i.skill_matching IS NULL")
+#define IN_GROUP_SET IN_GROUP("i.skill_matching = $5")
 
 /* the items of a group above a priority: the head of its range */
-static UtilPlan above_plan = {
-	"SELECT count(*) FROM omniroute.work_item i WHERE " IN_GROUP " AND i.priority > $4",
-	4, {INT8OID, INT8OID, JSONBOID, INT8OID}, NULL
+#define ABOVE_SQL(in_group) \
+	"SELECT count(*) FROM omniroute.work_item i WHERE " in_group " AND i.priority > $4"
+
+static UtilPlan above_plans[2] = {
+	{ABOVE_SQL(IN_GROUP_UNSET), 4, {INT8OID, INT8OID, JSONBOID, INT8OID}, NULL},
+	{ABOVE_SQL(IN_GROUP_SET), 5, {INT8OID, INT8OID, JSONBOID, INT8OID, TEXTOID}, NULL},
 };
 
 /* the priority levels of a group at or below $4, best first (loose scan) */
-static UtilPlan levels_plan = {
-	"WITH RECURSIVE lv(priority) AS ("
-	"    (SELECT i.priority FROM omniroute.work_item i"
-	"      WHERE " IN_GROUP " AND i.priority <= $4"
-	"      ORDER BY i.priority DESC, i.created_at, i.id LIMIT 1)"
-	"  UNION ALL"
-	"    SELECT n.priority"
-	"      FROM lv CROSS JOIN LATERAL"
-	"           (SELECT i.priority FROM omniroute.work_item i"
-	"             WHERE " IN_GROUP " AND i.priority < lv.priority"
-	"             ORDER BY i.priority DESC, i.created_at, i.id LIMIT 1) n)"
-	"SELECT priority FROM lv",
-	4, {INT8OID, INT8OID, JSONBOID, INT8OID}, NULL
+#define LEVELS_SQL(in_group) \
+	"WITH RECURSIVE lv(priority) AS (" \
+	"    (SELECT i.priority FROM omniroute.work_item i" \
+	"      WHERE " in_group " AND i.priority <= $4" \
+	"      ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id LIMIT 1)" \
+	"  UNION ALL" \
+	"    SELECT n.priority" \
+	"      FROM lv CROSS JOIN LATERAL" \
+	"           (SELECT i.priority FROM omniroute.work_item i" \
+	"             WHERE " in_group " AND i.priority < lv.priority" \
+	"             ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id LIMIT 1) n)" \
+	"SELECT priority FROM lv"
+
+static UtilPlan levels_plans[2] = {
+	{LEVELS_SQL(IN_GROUP_UNSET), 4, {INT8OID, INT8OID, JSONBOID, INT8OID}, NULL},
+	{LEVELS_SQL(IN_GROUP_SET), 5, {INT8OID, INT8OID, JSONBOID, INT8OID, TEXTOID}, NULL},
 };
 
 /*
@@ -128,15 +163,21 @@ static UtilPlan levels_plan = {
  * before the bound in age order -- with the priority an equality, the
  * bound ends the index range, so nothing behind it is read.
  */
+#define LEVEL_COUNT(matching) \
+	"(SELECT count(*) FROM omniroute.work_item i" \
+	"  WHERE i.queue_id = $1 AND i.workstream_id = r.workstream_id" \
+	"    AND i.required_skills = r.required_skills AND " matching " AND i.state = 'open'" \
+	"    AND i.priority = r.priority AND (i.created_at, i.id) < (r.t, r.tid))"
+
 static UtilPlan level_counts_plan = {
 	"SELECT coalesce(sum(c.n), 0)::int8"
-	"  FROM unnest($2, $3, $4, $5, $6) AS r(workstream_id, required_skills, priority, t, tid)"
+	"  FROM unnest($2, $3, $4, $5, $6, $7)"
+	"       AS r(workstream_id, required_skills, priority, t, tid, skill_matching)"
 	" CROSS JOIN LATERAL"
-	"       (SELECT count(*) AS n FROM omniroute.work_item i"
-	"         WHERE i.queue_id = $1 AND i.workstream_id = r.workstream_id"
-	"           AND i.required_skills = r.required_skills AND i.state = 'open'"
-	"           AND i.priority = r.priority AND (i.created_at, i.id) < (r.t, r.tid)) c",
-	6, {INT8OID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID}, NULL
+	"       (SELECT " LEVEL_COUNT("r.skill_matching IS NULL AND i.skill_matching IS NULL")
+	"             + " LEVEL_COUNT("i.skill_matching = r.skill_matching") " AS n) c",
+	7, {INT8OID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, TIMESTAMPTZARRAYOID, INT8ARRAYOID,
+		TEXTARRAYOID}, NULL
 };
 
 /* the answers of a queue in the hour up to $2 (work_item_event_answer_idx) */
@@ -172,6 +213,7 @@ typedef struct LevelCounts
 	Datum	   *priority;
 	Datum	   *t;
 	Datum	   *tid;
+	Datum	   *matching;		/* text, (Datum) 0 for NULL */
 } LevelCounts;
 
 /*
@@ -232,7 +274,8 @@ level_bound(const SlaItem *it, int64 p, int64 aging, TimestampTz *t, int64 *tid)
 }
 
 static void
-add_level(LevelCounts *lc, Datum ws, Datum skills, int32 p, TimestampTz t, int64 tid)
+add_level(LevelCounts *lc, Datum ws, Datum skills, Datum matching, int32 p, TimestampTz t,
+		  int64 tid)
 {
 	if (lc->n == lc->cap)
 	{
@@ -242,37 +285,43 @@ add_level(LevelCounts *lc, Datum ws, Datum skills, int32 p, TimestampTz t, int64
 		lc->priority = repalloc(lc->priority, sizeof(Datum) * lc->cap);
 		lc->t = repalloc(lc->t, sizeof(Datum) * lc->cap);
 		lc->tid = repalloc(lc->tid, sizeof(Datum) * lc->cap);
+		lc->matching = repalloc(lc->matching, sizeof(Datum) * lc->cap);
 	}
 	lc->ws[lc->n] = ws;
 	lc->skills[lc->n] = skills;
 	lc->priority[lc->n] = Int32GetDatum(p);
 	lc->t[lc->n] = TimestampTzGetDatum(t);
 	lc->tid[lc->n] = Int64GetDatum(tid);
+	lc->matching[lc->n] = matching;
 	lc->n++;
 }
 
 /*
  * The items of one group ahead of the item: returns those above its
- * effective priority, and adds the levels to count to lc.
+ * effective priority, and adds the levels to count to lc.  matching is
+ * the group's skill matching (text), (Datum) 0 for NULL.
  */
 static int64
-group_ahead(const SlaItem *it, Datum ws, Datum skills, int64 aging, LevelCounts *lc)
+group_ahead(const SlaItem *it, Datum ws, Datum skills, Datum matching, int64 aging,
+			LevelCounts *lc)
 {
-	Datum		values[4] = {Int64GetDatum(it->queue_id), ws, skills, Int64GetDatum(it->effective)};
+	Datum		values[5] = {Int64GetDatum(it->queue_id), ws, skills,
+							 Int64GetDatum(it->effective), matching};
+	int			set = (matching != (Datum) 0);	/* which form of the statements */
 	int64		above;
 	uint64		nlevels;
 	int64	   *levels;
 
-	util_exec(util_plan(&above_plan), values, NULL, true, 0, SPI_OK_SELECT);
+	util_exec(util_plan(&above_plans[set]), values, NULL, true, 0, SPI_OK_SELECT);
 	above = util_col_int64(0, 1);
 	if (aging == 0)
 	{
 		/* no aging: the older items of the item's effective priority */
 		if (it->effective <= PG_INT32_MAX)
-			add_level(lc, ws, skills, (int32) it->effective, it->created, it->id);
+			add_level(lc, ws, skills, matching, (int32) it->effective, it->created, it->id);
 		return above;
 	}
-	nlevels = util_exec(util_plan(&levels_plan), values, NULL, true, 0, SPI_OK_SELECT);
+	nlevels = util_exec(util_plan(&levels_plans[set]), values, NULL, true, 0, SPI_OK_SELECT);
 	levels = palloc(sizeof(int64) * (nlevels + 1));
 	for (uint64 i = 0; i < nlevels; i++)
 		levels[i] = util_col_int32(i, 1);
@@ -282,7 +331,7 @@ group_ahead(const SlaItem *it, Datum ws, Datum skills, int64 aging, LevelCounts 
 		int64		tid;
 
 		level_bound(it, levels[i], aging, &t, &tid);
-		add_level(lc, ws, skills, (int32) levels[i], t, tid);
+		add_level(lc, ws, skills, matching, (int32) levels[i], t, tid);
 	}
 	return above;
 }
@@ -298,40 +347,60 @@ array_of(Datum *values, int n, Oid type)
 	return PointerGetDatum(construct_array(values, n, type, len, byval, align));
 }
 
+/* the group matchings of lc as a text[], NULL where unset */
+static Datum
+matchings_of(const LevelCounts *lc)
+{
+	bool	   *isnull = palloc(sizeof(bool) * (lc->n + 1));
+	int			dims[1] = {lc->n};
+	int			lbs[1] = {1};
+
+	for (int i = 0; i < lc->n; i++)
+		isnull[i] = (lc->matching[i] == (Datum) 0);
+	return PointerGetDatum(construct_md_array(lc->matching, isnull, 1, dims, lbs, TEXTOID, -1,
+											  false, TYPALIGN_INT));
+}
+
 /* the open items of the item's queue ahead of it */
 static int64
 items_ahead(const SlaItem *it)
 {
-	Datum		values[6];
+	Datum		values[7];
 	uint64		ngroups;
 	Datum	   *ws;
 	Datum	   *skills;
+	Datum	   *matching;
 	int64	   *aging;
 	int64		ahead = 0;
-	LevelCounts lc = {0, 8, NULL, NULL, NULL, NULL, NULL};
+	LevelCounts lc = {0, 8, NULL, NULL, NULL, NULL, NULL, NULL};
 
 	values[0] = Int64GetDatum(it->queue_id);
 	ngroups = util_exec(util_plan(&groups_plan), values, NULL, true, 0, SPI_OK_SELECT);
 	/* copied out of SPI: the counts below replace its result */
 	ws = palloc(sizeof(Datum) * (ngroups + 1));
 	skills = palloc(sizeof(Datum) * (ngroups + 1));
+	matching = palloc(sizeof(Datum) * (ngroups + 1));
 	aging = palloc(sizeof(int64) * (ngroups + 1));
 	for (uint64 g = 0; g < ngroups; g++)
 	{
 		bool		isnull;
+		char	   *m;
 
 		ws[g] = Int64GetDatum(util_col_int64(g, 1));
 		skills[g] = PointerGetDatum(DatumGetJsonbPCopy(util_col(g, 2, &isnull)));
 		(void) util_col(g, 3, &isnull);
 		aging[g] = isnull ? 0 : util_col_int64(g, 3);
+		m = util_col_text(g, 4);
+		matching[g] = m ? CStringGetTextDatum(m) : (Datum) 0;
 	}
 	lc.ws = palloc(sizeof(Datum) * lc.cap);
 	lc.skills = palloc(sizeof(Datum) * lc.cap);
 	lc.priority = palloc(sizeof(Datum) * lc.cap);
 	lc.t = palloc(sizeof(Datum) * lc.cap);
 	lc.tid = palloc(sizeof(Datum) * lc.cap);
+	lc.matching = palloc(sizeof(Datum) * lc.cap);
 	for (uint64 g = 0; g < ngroups; g++)
-		ahead += group_ahead(it, ws[g], skills[g], aging[g], &lc);
+		ahead += group_ahead(it, ws[g], skills[g], matching[g], aging[g], &lc);
 	if (lc.n == 0)
 		return ahead;
 	values[1] = array_of(lc.ws, lc.n, INT8OID);
@@ -339,6 +408,7 @@ items_ahead(const SlaItem *it)
 	values[3] = array_of(lc.priority, lc.n, INT4OID);
 	values[4] = array_of(lc.t, lc.n, TIMESTAMPTZOID);
 	values[5] = array_of(lc.tid, lc.n, INT8OID);
+	values[6] = matchings_of(&lc);
 	util_exec(util_plan(&level_counts_plan), values, NULL, true, 0, SPI_OK_SELECT);
 	return ahead + util_col_int64(0, 1);
 }
