@@ -10,10 +10,11 @@
 --   * pick_next() and pick(id) take a pick item once a step set 'none';
 --   * reject re-routes an escalated item to another agent by its matching;
 --     an agent's handover of it to a colleague is judged by it too;
---   * items without an override are unchanged;
+--   * items without an override are unchanged; queue_position() counts
+--     items of every matching;
 --   * explain() reports the matching used and where it comes from.
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 SET LOCAL client_min_messages = warning;
 
@@ -128,6 +129,9 @@ SELECT omniroute.tick('2024-01-01 10:07Z');
 SELECT results_eq('SELECT state, skill_matching FROM item WHERE id = 9633',
                   $$VALUES ('open'::text, 'closest'::text)$$,
                   'escalated while nobody has room: it waits');
+SELECT results_eq('SELECT omniroute.queue_position(9632), omniroute.queue_position(9633)',
+                  $$VALUES (1, 2)$$,
+                  'queue_position counts the items ahead whatever their matching');
 UPDATE omniroute.agent SET capacity = 2 WHERE id = 9622;
 SELECT results_eq('SELECT id, state, agent_id FROM item WHERE id IN (9632, 9633) ORDER BY id',
                   $$VALUES (9632::bigint, 'open'::text, NULL::bigint), (9633, 'offered', 9622)$$,
