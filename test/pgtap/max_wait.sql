@@ -1,6 +1,6 @@
 -- test/pgtap/max_wait.sql — max_wait applied by tick(at) at explicit
 -- instants, and escalation steps moving items into full and closed queues
--- (SPEC 10, issue 18):
+-- (issue 18; README: overflow, escalation steps):
 --   * an item open in a queue longer than its max_wait (counted from
 --     queued_at) gets the queue's overflow action: queue — nothing, no
 --     event; transfer — moved, queued_at reset, offered in the target when
