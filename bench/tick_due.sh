@@ -15,7 +15,9 @@
 #   2. a second tick at T (nothing due),
 # (each after a first tick in the same session, rolled back, so that plans
 # and caches are warm), and the index entries the escalation and max_wait
-# searches read (EXPLAIN ANALYZE); then, for serving with aging: OPEN open
+# searches read (EXPLAIN ANALYZE), before the ticks (DUE due) and after
+# them (the due items are closed by max_wait: none due); then, for
+# serving with aging: OPEN open
 # items of a workstream with priority_aging in 10 priority levels, an agent
 # joining the queue is served one item: the time of that (warm).
 set -euo pipefail
@@ -46,9 +48,19 @@ SELECT 1, 1, 'open', t, t, '{}'
 VACUUM ANALYZE omniroute.work_item;
 SQL
 
+echo "tick_due: $OPEN open items, $DUE due"
+rows_read() {
+	q -At -c "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, COSTS OFF) $2" |
+		awk -v what="$1" '/Index (Only )?Scan/ { scans++; match($0, /rows=[0-9]+ loops=[0-9]+/); split(substr($0, RSTART, RLENGTH), p, /[= ]/); read += p[2] * p[4] }
+			/Buffers: shared/ && !buf { buf = $0 }
+			END { sub(/^ */, "", buf); printf "%s: %d index scan node(s), %d index entries read, %s\n", what, scans, read, buf }'
+}
+# the searches with $DUE due, then (after the ticks) with none due
+rows_read "escalation search, $DUE due" "WITH s AS (SELECT workstream_id, after, (row_number() OVER (PARTITION BY workstream_id ORDER BY after))::int - 1 AS level FROM omniroute.escalation_step) SELECT d.id FROM s CROSS JOIN LATERAL (SELECT i.id, i.created_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.workstream_id = s.workstream_id AND i.escalation_level = s.level AND i.created_at <= '$T'::timestamptz - s.after ORDER BY i.created_at LIMIT 1000) d ORDER BY d.created_at LIMIT 1000"
+rows_read "max_wait search,   $DUE due" "SELECT d.id FROM omniroute.queue q CROSS JOIN LATERAL (SELECT i.id, i.queued_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.queue_id = q.id AND i.queued_at <= '$T'::timestamptz - q.max_wait ORDER BY i.queued_at LIMIT 1000) d WHERE q.max_wait IS NOT NULL AND q.overflow_action <> 'queue' AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id) ORDER BY d.queued_at LIMIT 1000"
+
 # one session: a first tick rolled back (plans prepared, caches loaded), then
 # the measured ones
-echo "tick_due: $OPEN open items, $DUE due"
 q -At <<SQL
 BEGIN;
 SELECT omniroute.tick('$T') \\g /dev/null
@@ -63,16 +75,9 @@ SELECT format('tick with 0 due:   %s action(s), %s ms', :actions,
               round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 2));
 SQL
 
-rows_read() {
-	q -At -c "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, COSTS OFF) $2" |
-		awk -v what="$1" '/Index (Only )?Scan/ { scans++; match($0, /rows=[0-9]+ loops=[0-9]+/); split(substr($0, RSTART, RLENGTH), p, /[= ]/); read += p[2] * p[4] }
-			/Buffers: shared/ && !buf { buf = $0 }
-			END { sub(/^ */, "", buf); printf "%s: %d index scan node(s), %d index entries read, %s\n", what, scans, read, buf }'
-}
-q -c "UPDATE omniroute.work_item SET escalation_level = 0 WHERE escalation_level > 0"
 q -c "VACUUM ANALYZE omniroute.work_item"
-rows_read "escalation search" "WITH s AS (SELECT workstream_id, after, (row_number() OVER (PARTITION BY workstream_id ORDER BY after))::int - 1 AS level FROM omniroute.escalation_step) SELECT d.id FROM s CROSS JOIN LATERAL (SELECT i.id, i.created_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.workstream_id = s.workstream_id AND i.escalation_level = s.level AND i.created_at <= '$T'::timestamptz - s.after ORDER BY i.created_at LIMIT 1000) d ORDER BY d.created_at LIMIT 1000"
-rows_read "max_wait search  " "SELECT d.id FROM omniroute.queue q CROSS JOIN LATERAL (SELECT i.id, i.queued_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.queue_id = q.id AND i.queued_at <= '$T'::timestamptz - q.max_wait ORDER BY i.queued_at LIMIT 1000) d WHERE q.max_wait IS NOT NULL AND q.overflow_action <> 'queue' ORDER BY d.queued_at LIMIT 1000"
+rows_read "escalation search, 0 due  " "WITH s AS (SELECT workstream_id, after, (row_number() OVER (PARTITION BY workstream_id ORDER BY after))::int - 1 AS level FROM omniroute.escalation_step) SELECT d.id FROM s CROSS JOIN LATERAL (SELECT i.id, i.created_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.workstream_id = s.workstream_id AND i.escalation_level = s.level AND i.created_at <= '$T'::timestamptz - s.after ORDER BY i.created_at LIMIT 1000) d ORDER BY d.created_at LIMIT 1000"
+rows_read "max_wait search,   0 due  " "SELECT d.id FROM omniroute.queue q CROSS JOIN LATERAL (SELECT i.id, i.queued_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.queue_id = q.id AND i.queued_at <= '$T'::timestamptz - q.max_wait ORDER BY i.queued_at LIMIT 1000) d WHERE q.max_wait IS NOT NULL AND q.overflow_action <> 'queue' AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id) ORDER BY d.queued_at LIMIT 1000"
 
 # serving with aging: OPEN items in 10 priority levels, one agent joins
 q <<SQL

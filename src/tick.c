@@ -21,7 +21,8 @@
  *	     offered if its queue is open and an agent can take it;
  *	  5. open items that have waited longer than their queue's max_wait
  *	     (since queued_at) get the queue's overflow action (not 'queue',
- *	     which would leave them where they are);
+ *	     nor a transfer onto the queue itself, which would leave them
+ *	     where they are);
  *	  6. open items that an agent could take now are given to them (a
  *	     safety net: serving normally happens when capacity frees; and the
  *	     first tick after a queue opens serves what waited while it was
@@ -284,8 +285,10 @@ static UtilPlan escalation_apply_plan = {
 
 /*
  * Open items that have waited longer than their queue's max_wait, for the
- * queues whose overflow action does something: for each such queue, the
- * range of work_item_queued_idx queued at least max_wait ago.
+ * queues whose overflow action does something (not 'queue', nor a
+ * transfer onto the queue itself: the item would stay, and be found again
+ * by every tick): for each such queue, the range of work_item_queued_idx
+ * queued at least max_wait ago.
  */
 static UtilPlan max_wait_due_plan = {
 	"SELECT d.id"
@@ -294,6 +297,7 @@ static UtilPlan max_wait_due_plan = {
 	"         WHERE i.state = 'open' AND i.queue_id = q.id AND i.queued_at <= $1 - q.max_wait"
 	"         ORDER BY i.queued_at LIMIT 1000) d"
 	" WHERE q.max_wait IS NOT NULL AND q.overflow_action <> 'queue'"
+	"   AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id)"
 	" ORDER BY d.queued_at LIMIT 1000",
 	1, {TIMESTAMPTZOID}, NULL
 };
@@ -303,7 +307,9 @@ static UtilPlan max_wait_lock_plan = {
 	"SELECT 1 FROM omniroute.work_item i"
 	"  JOIN omniroute.queue q ON q.id = i.queue_id"
 	" WHERE i.id = $1 AND i.state = 'open' AND q.max_wait IS NOT NULL"
-	"   AND q.overflow_action <> 'queue' AND i.queued_at <= $2 - q.max_wait"
+	"   AND q.overflow_action <> 'queue'"
+	"   AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id)"
+	"   AND i.queued_at <= $2 - q.max_wait"
 	"   FOR UPDATE OF i SKIP LOCKED",
 	2, {INT8OID, TIMESTAMPTZOID}, NULL
 };
