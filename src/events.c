@@ -52,13 +52,6 @@ events_init(EventBuf *buf)
 #define GROW(field, type) buf->field = buf->field ? repalloc(buf->field, sizeof(type) * buf->cap) : palloc(sizeof(type) * buf->cap)
 
 void
-events_add(EventBuf *buf, int64 item, const char *event, int64 agent, int64 queue,
-		   const char *detail)
-{
-	events_add_jsonb(buf, item, event, agent, queue, detail ? util_jsonb(detail) : (Datum) 0);
-}
-
-void
 events_add_jsonb(EventBuf *buf, int64 item, const char *event, int64 agent, int64 queue,
 				 Datum detail)
 {

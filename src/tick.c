@@ -430,7 +430,7 @@ expire_offer(LifecycleCall *call, int64 id, TimestampTz at)
 	agent = it.agent_id;
 	lifecycle_release_item(&it, at);
 	lifecycle_add_declined(&it, agent);
-	events_add(&call->events, it.id, "missed", agent, it.queue_id, NULL);
+	events_add_jsonb(&call->events, it.id, "missed", agent, it.queue_id, (Datum) 0);
 	events_notify_agent(agent, "missed", it.id, it.ws_id, it.queue_id, NULL);
 	/* an agent who lets offers expire is not there: stop offering */
 	values[0] = Int64GetDatum(agent);
@@ -462,7 +462,7 @@ release_wrap_up(LifecycleCall *call, int64 id, TimestampTz at)
 	lifecycle_lock_item(id, &it);
 	util_exec(util_plan(&unblock_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	lifecycle_release_item(&it, at);
-	events_add(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, NULL);
+	events_add_jsonb(&call->events, it.id, "wrap_up_released", it.agent_id, it.queue_id, (Datum) 0);
 	serve_agent_ext(it.agent_id, at, &call->events, true);
 	return 1;
 }

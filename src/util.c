@@ -45,15 +45,6 @@ util_plan(UtilPlan *p)
 	return plan;
 }
 
-SPIPlanPtr
-util_prepare(const char *sql, int nargs, Oid *argtypes)
-{
-	UtilPlan	p = {sql, nargs, {0}, NULL};
-
-	memcpy(p.argtypes, argtypes, nargs * sizeof(Oid));
-	return util_plan(&p);
-}
-
 uint64
 util_exec(SPIPlanPtr plan, Datum *values, const char *nulls, bool read_only,
 		  long count, int expected)
@@ -98,12 +89,6 @@ util_col_text(uint64 row, int col)
 	Datum		d = util_col(row, col, &isnull);
 
 	return isnull ? NULL : TextDatumGetCString(d);
-}
-
-Datum
-util_jsonb(const char *json)
-{
-	return DirectFunctionCall1(jsonb_in, CStringGetDatum(json));
 }
 
 HTAB *

@@ -32,9 +32,6 @@ typedef struct UtilPlan
 
 extern SPIPlanPtr util_plan(UtilPlan *p);
 
-/* being replaced by UtilPlan: goes once no module calls it */
-extern SPIPlanPtr util_prepare(const char *sql, int nargs, Oid *argtypes);
-
 /*
  * Execute a saved plan; errors unless SPI returns expected.  Returns the
  * number of rows, with the caller's memory context restored (SPI leaves
@@ -49,7 +46,6 @@ extern int64 util_col_int64(uint64 row, int col);
 extern int32 util_col_int32(uint64 row, int col);
 extern char *util_col_text(uint64 row, int col);	/* NULL if null */
 
-extern Datum util_jsonb(const char *json);
 
 /* a hash table keyed by an int64 (the entry's first member), in cxt */
 extern HTAB *util_int64_hash(const char *name, Size entrysize, MemoryContext cxt);
