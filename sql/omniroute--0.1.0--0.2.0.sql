@@ -776,6 +776,14 @@ BEGIN
         'skill_matching_from', CASE WHEN matching IS NOT DISTINCT FROM w.skill_matching
                                     THEN 'item' ELSE 'workstream' END,
         'declined_agents', to_jsonb(w.declined_agents),
+        'queue_open', omniroute.queue_is_open(q.id),
+        'escalation_level', w.escalation_level,
+        'escalations', (SELECT jsonb_agg(e.detail || jsonb_build_object('at', e.at) ORDER BY e.id)
+                          FROM omniroute.work_item_event e
+                         WHERE e.work_item_id = w.id AND e.event = 'escalated' AND e.detail ? 'level'),
+        'overflows', (SELECT jsonb_agg(e.detail || jsonb_build_object('at', e.at) ORDER BY e.id)
+                        FROM omniroute.work_item_event e
+                       WHERE e.work_item_id = w.id AND e.event = 'overflowed'),
         'diagnostics', w.diagnostics,
         'members', members);
 END
