@@ -18,6 +18,10 @@ PG_CPPFLAGS += -DOMNIROUTE_VERSION=\"$(EXTVERSION)\"
 # server in PGHOST/PGPORT (a database superuser, no root).  The worker test
 # needs the library preloaded with omniroute.database = 'contrib_regression'
 # (test/postgresql.conf): it runs only with PRELOADED=1, as make test does.
+# Inputs are test/sql/*.sql and test/specs/*.spec; the expected outputs of
+# both are in test/expected/ (PostgreSQL 15's pg_regress and
+# pg_isolation_regress look in <outputdir>/expected, then in
+# <inputdir>/expected); results go to results/ and output_iso/ (git-ignored).
 TESTS       = $(wildcard test/sql/*.sql)
 PRELOAD_REGRESS = worker
 REGRESS     = $(filter-out $(if $(PRELOADED),,$(PRELOAD_REGRESS)),$(patsubst test/sql/%.sql,%,$(TESTS)))

@@ -17,6 +17,7 @@ PACKAGES=(
 	libtap-parser-sourcehandler-pgtap-perl # pg_prove
 	gcc make                               # the build itself
 	git                                    # test/upgrade builds released versions from their commits
+	python3-psycopg                        # examples/ (the agent desktop and app) and test/client
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -6,16 +6,19 @@
 #   3. a throwaway cluster (scripts/cluster.sh) in a fresh mktemp dir, with
 #      shared_preload_libraries = 'omniroute'; stopped and removed on any exit
 #   4. suites, each running even when an earlier one failed:
-#        pg_regress            test/sql/*.sql     (make installcheck, ISOLATION=)
-#        pg_isolation_regress  test/specs/*.spec  (make installcheck, REGRESS=)
+#        pg_regress            test/sql/*.sql     (make installcheck ISOLATION= PRELOADED=1)
+#        pg_isolation_regress  test/specs/*.spec  (make installcheck REGRESS=)
+#                              both compared with test/expected/<name>.out;
+#                              diffs in regression.diffs, output_iso/regression.diffs
 #        pgTAP                 test/pgtap/*.sql   pg_prove, one file at a time, each
 #                              in a freshly created database with pgtap + omniroute
 #        smoke                 bench/smoke.sh, if present, with PGHOST/PGPORT/PGUSER set
 #        scripts               every test/<name>/run.sh, each one test, stress
 #                              first (pgbench traffic, then invariant checks;
-#                              STRESS_SECONDS, default 20); the others start
-#                              throwaway clusters of their own (test/throwaway.sh)
-#                              and say in their header what they prove
+#                              STRESS_SECONDS, default 20), against this cluster;
+#                              the others start throwaway clusters of their own
+#                              (test/throwaway.sh), but released, which only reads
+#                              files; each says in its header what it proves
 #   5. the server log is checked for crashes (signal, PANIC, failed assertion)
 #
 # The last line printed is always `N passed, N failed` (N counts test files;

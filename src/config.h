@@ -99,7 +99,7 @@ typedef struct ConfigWatch
 	bool		registered;
 	bool		stale;			/* rebuild before the next use */
 	bool		from_xact_snapshot; /* loaded through a transaction snapshot */
-	Oid			oids[8];
+	Oid			oids[16];
 } ConfigWatch;
 
 /* true when the cache must be (re)built now; call before each use */

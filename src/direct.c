@@ -85,9 +85,42 @@
 
 /* ----------------------------------------------------------------
  * Relations and columns, looked up once and forgotten on any relcache
- * invalidation of one of them (ALTER, REINDEX, DROP EXTENSION).
+ * invalidation of one of them (ALTER, REINDEX, DROP EXTENSION): a
+ * ConfigWatch (config.c) follows them.
  * ----------------------------------------------------------------
  */
+typedef enum DirectRelation
+{
+	REL_AGENT,
+	REL_AGENT_PKEY,
+	REL_QUEUE,
+	REL_QUEUE_PKEY,
+	REL_WORKSTREAM,
+	REL_WORKSTREAM_PKEY,
+	REL_MEMBER,
+	REL_MEMBER_PKEY,
+	REL_MEMBER_HIGHEST_CAPACITY,
+	REL_MEMBER_ROUND_ROBIN,
+	REL_MEMBER_LEAST_ACTIVE,
+	REL_EVENT,
+	REL_EVENT_SEQ
+} DirectRelation;
+
+/*
+ * By DirectRelation.  The primary keys by name: the primary key lookup API
+ * differs between major versions.
+ */
+static const char *const direct_relations[] = {
+	"agent", "agent_pkey", "queue", "queue_pkey", "workstream", "workstream_pkey",
+	"queue_member", "queue_member_pkey", "queue_member_highest_capacity_idx",
+	"queue_member_round_robin_idx", "queue_member_least_active_idx",
+	"work_item_event", "work_item_event_id_seq"
+};
+StaticAssertDecl(lengthof(direct_relations) == REL_EVENT_SEQ + 1,
+				 "direct_relations must name every DirectRelation");
+static ConfigWatch direct_watch = {.tables = direct_relations,
+.ntables = lengthof(direct_relations)};
+
 typedef struct DirectCache
 {
 	bool		valid;
@@ -135,39 +168,6 @@ typedef struct DirectCache
 } DirectCache;
 
 static DirectCache cache;
-static bool callback_registered = false;
-
-/* bumped by every relcache invalidation: one may arrive while loading */
-static uint64 inval_generation = 0;
-
-static void
-direct_relcache_callback(Datum arg, Oid relid)
-{
-	(void) arg;
-	inval_generation++;
-	if (!cache.valid)
-		return;
-	if (relid == InvalidOid || relid == cache.agent || relid == cache.agent_pkey ||
-		relid == cache.queue || relid == cache.queue_pkey ||
-		relid == cache.workstream || relid == cache.workstream_pkey ||
-		relid == cache.member || relid == cache.member_pkey || relid == cache.event ||
-		relid == cache.event_seq || relid == cache.member_method_idx[0] ||
-		relid == cache.member_method_idx[1] || relid == cache.member_method_idx[2])
-		cache.valid = false;
-}
-
-static Oid
-rel_oid(Oid nsp, const char *name)
-{
-	Oid			oid = get_relname_relid(name, nsp);
-
-	if (!OidIsValid(oid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("omniroute: relation \"omniroute.%s\" is missing", name),
-				 errhint("Reinstall the extension.")));
-	return oid;
-}
 
 static AttrNumber
 att(Oid rel, const char *name)
@@ -210,28 +210,34 @@ check_index_columns(Oid index, const AttrNumber *cols, int n)
 				 errhint("Reinstall the extension.")));
 }
 
+/* the relations' oids, as direct_watch just looked them up */
+static void
+load_relations(DirectCache *c)
+{
+	const Oid  *oids = direct_watch.oids;
+
+	c->agent = oids[REL_AGENT];
+	c->agent_pkey = oids[REL_AGENT_PKEY];
+	c->queue = oids[REL_QUEUE];
+	c->queue_pkey = oids[REL_QUEUE_PKEY];
+	c->workstream = oids[REL_WORKSTREAM];
+	c->workstream_pkey = oids[REL_WORKSTREAM_PKEY];
+	c->member = oids[REL_MEMBER];
+	c->member_pkey = oids[REL_MEMBER_PKEY];
+	c->member_method_idx[METHOD_HIGHEST_CAPACITY] = oids[REL_MEMBER_HIGHEST_CAPACITY];
+	c->member_method_idx[METHOD_ROUND_ROBIN] = oids[REL_MEMBER_ROUND_ROBIN];
+	c->member_method_idx[METHOD_LEAST_ACTIVE] = oids[REL_MEMBER_LEAST_ACTIVE];
+	c->event = oids[REL_EVENT];
+	c->event_seq = oids[REL_EVENT_SEQ];
+}
+
 static void
 load_cache_once(void)
 {
 	DirectCache c;
-	Oid			nsp;
 
 	memset(&c, 0, sizeof(c));
-	nsp = get_namespace_oid("omniroute", false);
-	c.agent = rel_oid(nsp, "agent");
-	c.queue = rel_oid(nsp, "queue");
-	c.workstream = rel_oid(nsp, "workstream");
-	c.member = rel_oid(nsp, "queue_member");
-	c.event = rel_oid(nsp, "work_item_event");
-	c.event_seq = rel_oid(nsp, "work_item_event_id_seq");
-	c.member_method_idx[METHOD_HIGHEST_CAPACITY] = rel_oid(nsp, "queue_member_highest_capacity_idx");
-	c.member_method_idx[METHOD_ROUND_ROBIN] = rel_oid(nsp, "queue_member_round_robin_idx");
-	c.member_method_idx[METHOD_LEAST_ACTIVE] = rel_oid(nsp, "queue_member_least_active_idx");
-	/* by name: the primary key lookup API differs between major versions */
-	c.agent_pkey = rel_oid(nsp, "agent_pkey");
-	c.queue_pkey = rel_oid(nsp, "queue_pkey");
-	c.workstream_pkey = rel_oid(nsp, "workstream_pkey");
-	c.member_pkey = rel_oid(nsp, "queue_member_pkey");
+	load_relations(&c);
 
 	c.ag_id = att(c.agent, "id");
 	c.ag_capacity = att(c.agent, "capacity");
@@ -287,8 +293,8 @@ load_cache_once(void)
 
 /*
  * Partial-index predicates of the indexes we insert into, compiled once per
- * backend instead of once per call (ExecInsertIndexTuples compiles them
- * into each new executor state: a thirtieth of a routed insert).  Only
+ * backend instead of once per call (ExecInsertIndexTuples would compile
+ * them into each new executor state, on every routed insert).  Only
  * predicates that call nothing but built-in functions: a user function
  * could keep state (fn_extra) that must not outlive a query.  Forgotten
  * with the cache above, on any invalidation of our tables or indexes
@@ -355,38 +361,32 @@ cached_predicate(Relation index, List *predicate)
 	return e->state;
 }
 
+/* drop the compiled predicates: no direct write is under way to use them */
+static void
+forget_predicates(void)
+{
+	if (predicates == NULL)
+		return;
+	hash_destroy(predicates);
+	MemoryContextDelete(predicates_cxt);
+	predicates = NULL;
+	predicates_cxt = NULL;
+}
+
+/*
+ * Load the cache if the watch found it stale, or the last load failed.
+ * The lookups may process invalidations (a concurrent DROP and CREATE
+ * EXTENSION, say) that concern what is being loaded: those mark the watch
+ * stale again, and it is loaded again until none arrived meanwhile.
+ */
 static void
 load_cache(void)
 {
-	if (cache.valid)
-		return;
-	if (!callback_registered)
+	while (config_watch_begin(&direct_watch) || !cache.valid)
 	{
-		CacheRegisterRelcacheCallback(direct_relcache_callback, (Datum) 0);
-		callback_registered = true;
-	}
-	if (predicates != NULL)
-	{
-		/* no direct write is under way: nothing points into them */
-		hash_destroy(predicates);
-		MemoryContextDelete(predicates_cxt);
-		predicates = NULL;
-		predicates_cxt = NULL;
-	}
-
-	/*
-	 * The lookups may process invalidations (a concurrent DROP and CREATE
-	 * EXTENSION, say) that concern what is being loaded: load again until
-	 * none arrived meanwhile.
-	 */
-	for (;;)
-	{
-		uint64		generation = inval_generation;
-
 		cache.valid = false;
+		forget_predicates();
 		load_cache_once();
-		if (generation == inval_generation)
-			break;
 	}
 }
 
@@ -790,6 +790,102 @@ index_agent_column(Relation index)
 	return 0;
 }
 
+/* what a candidate scan asks of the members of one presence's range */
+typedef struct CandidateRange
+{
+	int32		units;			/* free units at least */
+	char	   *presence;
+	CandidateFilter admit;		/* or NULL */
+	void	   *admit_arg;
+	int			agent_col;		/* admit judges the index entry: its agent_id */
+	int		   *passed;			/* counts the members admit refused */
+} CandidateRange;
+
+/*
+ * Start the scan of one presence's range of the method's index: columns
+ * queue_id, the presence's hash (presence_key), then the method's order;
+ * by free units (highest_capacity), from units up.
+ */
+static void
+candidate_range_begin(IndexScanDesc scan, int64 queue_id, const CandidateRange *r,
+					  bool by_free)
+{
+	ScanKeyData keys[3];
+	int			nkeys = 2;
+
+	ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(queue_id));
+	ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ,
+				DirectFunctionCall1Coll(hashtext, cache.qm_presence_collation,
+										CStringGetTextDatum(r->presence)));
+	if (by_free)
+		ScanKeyInit(&keys[nkeys++], 3, BTGreaterEqualStrategyNumber, F_INT4GE,
+					Int32GetDatum(r->units));
+	index_rescan(scan, keys, nkeys, NULL, 0);
+}
+
+/*
+ * The next member of the range whose index entry admit admits, its row
+ * (if our snapshot sees it) in slot: the entry is judged before its row is
+ * read, so that passing over many costs little.
+ */
+static bool
+candidate_next_admitted(DirectScan *ds, TupleTableSlot *slot, const CandidateRange *r)
+{
+	IndexScanDesc scan = ds->scan;
+
+	while (index_getnext_tid(scan, ForwardScanDirection) != NULL)
+	{
+		bool		isnull;
+		int64		agent = DatumGetInt64(index_getattr(scan->xs_itup, r->agent_col,
+														scan->xs_itupdesc, &isnull));
+
+		if (!r->admit(agent, r->admit_arg))
+			(*r->passed)++;
+		else if (dscan_fetch(ds, slot))
+			return true;
+		/* else not visible to us */
+	}
+	return false;
+}
+
+/*
+ * The next member of the range that is a candidate, its row in slot and
+ * its free units in *free_units: room for units, the very presence (not
+ * another whose name hashes alike) and, given admit, admitted.
+ */
+static bool
+candidate_next(DirectScan *ds, TupleTableSlot *slot, const CandidateRange *r,
+			   int32 *free_units)
+{
+	for (;;)
+	{
+		bool		isnull;
+
+		if (r->agent_col > 0)
+		{
+			if (!candidate_next_admitted(ds, slot, r))
+				return false;
+		}
+		else if (!dscan_next(ds, slot))
+			return false;
+		*free_units = DatumGetInt32(slot_getattr(slot, cache.qm_free, &isnull));
+		if (*free_units < r->units)
+			continue;			/* round_robin, least_active: not an index key */
+		if (!presence_allowed(slot_getattr(slot, cache.qm_presence, &isnull),
+							  &r->presence, 1))
+			continue;
+		/* no agent_id in the index entry: judged on the row */
+		if (r->admit != NULL && r->agent_col == 0 &&
+			!r->admit(DatumGetInt64(slot_getattr(slot, cache.qm_agent, &isnull)),
+					  r->admit_arg))
+		{
+			(*r->passed)++;
+			continue;
+		}
+		return true;
+	}
+}
+
 int
 direct_candidates(int method, int64 queue_id, char *const *presences, int npresences,
 				  int32 units, int64 limit, CandidateFilter admit, void *admit_arg,
@@ -804,8 +900,7 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 	Candidate  *cands;
 	bool		by_free = (method == METHOD_HIGHEST_CAPACITY);
 	DirectScan	ds;
-	IndexScanDesc scan;
-	int			agent_col = 0;
+	CandidateRange range = {units, NULL, admit, admit_arg, 0, passed};
 
 	load_cache();
 	*more = false;
@@ -816,78 +911,29 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 	heap = table_open(cache.member, AccessShareLock);
 	index = index_open(cache.member_method_idx[method], AccessShareLock);
 	slot = table_slot_create(heap, NULL);
-
 	dscan_begin(&ds, heap, index, snapshot, by_free ? 3 : 2);
-	scan = ds.scan;
 
-	/*
-	 * With a filter, members are judged on the agent_id of their index
-	 * entry, before their row is read: passing over many costs little.
-	 */
-	if (admit != NULL && (agent_col = index_agent_column(index)) > 0)
-		scan->xs_want_itup = true;
+	/* with a filter, members are judged on their index entry if it can */
+	if (admit != NULL && (range.agent_col = index_agent_column(index)) > 0)
+		ds.scan->xs_want_itup = true;
+
+	/* each presence's range in the method's order, up to limit members */
 	for (int p = 0; p < npresences; p++)
 	{
-		ScanKeyData keys[3];
-		int			nkeys = 2;
 		int64		got = 0;
+		int32		free_units;
 
-		/*
-		 * index columns: queue_id, the presence's hash (presence_key), then
-		 * the method's order
-		 */
-		ScanKeyInit(&keys[0], 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(queue_id));
-		ScanKeyInit(&keys[1], 2, BTEqualStrategyNumber, F_INT4EQ,
-					DirectFunctionCall1Coll(hashtext, cache.qm_presence_collation,
-											CStringGetTextDatum(presences[p])));
-		if (by_free)
-			ScanKeyInit(&keys[nkeys++], 3, BTGreaterEqualStrategyNumber, F_INT4GE,
-						Int32GetDatum(units));
-		index_rescan(scan, keys, nkeys, NULL, 0);
-		while (limit == 0 || got < limit)
+		range.presence = presences[p];
+		candidate_range_begin(ds.scan, queue_id, &range, by_free);
+		while ((limit == 0 || got < limit) && candidate_next(&ds, slot, &range, &free_units))
 		{
-			Candidate  *c;
-			bool		isnull;
-			int32		free_units;
-			int64		agent;
-
-			if (agent_col > 0)
-			{
-				if (index_getnext_tid(scan, ForwardScanDirection) == NULL)
-					break;
-				agent = DatumGetInt64(index_getattr(scan->xs_itup, agent_col,
-													scan->xs_itupdesc, &isnull));
-				if (!admit(agent, admit_arg))
-				{
-					(*passed)++;
-					continue;
-				}
-				if (!dscan_fetch(&ds, slot))
-					continue;	/* not visible to us */
-			}
-			else if (!dscan_next(&ds, slot))
-				break;
-			free_units = DatumGetInt32(slot_getattr(slot, cache.qm_free, &isnull));
-			if (free_units < units)
-				continue;		/* round_robin, least_active: not an index key */
-			/* another presence whose name hashes alike */
-			if (!presence_allowed(slot_getattr(slot, cache.qm_presence, &isnull),
-								  &presences[p], 1))
-				continue;
-			if (admit != NULL && agent_col == 0 &&
-				!admit(DatumGetInt64(slot_getattr(slot, cache.qm_agent, &isnull)), admit_arg))
-			{
-				(*passed)++;
-				continue;
-			}
 			if (n == cap)
 			{
 				cap *= 2;
 				cands = repalloc(cands, sizeof(Candidate) * cap);
 			}
-			c = &cands[n++];
+			fill_candidate(&cands[n++], slot, free_units);
 			got++;
-			fill_candidate(c, slot, free_units);
 		}
 		if (limit > 0 && got >= limit)
 			*more = true;
@@ -986,85 +1032,175 @@ find_by_key(Relation rel, Oid idx, int64 key, Snapshot snapshot, TupleTableSlot 
 	return found;
 }
 
+/* a change of an agent's units, as direct_agent_units() was asked for it */
+typedef struct UnitsChange
+{
+	int64		agent_id;
+	int32		units;
+	UnitsMode	mode;
+	char	   *const *presences;
+	int			npresences;
+	const int64 *queues;
+	int			nqueues;
+	TimestampTz at;
+	bool		assigning;		/* takes units: not UNITS_RELEASE, UNITS_RETURN */
+	bool		returning;		/* UNITS_RETURN */
+} UnitsChange;
+
+/* whether the agent row in row allows the change; its units into *capacity, *used */
+static bool
+agent_allows(TupleTableSlot *row, const UnitsChange *ch, int32 *capacity, int32 *used)
+{
+	bool		isnull;
+
+	*capacity = DatumGetInt32(slot_getattr(row, cache.ag_capacity, &isnull));
+	*used = DatumGetInt32(slot_getattr(row, cache.ag_used, &isnull));
+	switch (ch->mode)
+	{
+		case UNITS_RESERVE:
+			return *capacity - *used >= ch->units &&
+				presence_allowed(slot_getattr(row, cache.ag_presence, &isnull),
+								 ch->presences, ch->npresences);
+		case UNITS_ROOM:
+			return *capacity - *used >= ch->units;
+		case UNITS_FORCE:
+		case UNITS_RELEASE:
+		case UNITS_RETURN:
+			break;
+	}
+	return true;
+}
+
+/* the agent's new version in ag->slot: row with used units and times changed */
+static void
+agent_new_version(DirectRel *ag, TupleTableSlot *row, const UnitsChange *ch, int32 used)
+{
+	drel_copy(ag, row);
+	set_col(ag->slot, cache.ag_used, Int32GetDatum(used), false);
+	if (ch->assigning)
+		set_col(ag->slot, cache.ag_last_assigned, TimestampTzGetDatum(ch->at), false);
+	if (ch->returning)
+		set_col(ag->slot, cache.ag_last_released, TimestampTzGetDatum(ch->at), false);
+	ExecStoreVirtualTuple(ag->slot);
+}
+
+/*
+ * Change the agent's row: the version our snapshot sees is checked and
+ * updated without locking it first, as UPDATE does; only when someone else
+ * changed or holds it is the latest version locked (not waiting, to
+ * reserve), checked again and updated.  Reserving without room or presence
+ * leaves the agent alone (locked only if it had to be looked at again).
+ * Returns whether it changed, with its free units now in *free_units.
+ */
+static bool
+agent_change_units(DirectRel *ag, const UnitsChange *ch, Snapshot snapshot,
+				   int32 *free_units)
+{
+	LockWaitPolicy wait = (ch->mode == UNITS_RESERVE) ? LockWaitSkip : LockWaitBlock;
+	TupleTableSlot *row = ag->found;
+	ItemPointerData tid;
+
+	if (!find_by_key(ag->rel, cache.agent_pkey, ch->agent_id, snapshot, row, &tid))
+		return false;
+	/* until written; row is then the latest version, locked */
+	for (;;)
+	{
+		int32		capacity;
+		int32		used;
+
+		if (!agent_allows(row, ch, &capacity, &used))
+			return false;
+		used = ch->assigning ? used + ch->units : Max(used - ch->units, 0);
+		agent_new_version(ag, row, ch, used);
+		if (drel_write(ag, &row, &tid, snapshot, wait, cache.ag_id, ch->agent_id))
+		{
+			*free_units = capacity - used;
+			return true;
+		}
+		if (row == NULL)
+			return false;		/* gone, or held by another transaction */
+	}
+}
+
+/* the membership's new version in qm->slot: from with the agent's change copied */
+static void
+member_new_version(DirectRel *qm, TupleTableSlot *from, const UnitsChange *ch,
+				   int32 free_units)
+{
+	drel_copy(qm, from);
+	set_col(qm->slot, cache.qm_free, Int32GetDatum(free_units), false);
+	if (ch->assigning)
+	{
+		int64		queue = DatumGetInt64(qm->slot->tts_values[cache.qm_queue - 1]);
+
+		set_col(qm->slot, cache.qm_agent_last, TimestampTzGetDatum(ch->at), false);
+		for (int q = 0; q < ch->nqueues; q++)
+			if (ch->queues[q] == queue)
+				set_col(qm->slot, cache.qm_queue_last, TimestampTzGetDatum(ch->at), false);
+	}
+	if (ch->returning)
+		set_col(qm->slot, cache.qm_released, TimestampTzGetDatum(ch->at), false);
+	ExecStoreVirtualTuple(qm->slot);
+}
+
+/*
+ * Copy the agent's change to the membership just read into qm->found.
+ * Updated in place without a row lock first: whoever else writes
+ * memberships holds the agent row, as we do, except an admin changing the
+ * membership itself.  If one did since our snapshot, lock the latest
+ * version and update that (READ COMMITTED), as an UPDATE's EvalPlanQual
+ * would; gone (left the queue, or someone else's membership now): nothing.
+ */
+static void
+member_copy_units(DirectRel *qm, const UnitsChange *ch, Snapshot snapshot, int32 free_units)
+{
+	ItemPointerData tid = qm->found->tts_tid;
+	TupleTableSlot *from = qm->found;
+
+	do
+		member_new_version(qm, from, ch, free_units);
+	while (!drel_write(qm, &from, &tid, snapshot, LockWaitBlock, cache.qm_agent, ch->agent_id) &&
+		   from != NULL);
+}
+
+/* copy the agent's change to its memberships, in key order, each its latest version */
+static void
+members_copy_units(const UnitsChange *ch, Snapshot snapshot, int32 free_units)
+{
+	DirectRel	qm;
+	Relation	pkey;
+	DirectScan	ds;
+	ScanKeyData skey;
+
+	drel_open(&qm, cache.member, RowExclusiveLock);
+	pkey = index_open(cache.member_pkey, AccessShareLock);
+	ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(ch->agent_id));
+	dscan_begin(&ds, qm.rel, pkey, snapshot, 1);
+	index_rescan(ds.scan, &skey, 1, NULL, 0);
+	while (dscan_next(&ds, qm.found))
+		member_copy_units(&qm, ch, snapshot, free_units);
+	dscan_end(&ds);
+	index_close(pkey, NoLock);
+	drel_close(&qm);
+}
+
 bool
 direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *presences,
 				   int npresences, const int64 *queues, int nqueues, TimestampTz at)
 {
+	UnitsChange ch = {agent_id, units, mode, presences, npresences, queues, nqueues, at,
+		mode != UNITS_RELEASE && mode != UNITS_RETURN, mode == UNITS_RETURN};
 	Snapshot	snapshot;
 	DirectRel	ag;
-	ItemPointerData tid;
-	bool		ok = false;
-	int32		capacity;
-	int32		used;
-	bool		isnull;
-	bool		assigning = (mode != UNITS_RELEASE && mode != UNITS_RETURN);
-	bool		returning = (mode == UNITS_RETURN);
+	int32		free_units;
+	bool		ok;
 
 	load_cache();
 	snapshot = push_snapshot();
 	drel_open(&ag, cache.agent, RowExclusiveLock);
-
-	/*
-	 * The version our snapshot sees is checked and updated without locking
-	 * it first, as UPDATE does; only when someone else changed or holds it
-	 * is the latest version locked (not waiting, to reserve), checked again
-	 * and updated.  Reserving without room or presence leaves the agent
-	 * alone (locked only if it had to be looked at again).
-	 */
-	if (find_by_key(ag.rel, cache.agent_pkey, agent_id, snapshot, ag.found, &tid))
-	{
-		TupleTableSlot *row = ag.found;
-		LockWaitPolicy wait = (mode == UNITS_RESERVE) ? LockWaitSkip : LockWaitBlock;
-
-		for (;;)
-		{
-			capacity = DatumGetInt32(slot_getattr(row, cache.ag_capacity, &isnull));
-			used = DatumGetInt32(slot_getattr(row, cache.ag_used, &isnull));
-			switch (mode)
-			{
-				case UNITS_RESERVE:
-					ok = capacity - used >= units &&
-						presence_allowed(slot_getattr(row, cache.ag_presence, &isnull),
-										 presences, npresences);
-					break;
-				case UNITS_ROOM:
-					ok = capacity - used >= units;
-					break;
-				case UNITS_FORCE:
-				case UNITS_RELEASE:
-				case UNITS_RETURN:
-					ok = true;
-					break;
-			}
-			if (!ok)
-				break;
-			used = assigning ? used + units : Max(used - units, 0);
-			drel_copy(&ag, row);
-			set_col(ag.slot, cache.ag_used, Int32GetDatum(used), false);
-			if (assigning)
-				set_col(ag.slot, cache.ag_last_assigned, TimestampTzGetDatum(at), false);
-			if (returning)
-				set_col(ag.slot, cache.ag_last_released, TimestampTzGetDatum(at), false);
-			ExecStoreVirtualTuple(ag.slot);
-			if (drel_write(&ag, &row, &tid, snapshot, wait, cache.ag_id, agent_id))
-				break;
-			if (row == NULL)
-			{
-				ok = false;		/* gone, or held by another transaction */
-				break;
-			}
-			/* changed meanwhile: check the latest version again */
-		}
-	}
-
+	ok = agent_change_units(&ag, &ch, snapshot, &free_units);
 	if (ok)
 	{
-		DirectRel	qm;
-		Relation	pkey;
-		DirectScan	ds;
-		ScanKeyData skey;
-		int32		free_units = capacity - used;
-
 		/*
 		 * Under READ COMMITTED, read the memberships with a snapshot taken
 		 * now that the agent is ours: whatever joined a queue meanwhile
@@ -1075,52 +1211,8 @@ direct_agent_units(int64 agent_id, int32 units, UnitsMode mode, char *const *pre
 			PopActiveSnapshot();
 			snapshot = push_snapshot();
 		}
-
-		/* then the memberships, in key order, each its latest version */
-		drel_open(&qm, cache.member, RowExclusiveLock);
-		pkey = index_open(cache.member_pkey, AccessShareLock);
-		ScanKeyInit(&skey, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(agent_id));
-		dscan_begin(&ds, qm.rel, pkey, snapshot, 1);
-		index_rescan(ds.scan, &skey, 1, NULL, 0);
-		while (dscan_next(&ds, qm.found))
-		{
-			ItemPointerData mtid = qm.found->tts_tid;
-			TupleTableSlot *from = qm.found;
-
-			/*
-			 * Updated in place without a row lock first: whoever else writes
-			 * memberships holds the agent row, as we do, except an admin
-			 * changing the membership itself.  If one did since our snapshot,
-			 * lock the latest version and update that (READ COMMITTED), as
-			 * an UPDATE's EvalPlanQual would.
-			 */
-			for (;;)
-			{
-				drel_copy(&qm, from);
-				set_col(qm.slot, cache.qm_free, Int32GetDatum(free_units), false);
-				if (assigning)
-				{
-					int64		queue = DatumGetInt64(qm.slot->tts_values[cache.qm_queue - 1]);
-
-					set_col(qm.slot, cache.qm_agent_last, TimestampTzGetDatum(at), false);
-					for (int q = 0; q < nqueues; q++)
-						if (queues[q] == queue)
-							set_col(qm.slot, cache.qm_queue_last, TimestampTzGetDatum(at), false);
-				}
-				if (returning)
-					set_col(qm.slot, cache.qm_released, TimestampTzGetDatum(at), false);
-				ExecStoreVirtualTuple(qm.slot);
-				/* gone: left the queue, or someone else's membership now */
-				if (drel_write(&qm, &from, &mtid, snapshot, LockWaitBlock, cache.qm_agent,
-							   agent_id) || from == NULL)
-					break;
-			}
-		}
-		dscan_end(&ds);
-		index_close(pkey, NoLock);
-		drel_close(&qm);
+		members_copy_units(&ch, snapshot, free_units);
 	}
-
 	drel_close(&ag);
 	PopActiveSnapshot();
 	return ok;

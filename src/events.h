@@ -26,7 +26,11 @@ typedef struct EventBuf
 } EventBuf;
 
 extern void events_init(EventBuf *buf);
-/* agent and queue 0 mean none; detail is JSON text or NULL */
+/*
+ * agent and queue 0 mean none; detail is JSON text or NULL.  Kept for the
+ * callers that still pass text (serve.c, tick.c): new ones build the detail
+ * with jb and call events_add_jsonb.
+ */
 extern void events_add(EventBuf *buf, int64 item, const char *event,
 					   int64 agent, int64 queue, const char *detail);
 /* ... detail a jsonb Datum, or 0 */

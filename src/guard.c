@@ -44,6 +44,7 @@
 #include "utils/datum.h"
 #include "utils/rel.h"
 
+#include "item.h"
 #include "omniroute.h"
 
 /* the columns of a work item an admin may UPDATE directly */
@@ -152,7 +153,7 @@ omniroute_work_item_guard(PG_FUNCTION_ARGS)
 		d = heap_getattr(oldtup, attnum, desc, &isnull);
 		state = isnull ? NULL : TextDatumGetCString(d);
 
-		if (state == NULL || strcmp(state, "closed") != 0)
+		if (state == NULL || item_state_parse(state) != ITEM_CLOSED)
 		{
 			int64		id = guard_row_id(oldtup, desc);
 

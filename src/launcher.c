@@ -95,12 +95,12 @@
 #include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/timeout.h"
 #include "utils/timestamp.h"
 
 #include "launcher.h"
 #include "notify.h"
 #include "omniroute.h"
+#include "worker.h"
 
 /* the postmaster restarts a launcher that ended after this many seconds */
 #define LAUNCHER_RESTART_SECONDS	5
@@ -1030,8 +1030,8 @@ launcher_round(void)
 
 /*
  * Run a round and survive an ERROR in it (a catalog read that failed):
- * report it, abort the transaction and go on at the next round, as the
- * tick worker does (worker.c, run_guarded).
+ * report it, abort the transaction and go on at the next round, with the
+ * tick worker's recovery (worker.c).
  */
 static long
 launcher_round_guarded(MemoryContext loop_context)
@@ -1044,14 +1044,7 @@ launcher_round_guarded(MemoryContext loop_context)
 	}
 	PG_CATCH();
 	{
-		HOLD_INTERRUPTS();
-		EmitErrorReport();
-		disable_all_timeouts(false);
-		QueryCancelPending = false;
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(loop_context);
-		FlushErrorState();
-		RESUME_INTERRUPTS();
+		worker_recover_from_error(loop_context);
 		ereport(LOG,
 				(errmsg("omniroute launcher: looking at the databases failed; retrying in %d s",
 						LAUNCHER_RESTART_SECONDS)));

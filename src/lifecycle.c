@@ -32,7 +32,6 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -40,6 +39,7 @@
 #include "config.h"
 #include "direct.h"
 #include "events.h"
+#include "item.h"
 #include "lifecycle.h"
 #include "priv.h"
 #include "route.h"
@@ -49,71 +49,102 @@
 #include "omniroute.h"
 
 static Datum append_declined(Datum arr, int64 agent_id);
+static Datum detail_of(const char *key, const char *value);
 static const char *declined_how(int64 item, int64 agent);
 
-static SPIPlanPtr lock_item_plan;
-static SPIPlanPtr item_row_plan;
-static SPIPlanPtr clear_profile_plan;
-static SPIPlanPtr accept_plan;
-static SPIPlanPtr close_plan;
-static SPIPlanPtr reoffer_plan;
-static SPIPlanPtr requeue_plan;
-static SPIPlanPtr declined_plan;
-
-static bool plans_ready = false;
-
-static void
-prepare_plans(void)
-{
-	if (plans_ready)
-		return;
-	{
-		Oid			t[1] = {INT8OID};
-
-		lock_item_plan = util_prepare("SELECT workstream_id, state, queue_id, agent_id, reserved_units,"
-									  "       declined_agents, required_skills, profile, external_id"
-									  "  FROM omniroute.work_item WHERE id = $1 FOR UPDATE", 1, t);
-		clear_profile_plan = util_prepare("UPDATE omniroute.work_item SET profile = NULL WHERE id = $1", 1, t);
-		item_row_plan = util_prepare("SELECT * FROM omniroute.work_item WHERE id = $1", 1, t);
-	}
-	{
-		Oid			t[2] = {INT8OID, TIMESTAMPTZOID};
-
-		accept_plan = util_prepare("UPDATE omniroute.work_item"
-								   "   SET state = 'active', assigned_at = $2, last_activity_at = $2"
-								   " WHERE id = $1", 2, t);
-	}
-	{
-		Oid			t[3] = {INT8OID, TIMESTAMPTZOID, TEXTOID};
-
-		close_plan = util_prepare("UPDATE omniroute.work_item"
-								  "   SET state = 'closed', closed_at = $2, last_activity_at = $2,"
-								  "       close_reason = $3, reserved_units = 0"
-								  " WHERE id = $1", 3, t);
-	}
-	{
-		Oid			t[8] = {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID, TEXTOID};
-
-		reoffer_plan = util_prepare("UPDATE omniroute.work_item"
-									"   SET state = $2, agent_id = $3, reserved_units = $4, offered_at = $5,"
-									"       assigned_at = CASE WHEN $2 = 'active' THEN $5 END,"
-									"       last_activity_at = $5, declined_agents = $6, profile = $8,"
-									"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $7)"
-									" WHERE id = $1", 8, t);
-	}
-	{
-		Oid			t[4] = {INT8OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID};
-
-		requeue_plan = util_prepare("UPDATE omniroute.work_item"
-									"   SET state = 'open', agent_id = NULL, reserved_units = 0,"
-									"       offered_at = NULL, assigned_at = NULL, last_activity_at = $2,"
-									"       declined_agents = $3,"
-									"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $4)"
-									" WHERE id = $1", 4, t);
-	}
-	/* only now: a failed prepare above is retried on the next call */
-	plans_ready = true;
-}
+/*
+ * The statements, each prepared on its first use (util_plan).  The SQL
+ * literals of states are the state column's text (item.c).
+ */
+static UtilPlan lock_item_plan = {
+	"SELECT workstream_id, state, queue_id, agent_id, reserved_units,"
+	"       declined_agents, required_skills, profile, external_id"
+	"  FROM omniroute.work_item WHERE id = $1 FOR UPDATE",
+	1, {INT8OID}, NULL
+};
+static UtilPlan item_row_plan = {
+	"SELECT * FROM omniroute.work_item WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+static UtilPlan clear_profile_plan = {
+	"UPDATE omniroute.work_item SET profile = NULL WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+static UtilPlan set_profile_plan = {
+	"UPDATE omniroute.work_item SET profile = $2 WHERE id = $1",
+	2, {INT8OID, TEXTOID}, NULL
+};
+static UtilPlan declined_plan = {
+	"SELECT event FROM omniroute.work_item_event"
+	" WHERE work_item_id = $1 AND agent_id = $2"
+	"   AND event IN ('missed', 'rejected')"
+	" ORDER BY id DESC LIMIT 1",
+	2, {INT8OID, INT8OID}, NULL
+};
+static UtilPlan accept_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = 'active', assigned_at = $2, last_activity_at = $2"
+	" WHERE id = $1",
+	2, {INT8OID, TIMESTAMPTZOID}, NULL
+};
+static UtilPlan close_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = 'closed', closed_at = $2, last_activity_at = $2,"
+	"       close_reason = $3, reserved_units = 0"
+	" WHERE id = $1",
+	3, {INT8OID, TIMESTAMPTZOID, TEXTOID}, NULL
+};
+static UtilPlan state_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = $2, reserved_units = $3, last_activity_at = $4,"
+	"       wrap_up_until = $5"
+	" WHERE id = $1",
+	5, {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID}, NULL
+};
+static UtilPlan reoffer_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = $2, agent_id = $3, reserved_units = $4, offered_at = $5,"
+	"       assigned_at = CASE WHEN $2 = 'active' THEN $5 END,"
+	"       last_activity_at = $5, declined_agents = $6, profile = $8,"
+	"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $7)"
+	" WHERE id = $1",
+	8, {INT8OID, TEXTOID, INT8OID, INT4OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID, TEXTOID}, NULL
+};
+static UtilPlan requeue_plan = {
+	"UPDATE omniroute.work_item"
+	"   SET state = 'open', agent_id = NULL, reserved_units = 0,"
+	"       offered_at = NULL, assigned_at = NULL, last_activity_at = $2,"
+	"       declined_agents = $3,"
+	"       diagnostics = coalesce(diagnostics, '{}') || jsonb_build_object('assignment', $4)"
+	" WHERE id = $1",
+	4, {INT8OID, TIMESTAMPTZOID, INT8ARRAYOID, JSONBOID}, NULL
+};
+static UtilPlan move_queue_plan = {
+	"UPDATE omniroute.work_item SET queue_id = $2,"
+	"       agent_id = NULL, state = 'open', reserved_units = 0"
+	" WHERE id = $1",
+	2, {INT8OID, INT8OID}, NULL
+};
+static UtilPlan agent_exists_plan = {
+	"SELECT is_bot FROM omniroute.agent WHERE id = $1",
+	1, {INT8OID}, NULL
+};
+static UtilPlan lock_agents_plan = {
+	"SELECT id FROM omniroute.agent WHERE id IN ($1, $2)"
+	" ORDER BY id FOR UPDATE",
+	2, {INT8OID, INT8OID}, NULL
+};
+static UtilPlan presence_exists_plan = {
+	"SELECT 1 FROM omniroute.presence WHERE name = $2"
+	" UNION ALL SELECT 2 FROM omniroute.agent WHERE id = $1",
+	2, {INT8OID, TEXTOID}, NULL
+};
+static UtilPlan set_presence_plan = {
+	"UPDATE omniroute.agent SET presence = $2"
+	" WHERE id = $1 AND presence IS DISTINCT FROM $2"
+	" RETURNING id",
+	2, {INT8OID, TEXTOID}, NULL
+};
 
 /* ----------------------------------------------------------------
  * Shared steps
@@ -126,7 +157,6 @@ lifecycle_begin(LifecycleCall *call)
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "omniroute: SPI_connect failed");
 	priv_enter(&call->caller);
-	prepare_plans();
 	call->now = GetCurrentTimestamp();
 	events_init(&call->events);
 }
@@ -141,7 +171,7 @@ lifecycle_end(LifecycleCall *call, int64 item_id)
 	{
 		Datum		values[1] = {Int64GetDatum(item_id)};
 
-		util_exec(item_row_plan, values, NULL, false, 1, SPI_OK_SELECT);
+		util_exec(util_plan(&item_row_plan), values, NULL, false, 1, SPI_OK_SELECT);
 		result = PointerGetDatum(SPI_returntuple(SPI_tuptable->vals[0], SPI_tuptable->tupdesc));
 	}
 	priv_leave(&call->caller);
@@ -190,7 +220,7 @@ lifecycle_check_caller(LifecycleCall *call, int64 id, const WorkItem *it, const 
 	{
 		const char *what = declined_how(id, agent);
 
-		if (strcmp(it->state, "open") == 0)
+		if (it->state == ITEM_OPEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("work item " INT64_FORMAT " is open: %s", id, what),
@@ -221,7 +251,7 @@ lifecycle_may_read(int64 agent, const WorkItem *it)
 {
 	WorkstreamConfig *ws;
 
-	if (strcmp(it->state, "open") != 0)
+	if (it->state != ITEM_OPEN)
 		return false;
 	ws = config_workstream(it->ws_id);
 	return ws != NULL && ws->pick_mode && serve_is_member(agent, it->queue_id);
@@ -233,16 +263,7 @@ declined_how(int64 item, int64 agent)
 {
 	Datum		values[2] = {Int64GetDatum(item), Int64GetDatum(agent)};
 
-	if (declined_plan == NULL)
-	{
-		Oid			t[2] = {INT8OID, INT8OID};
-
-		declined_plan = util_prepare("SELECT event FROM omniroute.work_item_event"
-									 " WHERE work_item_id = $1 AND agent_id = $2"
-									 "   AND event IN ('missed', 'rejected')"
-									 " ORDER BY id DESC LIMIT 1", 2, t);
-	}
-	if (util_exec(declined_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+	if (util_exec(util_plan(&declined_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
 		return "you rejected it or let your offer expire";
 	return strcmp(util_col_text(0, 1), "missed") == 0 ? "your offer expired" : "you rejected it";
 }
@@ -263,11 +284,11 @@ lifecycle_try_lock_item(int64 id, WorkItem *it)
 	Datum		values[1] = {Int64GetDatum(id)};
 	bool		isnull;
 
-	if (util_exec(lock_item_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
+	if (util_exec(util_plan(&lock_item_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
 		return false;
 	it->id = id;
 	it->ws_id = util_col_int64(0, 1);
-	it->state = util_col_text(0, 2);
+	it->state = item_state_parse(util_col_text(0, 2));
 	it->queue_id = util_col_int64(0, 3);
 	it->agent_id = util_col_int64(0, 4);
 	it->reserved = util_col_int32(0, 5);
@@ -290,7 +311,7 @@ lifecycle_release_item(WorkItem *it, TimestampTz now)
 		Datum		values[1] = {Int64GetDatum(it->id)};
 
 		assign_profile_release(it->agent_id, it->profile);
-		util_exec(clear_profile_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+		util_exec(util_plan(&clear_profile_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 		it->profile = NULL;
 	}
 	it->reserved = 0;
@@ -302,8 +323,17 @@ lifecycle_wrong_state(const WorkItem *it, const char *action, const char *allowe
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-			 errmsg("cannot %s work item " INT64_FORMAT ": it is %s", action, it->id, it->state),
+			 errmsg("cannot %s work item " INT64_FORMAT ": it is %s", action, it->id,
+						item_state_name(it->state)),
 			 errdetail("Only %s work items can be %s.", allowed, done)));
+}
+
+/* 55000 unless the item is in the state the action needs */
+static void
+require_state(const WorkItem *it, ItemState required, const char *action, const char *done)
+{
+	if (it->state != required)
+		lifecycle_wrong_state(it, action, item_state_name(required), done);
 }
 
 void
@@ -324,6 +354,19 @@ release_and_serve(LifecycleCall *call, WorkItem *it)
 	serve_agent(agent, call->now, &call->events);
 }
 
+/* an event's detail of one key: {"key": "value"} */
+static Datum
+detail_of(const char *key, const char *value)
+{
+	JsonBuild	b;
+
+	jb_init(&b);
+	jb_object(&b);
+	jb_kv_string(&b, key, value);
+	jb_end_object(&b);
+	return jb_finish(&b);
+}
+
 static Datum
 append_declined(Datum arr, int64 agent_id)
 {
@@ -341,6 +384,82 @@ append_declined(Datum arr, int64 agent_id)
 }
 
 /*
+ * The request that routes a locked item again within its queue: its
+ * required skills, every agent in its declined list excluded.
+ */
+static void
+reroute_request(LifecycleCall *call, WorkItem *it, WorkstreamConfig *ws,
+				RequiredSkills *rs, AssignRequest *req)
+{
+	Datum	   *elems;
+	bool	   *elem_nulls;
+	int			n;
+	int64	   *excluded;
+
+	deconstruct_array(DatumGetArrayTypeP(it->declined), INT8OID, 8, true, TYPALIGN_DOUBLE,
+					  &elems, &elem_nulls, &n);
+	excluded = palloc(sizeof(int64) * (n + 1));
+	for (int i = 0; i < n; i++)
+		excluded[i] = DatumGetInt64(elems[i]);
+	route_parse_required_skills(it->required_skills, rs);
+
+	memset(req, 0, sizeof(AssignRequest));
+	req->ws = ws;
+	req->queue = config_queue(it->queue_id);
+	req->skills = rs;
+	req->excluded = excluded;
+	req->nexcluded = n;
+	req->reserve = true;
+	req->now = call->now;
+}
+
+/*
+ * Write the offer (or, with auto_accept, the assignment) of a locked item
+ * to an agent whose units are already reserved: the row with its
+ * diagnostics and the capacity profile slot held (NULL: none), the event
+ * with its detail, and the agent's notification.
+ */
+static void
+offer_item(LifecycleCall *call, WorkItem *it, WorkstreamConfig *ws, int64 agent,
+		   Datum diagnostics, const char *profile, Datum detail)
+{
+	ItemState	state = ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED;
+	const char *ev = ws->auto_accept ? "assigned" : "offered";
+	TimestampTz expires = config_offer_expires(ws, call->now);
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', profile ? ' ' : 'n'};
+
+	values[0] = Int64GetDatum(it->id);
+	values[1] = CStringGetTextDatum(item_state_name(state));
+	values[2] = Int64GetDatum(agent);
+	values[3] = Int32GetDatum(ws->capacity_units);
+	values[4] = TimestampTzGetDatum(call->now);
+	values[5] = it->declined;
+	values[6] = diagnostics;
+	values[7] = profile ? CStringGetTextDatum(profile) : (Datum) 0;
+	util_exec(util_plan(&reoffer_plan), values, nulls, false, 0, SPI_OK_UPDATE);
+	events_add_jsonb(&call->events, it->id, ev, agent, it->queue_id, detail);
+	events_notify_agent(agent, ev, it->id, it->ws_id, it->queue_id,
+						ws->auto_accept ? NULL : &expires);
+}
+
+/* put a locked item back in its queue, open, with no agent */
+static void
+requeue_item(LifecycleCall *call, WorkItem *it, Datum diagnostics, const char *why)
+{
+	Datum		values[4];
+
+	values[0] = Int64GetDatum(it->id);
+	values[1] = TimestampTzGetDatum(call->now);
+	values[2] = it->declined;
+	values[3] = diagnostics;
+	util_exec(util_plan(&requeue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
+	/* (no slot was taken: the profile column stays as released) */
+	events_add_jsonb(&call->events, it->id, "queued", 0, it->queue_id,
+					 detail_of("after", why));
+}
+
+/*
  * Route an item that lost its agent again within its queue, never back to
  * an agent in its declined list: offered to the next eligible agent, or
  * open.  'it' is locked; its agent's units are already released.
@@ -353,63 +472,17 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	AssignResult res;
 	RequiredSkills rs;
 	JsonBuild	diag;
-	Datum	   *elems;
-	bool	   *elem_nulls;
-	int			n;
-	int64	   *excluded;
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ws && ws->capacity_profile ? ' ' : 'n'};
 
 	if (ws == NULL)
 		elog(ERROR, "omniroute: workstream " INT64_FORMAT " vanished", it->ws_id);
-	deconstruct_array(DatumGetArrayTypeP(it->declined), INT8OID, 8, true, TYPALIGN_DOUBLE,
-					  &elems, &elem_nulls, &n);
-	excluded = palloc(sizeof(int64) * (n + 1));
-	for (int i = 0; i < n; i++)
-		excluded[i] = DatumGetInt64(elems[i]);
-	route_parse_required_skills(it->required_skills, &rs);
-
-	memset(&req, 0, sizeof(req));
-	req.ws = ws;
-	req.queue = config_queue(it->queue_id);
-	req.skills = &rs;
-	req.excluded = excluded;
-	req.nexcluded = n;
-	req.reserve = true;
-	req.now = call->now;
+	reroute_request(call, it, ws, &rs, &req);
 	jb_init(&diag);
+	/* the agent's units and profile slot are reserved when one is found */
 	if (assign_and_describe(&req, &res, &diag))
-	{
-		TimestampTz expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-																	  TimestampTzGetDatum(call->now),
-																	  IntervalPGetDatum(&ws->offer_timeout)));
-		const char *ev = ws->auto_accept ? "assigned" : "offered";
-
-		values[0] = Int64GetDatum(it->id);
-		values[1] = CStringGetTextDatum(ws->auto_accept ? "active" : "offered");
-		values[2] = Int64GetDatum(res.agent_id);
-		values[3] = Int32GetDatum(ws->capacity_units);
-		values[4] = TimestampTzGetDatum(call->now);
-		values[5] = it->declined;
-		values[6] = jb_finish(&diag);
-		values[7] = ws->capacity_profile ? CStringGetTextDatum(ws->capacity_profile) : (Datum) 0;
-		util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
-		events_add(&call->events, it->id, ev, res.agent_id, it->queue_id,
-				   psprintf("{\"after\": \"%s\"}", why));
-		events_notify_agent(res.agent_id, ev, it->id, it->ws_id, it->queue_id,
-					 ws->auto_accept ? NULL : &expires);
-	}
+		offer_item(call, it, ws, res.agent_id, jb_finish(&diag), ws->capacity_profile,
+				   detail_of("after", why));
 	else
-	{
-		values[0] = Int64GetDatum(it->id);
-		values[1] = TimestampTzGetDatum(call->now);
-		values[2] = it->declined;
-		values[3] = jb_finish(&diag);
-		util_exec(requeue_plan, values, NULL, false, 0, SPI_OK_UPDATE);
-		/* (no slot was taken: the profile column stays as released) */
-		events_add(&call->events, it->id, "queued", 0, it->queue_id,
-				   psprintf("{\"after\": \"%s\"}", why));
-	}
+		requeue_item(call, it, jb_finish(&diag), why);
 }
 
 /* ----------------------------------------------------------------
@@ -427,12 +500,11 @@ omniroute_accept(PG_FUNCTION_ARGS)
 	Datum		values[2];
 
 	lifecycle_open(&call, id, &it, "accept");
-	if (strcmp(it.state, "offered") != 0)
-		lifecycle_wrong_state(&it, "accept", "offered", "accepted");
+	require_state(&it, ITEM_OFFERED, "accept", "accepted");
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(call.now);
-	util_exec(accept_plan, values, NULL, false, 0, SPI_OK_UPDATE);
-	events_add(&call.events, id, "accepted", it.agent_id, it.queue_id, NULL);
+	util_exec(util_plan(&accept_plan), values, NULL, false, 0, SPI_OK_UPDATE);
+	events_add_jsonb(&call.events, id, "accepted", it.agent_id, it.queue_id, (Datum) 0);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 
@@ -447,12 +519,11 @@ omniroute_reject(PG_FUNCTION_ARGS)
 	int64		agent;
 
 	lifecycle_open(&call, id, &it, "reject");
-	if (strcmp(it.state, "offered") != 0)
-		lifecycle_wrong_state(&it, "reject", "offered", "rejected");
+	require_state(&it, ITEM_OFFERED, "reject", "rejected");
 	agent = it.agent_id;
 	lifecycle_release_item(&it, call.now);
 	it.declined = append_declined(it.declined, agent);
-	events_add(&call.events, id, "rejected", agent, it.queue_id, NULL);
+	events_add_jsonb(&call.events, id, "rejected", agent, it.queue_id, (Datum) 0);
 	events_notify_agent(agent, "revoked", id, it.ws_id, it.queue_id, NULL);
 	lifecycle_reroute(&call, &it, "rejected");
 	serve_agent(agent, call.now, &call.events);
@@ -471,25 +542,22 @@ omniroute_close(PG_FUNCTION_ARGS)
 	char		nulls[3] = {' ', ' ', PG_ARGISNULL(1) ? 'n' : ' '};
 
 	lifecycle_open(&call, id, &it, "close");
-	if (strcmp(it.state, "closed") == 0)
+	if (it.state == ITEM_CLOSED)
 		lifecycle_wrong_state(&it, "close", "unclosed", "closed");
 	values[0] = Int64GetDatum(id);
 	values[1] = TimestampTzGetDatum(call.now);
 	values[2] = PG_ARGISNULL(1) ? (Datum) 0 : PG_GETARG_DATUM(1);
-	util_exec(close_plan, values, nulls, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&close_plan), values, nulls, false, 0, SPI_OK_UPDATE);
 	{
-		StringInfoData d;
+		JsonBuild	d;
 
-		initStringInfo(&d);
-		appendStringInfoString(&d, "{\"from\": ");
-		escape_json(&d, it.state);
+		jb_init(&d);
+		jb_object(&d);
+		jb_kv_string(&d, "from", item_state_name(it.state));
 		if (!PG_ARGISNULL(1))
-		{
-			appendStringInfoString(&d, ", \"reason\": ");
-			escape_json(&d, text_to_cstring(PG_GETARG_TEXT_PP(1)));
-		}
-		appendStringInfoChar(&d, '}');
-		events_add(&call.events, id, "closed", it.agent_id, it.queue_id, d.data);
+			jb_kv_string(&d, "reason", text_to_cstring(PG_GETARG_TEXT_PP(1)));
+		jb_end_object(&d);
+		events_add_jsonb(&call.events, id, "closed", it.agent_id, it.queue_id, jb_finish(&d));
 	}
 	release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
@@ -515,30 +583,15 @@ omniroute_serve_agent(PG_FUNCTION_ARGS)
 	PG_RETURN_INT32(n);
 }
 
-static SPIPlanPtr set_presence_plan;
-static SPIPlanPtr presence_exists_plan;
-
 static void
 set_presence(int64 agent, text *presence)
 {
 	Datum		values[2];
 
-	if (set_presence_plan == NULL)
-	{
-		Oid			t[2] = {INT8OID, TEXTOID};
-
-		presence_exists_plan = util_prepare("SELECT 1 FROM omniroute.presence WHERE name = $2"
-											" UNION ALL SELECT 2 FROM omniroute.agent WHERE id = $1",
-											2, t);
-		/* the guard last: a failed prepare is retried */
-		set_presence_plan = util_prepare("UPDATE omniroute.agent SET presence = $2"
-										 " WHERE id = $1 AND presence IS DISTINCT FROM $2"
-										 " RETURNING id", 2, t);
-	}
 	values[0] = Int64GetDatum(agent);
 	values[1] = PointerGetDatum(presence);
 	{
-		uint64		n = util_exec(presence_exists_plan, values, NULL, false, 0, SPI_OK_SELECT);
+		uint64		n = util_exec(util_plan(&presence_exists_plan), values, NULL, false, 0, SPI_OK_SELECT);
 		bool		have_presence = false;
 		bool		have_agent = false;
 
@@ -560,7 +613,7 @@ set_presence(int64 agent, text *presence)
 					 errhint("Presences are rows of omniroute.presence.")));
 	}
 	/* the agent_sync_members trigger mirrors it and serves waiting work */
-	util_exec(set_presence_plan, values, NULL, false, 0, SPI_OK_UPDATE_RETURNING);
+	util_exec(util_plan(&set_presence_plan), values, NULL, false, 0, SPI_OK_UPDATE_RETURNING);
 }
 
 PG_FUNCTION_INFO_V1(omniroute_set_presence);
@@ -600,67 +653,19 @@ omniroute_set_my_presence(PG_FUNCTION_ARGS)
  * wait, resume, wrap_up, transfer, transfer_to_agent, escalate
  * ----------------------------------------------------------------
  */
-static SPIPlanPtr state_plan;
-static SPIPlanPtr set_profile_plan;
-static SPIPlanPtr move_queue_plan;
-static SPIPlanPtr agent_exists_plan;
-static SPIPlanPtr lock_agents_plan;
-
-static bool more_plans_ready = false;
-
 static void
-prepare_more_plans(void)
-{
-	if (more_plans_ready)
-		return;
-	{
-		Oid			t[5] = {INT8OID, TEXTOID, INT4OID, TIMESTAMPTZOID, TIMESTAMPTZOID};
-
-		state_plan = util_prepare("UPDATE omniroute.work_item"
-								  "   SET state = $2, reserved_units = $3, last_activity_at = $4,"
-								  "       wrap_up_until = $5"
-								  " WHERE id = $1", 5, t);
-	}
-	{
-		Oid			t[2] = {INT8OID, INT8OID};
-
-		move_queue_plan = util_prepare("UPDATE omniroute.work_item SET queue_id = $2,"
-									   "       agent_id = NULL, state = 'open', reserved_units = 0"
-									   " WHERE id = $1", 2, t);
-	}
-	{
-		Oid			t[1] = {INT8OID};
-
-		agent_exists_plan = util_prepare("SELECT is_bot FROM omniroute.agent WHERE id = $1", 1, t);
-	}
-	{
-		Oid			t[2] = {INT8OID, TEXTOID};
-
-		set_profile_plan = util_prepare("UPDATE omniroute.work_item SET profile = $2 WHERE id = $1", 2, t);
-	}
-	{
-		Oid			t[2] = {INT8OID, INT8OID};
-
-		lock_agents_plan = util_prepare("SELECT id FROM omniroute.agent WHERE id IN ($1, $2)"
-										" ORDER BY id FOR UPDATE", 2, t);
-	}
-	more_plans_ready = true;
-}
-
-static void
-set_state(WorkItem *it, const char *state, int32 reserved, TimestampTz now,
+set_state(WorkItem *it, ItemState state, int32 reserved, TimestampTz now,
 		  const TimestampTz *wrap_up_until)
 {
 	Datum		values[5];
 	char		nulls[5] = {' ', ' ', ' ', ' ', wrap_up_until ? ' ' : 'n'};
 
-	prepare_more_plans();
 	values[0] = Int64GetDatum(it->id);
-	values[1] = CStringGetTextDatum(state);
+	values[1] = CStringGetTextDatum(item_state_name(state));
 	values[2] = Int32GetDatum(reserved);
 	values[3] = TimestampTzGetDatum(now);
 	values[4] = wrap_up_until ? TimestampTzGetDatum(*wrap_up_until) : (Datum) 0;
-	util_exec(state_plan, values, nulls, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&state_plan), values, nulls, false, 0, SPI_OK_UPDATE);
 }
 
 /*
@@ -675,19 +680,15 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 			  const char *why, bool force)
 {
 	WorkstreamConfig *ws = config_workstream(it->ws_id);
-	TimestampTz expires;
-	Datum		values[8];
-	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', 'n'};
-	const char *ev = ws->auto_accept ? "assigned" : "offered";
+	const char *profile = NULL;
+	JsonBuild	diag;
+	JsonBuild	detail;
 
 	assign_force(agent, ws->capacity_units, it->queue_id, call->now);
 	if (ws->capacity_profile != NULL)
 	{
 		if (assign_profile_charge(agent, ws->capacity_profile, call->now, force))
-		{
-			values[7] = CStringGetTextDatum(ws->capacity_profile);
-			nulls[7] = ' ';
-		}
+			profile = ws->capacity_profile;
 		else if (!force)
 			ereport(ERROR,
 					(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
@@ -695,22 +696,18 @@ give_to_agent(LifecycleCall *call, WorkItem *it, int64 agent, const char *method
 							": no free slot of capacity profile \"%s\"",
 							it->id, agent, ws->capacity_profile)));
 	}
-	values[0] = Int64GetDatum(it->id);
-	values[1] = CStringGetTextDatum(ws->auto_accept ? "active" : "offered");
-	values[2] = Int64GetDatum(agent);
-	values[3] = Int32GetDatum(ws->capacity_units);
-	values[4] = TimestampTzGetDatum(call->now);
-	values[5] = it->declined;
-	values[6] = util_jsonb(psprintf("{\"outcome\": \"%s\", \"agent_id\": " INT64_FORMAT
-									", \"method\": \"%s\"}",
-									ws->auto_accept ? "active" : "offered", agent, method));
-	util_exec(reoffer_plan, values, nulls, false, 0, SPI_OK_UPDATE);
-	events_add(&call->events, it->id, ev, agent, it->queue_id,
-			   psprintf("{\"after\": \"%s\", \"method\": \"%s\"}", why, method));
-	expires = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-													  TimestampTzGetDatum(call->now),
-													  IntervalPGetDatum(&ws->offer_timeout)));
-	events_notify_agent(agent, ev, it->id, it->ws_id, it->queue_id, ws->auto_accept ? NULL : &expires);
+	jb_init(&diag);
+	jb_object(&diag);
+	jb_kv_string(&diag, "outcome", item_state_name(ws->auto_accept ? ITEM_ACTIVE : ITEM_OFFERED));
+	jb_kv_int(&diag, "agent_id", agent);
+	jb_kv_string(&diag, "method", method);
+	jb_end_object(&diag);
+	jb_init(&detail);
+	jb_object(&detail);
+	jb_kv_string(&detail, "after", why);
+	jb_kv_string(&detail, "method", method);
+	jb_end_object(&detail);
+	offer_item(call, it, ws, agent, jb_finish(&diag), profile, jb_finish(&detail));
 }
 
 /* take an item away from its agent: units back, the agent told */
@@ -738,11 +735,10 @@ omniroute_wait(PG_FUNCTION_ARGS)
 	WorkItem	it;
 
 	lifecycle_open(&call, id, &it, "put on hold");
-	if (strcmp(it.state, "active") != 0)
-		lifecycle_wrong_state(&it, "put on hold", "active", "put on hold");
+	require_state(&it, ITEM_ACTIVE, "put on hold", "put on hold");
 	/* the agent stays the owner; the capacity is theirs to use meanwhile */
-	set_state(&it, "waiting", 0, call.now, NULL);
-	events_add(&call.events, id, "waiting", it.agent_id, it.queue_id, NULL);
+	set_state(&it, ITEM_WAITING, 0, call.now, NULL);
+	events_add_jsonb(&call.events, id, "waiting", it.agent_id, it.queue_id, (Datum) 0);
 	release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
@@ -758,29 +754,28 @@ omniroute_resume(PG_FUNCTION_ARGS)
 	WorkstreamConfig *ws;
 
 	lifecycle_open(&call, id, &it, "resume");
-	if (strcmp(it.state, "waiting") != 0)
-		lifecycle_wrong_state(&it, "resume", "waiting", "resumed");
+	require_state(&it, ITEM_WAITING, "resume", "resumed");
 	ws = config_workstream(it.ws_id);
 	if (ws->keep_same_agent && it.agent_id != 0)
 	{
 		/* the same agent, whatever their capacity and presence */
 		assign_force(it.agent_id, ws->capacity_units, it.queue_id, call.now);
-		set_state(&it, "active", ws->capacity_units, call.now, NULL);
+		set_state(&it, ITEM_ACTIVE, ws->capacity_units, call.now, NULL);
 		if (ws->capacity_profile != NULL &&
 			assign_profile_charge(it.agent_id, ws->capacity_profile, call.now, true))
 		{
 			Datum		values[2] = {Int64GetDatum(id), CStringGetTextDatum(ws->capacity_profile)};
 
-			util_exec(set_profile_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+			util_exec(util_plan(&set_profile_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 		}
-		events_add(&call.events, id, "resumed", it.agent_id, it.queue_id,
-				   "{\"method\": \"keep_same_agent\"}");
+		events_add_jsonb(&call.events, id, "resumed", it.agent_id, it.queue_id,
+						 detail_of("method", "keep_same_agent"));
 		events_notify_agent(it.agent_id, "assigned", id, it.ws_id, it.queue_id, NULL);
 	}
 	else
 	{
-		events_add(&call.events, id, "resumed", it.agent_id, it.queue_id,
-				   "{\"method\": \"re-routed\"}");
+		events_add_jsonb(&call.events, id, "resumed", it.agent_id, it.queue_id,
+						 detail_of("method", "re-routed"));
 		it.agent_id = 0;
 		lifecycle_reroute(&call, &it, "resumed");
 	}
@@ -800,8 +795,7 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 	TimestampTz until = 0;
 
 	lifecycle_open(&call, id, &it, "wrap up");
-	if (strcmp(it.state, "active") != 0)
-		lifecycle_wrong_state(&it, "wrap up", "active", "wrapped up");
+	require_state(&it, ITEM_ACTIVE, "wrap up", "wrapped up");
 	ws = config_workstream(it.ws_id);
 
 	/*
@@ -814,22 +808,56 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
 														TimestampTzGetDatum(call.now),
 														IntervalPGetDatum(&ws->wrap_up_block)));
-	set_state(&it, "wrap_up", release ? 0 : it.reserved, call.now,
+	set_state(&it, ITEM_WRAP_UP, release ? 0 : it.reserved, call.now,
 			  ws->has_wrap_up_block && !release ? &until : NULL);
-	events_add(&call.events, id, "wrap_up", it.agent_id, it.queue_id,
-			   release ? "{\"capacity\": \"released\"}" :
-			   ws->has_wrap_up_block ? "{\"capacity\": \"blocked for wrap_up_block\"}" :
-			   "{\"capacity\": \"blocked until close\"}");
+	events_add_jsonb(&call.events, id, "wrap_up", it.agent_id, it.queue_id,
+					 detail_of("capacity", release ? "released" :
+							   ws->has_wrap_up_block ? "blocked for wrap_up_block" :
+							   "blocked until close"));
 	if (release)
 		release_and_serve(&call, &it);
 	PG_RETURN_DATUM(lifecycle_end(&call, id));
 }
 
-static bool
-transferable(const WorkItem *it)
+/* 55000 unless the item may be transferred: any state but wrap_up and closed */
+static void
+require_transferable(const WorkItem *it)
 {
-	return strcmp(it->state, "open") == 0 || strcmp(it->state, "offered") == 0 ||
-		strcmp(it->state, "active") == 0 || strcmp(it->state, "waiting") == 0;
+	if (it->state != ITEM_OPEN && it->state != ITEM_OFFERED &&
+		it->state != ITEM_ACTIVE && it->state != ITEM_WAITING)
+		lifecycle_wrong_state(it, "transfer", "open, offered, active or waiting", "transferred");
+}
+
+/*
+ * The agent an item is transferred to exists, is no bot and does not hold
+ * it already; then both agents' rows are locked, in id order, so that two
+ * transfers in opposite directions cannot deadlock.
+ */
+static void
+lock_transfer_target(const WorkItem *it, int64 target)
+{
+	Datum		values[1] = {Int64GetDatum(target)};
+	bool		isnull;
+
+	if (util_exec(util_plan(&agent_exists_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("cannot transfer work item " INT64_FORMAT ": agent " INT64_FORMAT " does not exist",
+						it->id, target)));
+	if (DatumGetBool(util_col(0, 1, &isnull)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT ": it is a bot",
+						it->id, target)));
+	if (target == it->agent_id)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("work item " INT64_FORMAT " is already with agent " INT64_FORMAT, it->id, target)));
+	{
+		Datum		both[2] = {Int64GetDatum(it->agent_id), Int64GetDatum(target)};
+
+		util_exec(util_plan(&lock_agents_plan), both, NULL, false, 0, SPI_OK_SELECT);
+	}
 }
 
 PG_FUNCTION_INFO_V1(omniroute_transfer);
@@ -844,25 +872,27 @@ omniroute_transfer(PG_FUNCTION_ARGS)
 	int64		from_queue;
 	int64		old_agent;
 	Datum		values[2];
+	JsonBuild	detail;
 
 	lifecycle_open(&call, id, &it, "transfer");
-	if (!transferable(&it))
-		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
+	require_transferable(&it);
 	if (config_queue(queue) == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
 				 errmsg("cannot transfer work item " INT64_FORMAT ": queue " INT64_FORMAT " does not exist",
 						id, queue)));
-	prepare_more_plans();
 	from_queue = it.queue_id;
 	old_agent = take_back(&call, &it);
 	values[0] = Int64GetDatum(id);
 	values[1] = Int64GetDatum(queue);
-	util_exec(move_queue_plan, values, NULL, false, 0, SPI_OK_UPDATE);
+	util_exec(util_plan(&move_queue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
 	it.queue_id = queue;
-	events_add(&call.events, id, "transferred", old_agent, queue,
-			   psprintf("{\"from_queue\": " INT64_FORMAT ", \"to_queue\": " INT64_FORMAT "}",
-						from_queue, queue));
+	jb_init(&detail);
+	jb_object(&detail);
+	jb_kv_int(&detail, "from_queue", from_queue);
+	jb_kv_int(&detail, "to_queue", queue);
+	jb_end_object(&detail);
+	events_add_jsonb(&call.events, id, "transferred", old_agent, queue, jb_finish(&detail));
 	lifecycle_reroute(&call, &it, "transferred");
 	if (old_agent != 0)
 		serve_agent(old_agent, call.now, &call.events);
@@ -879,37 +909,14 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 	LifecycleCall call;
 	WorkItem	it;
 	int64		old_agent;
-	Datum		values[1];
-	bool		isnull;
 	bool		forced;
+	JsonBuild	detail;
 
 	lifecycle_open(&call, id, &it, "transfer");
 	/* an admin or a supervisor assigns; an agent hands over (see below) */
 	forced = priv_acts_on_any(&call.caller);
-	if (!transferable(&it))
-		lifecycle_wrong_state(&it, "transfer", "open, offered, active or waiting", "transferred");
-	prepare_more_plans();
-	values[0] = Int64GetDatum(target);
-	if (util_exec(agent_exists_plan, values, NULL, false, 0, SPI_OK_SELECT) == 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("cannot transfer work item " INT64_FORMAT ": agent " INT64_FORMAT " does not exist",
-						id, target)));
-	if (DatumGetBool(util_col(0, 1, &isnull)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT ": it is a bot",
-						id, target)));
-	if (target == it.agent_id)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("work item " INT64_FORMAT " is already with agent " INT64_FORMAT, id, target)));
-	/* both agents, in id order, so two transfers in opposite directions cannot deadlock */
-	{
-		Datum		v[2] = {Int64GetDatum(it.agent_id), Int64GetDatum(target)};
-
-		util_exec(lock_agents_plan, v, NULL, false, 0, SPI_OK_SELECT);
-	}
+	require_transferable(&it);
+	lock_transfer_target(&it, target);
 
 	/*
 	 * An agent may hand an item they hold only to a colleague routing could
@@ -924,9 +931,12 @@ omniroute_transfer_to_agent(PG_FUNCTION_ARGS)
 		serve_check_handover(target, id, config_workstream(it.ws_id), it.queue_id,
 							 it.declined, it.required_skills);
 	old_agent = take_back(&call, &it);
-	events_add(&call.events, id, "transferred", old_agent, it.queue_id,
-			   psprintf("{\"to_agent\": " INT64_FORMAT ", \"forced\": %s}", target,
-						forced ? "true" : "false"));
+	jb_init(&detail);
+	jb_object(&detail);
+	jb_kv_int(&detail, "to_agent", target);
+	jb_kv_bool(&detail, "forced", forced);
+	jb_end_object(&detail);
+	events_add_jsonb(&call.events, id, "transferred", old_agent, it.queue_id, jb_finish(&detail));
 	give_to_agent(&call, &it, target, forced ? "forced" : "transfer", "transferred", forced);
 	if (old_agent != 0)
 		serve_agent(old_agent, call.now, &call.events);
@@ -945,16 +955,21 @@ omniroute_escalate(PG_FUNCTION_ARGS)
 
 	lifecycle_open(&call, id, &it, "escalate");
 	ws = config_workstream(it.ws_id);
-	if (strcmp(it.state, "active") != 0 || ws->bot_agent_id == 0 || it.agent_id != ws->bot_agent_id)
+	if (it.state != ITEM_ACTIVE || ws->bot_agent_id == 0 || it.agent_id != ws->bot_agent_id)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("cannot escalate work item " INT64_FORMAT ": it is %s%s", id, it.state,
+				 errmsg("cannot escalate work item " INT64_FORMAT ": it is %s%s", id, item_state_name(it.state),
 						it.agent_id == ws->bot_agent_id ? "" : ", not with the workstream's bot"),
 				 errdetail("Only active work items held by the workstream's bot can be escalated.")));
-	events_add(&call.events, id, "escalated", it.agent_id, it.queue_id, NULL);
+	events_add_jsonb(&call.events, id, "escalated", it.agent_id, it.queue_id, (Datum) 0);
 	it.agent_id = 0;
 	it.reserved = 0;
-	/* routed as a new item would be after the bot: affinity first (step 4) */
+	/*
+	 * Routed as a new item would be after the bot: with keep_same_agent, the
+	 * human agent who last handled the conversation first, whatever their
+	 * capacity (route_affinity_agent, as route.c does on insert); else the
+	 * queue's next eligible agent, or open.
+	 */
 	{
 		int64		human = ws->keep_same_agent && it.external_id != NULL ?
 			route_affinity_agent(it.ws_id, it.external_id) : 0;
@@ -1010,8 +1025,7 @@ omniroute_pick(PG_FUNCTION_ARGS)
 				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT
 						": it does not exist or is not open to you", agent, id),
 				 errhint("Agents pick open items of the pick-mode queues they are members of.")));
-	if (strcmp(it.state, "open") != 0)
-		lifecycle_wrong_state(&it, "pick", "open", "picked");
+	require_state(&it, ITEM_OPEN, "pick", "picked");
 	/* the rules of serving and pick_next(): errors say which one failed */
 	serve_pick_item(agent, id, it.ws_id, it.queue_id, it.declined, it.required_skills,
 					call.now, &call.events);

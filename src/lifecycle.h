@@ -10,6 +10,7 @@
 #include "utils/jsonb.h"
 
 #include "events.h"
+#include "item.h"
 #include "priv.h"
 
 typedef struct LifecycleCall
@@ -24,7 +25,7 @@ typedef struct WorkItem
 {
 	int64		id;
 	int64		ws_id;
-	char	   *state;
+	ItemState	state;
 	int64		queue_id;
 	int64		agent_id;		/* 0: none */
 	int32		reserved;

@@ -11,9 +11,10 @@
  *	  a tick worker serves this database, a router does not NOTIFY: at
  *	  its commit it hands the notifications to the worker through the
  *	  database's ring in shared memory and sets the worker's latch; the
- *	  worker sends them, many per transaction of its own, within about
- *	  10 ms.  What listeners receive is the same (channel, payload), only
- *	  from the worker's process and after the item is visible.
+ *	  worker sends them, many per transaction of its own: at once when it
+ *	  is idle, every NOTIFY_GATHER_US (worker.c) under a stream.  What
+ *	  listeners receive is the same (channel, payload), only from the
+ *	  worker's process and after the item is visible.
  *
  *	  Rings: one per slot of the launcher (launcher.c), so one per served
  *	  database, omniroute.max_databases in all, each with its own lock.  A
@@ -189,6 +190,74 @@ send_pending_inline(void)
 	npending = 0;
 }
 
+/* the transaction is over: its notifications went with it */
+static void
+forget_pending(void)
+{
+	reserved = 0;
+	npending = 0;
+	pending = NULL;				/* it lived in TopTransactionContext */
+	maxpending = 0;
+}
+
+/*
+ * Before commit: reserve room in the ring for every notification of the
+ * transaction, if the worker serves this database, is not stuck in a tick
+ * and the ring has room; else send them as plain NOTIFYs of the
+ * transaction.
+ */
+static void
+reserve_at_pre_commit(void)
+{
+	if (npending == 0)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	if (shared->database == MyDatabaseId &&
+		(shared->busy_since == 0 ||
+		 !TimestampDifferenceExceeds(shared->busy_since, GetCurrentTimestamp(),
+									 WORKER_BUSY_MS)) &&
+		RING_SIZE - (shared->head - shared->tail) - shared->reserved >= (uint64) npending)
+	{
+		shared->reserved += npending;
+		reserved = npending;
+	}
+	LWLockRelease(shared->lock);
+	if (reserved == 0)
+		send_pending_inline();	/* no worker, or the ring is full */
+}
+
+/* committed: the reservation becomes entries, and the worker is woken */
+static void
+publish_at_commit(void)
+{
+	Latch	   *latch;
+
+	if (reserved == 0)
+		return;
+	/* nothing can queue a notification after PRE_COMMIT */
+	Assert((uint32) npending == reserved);
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	for (uint32 i = 0; i < reserved; i++)
+		shared->ring[(shared->head + i) % RING_SIZE] = pending[i].entry;
+	shared->head += reserved;
+	shared->reserved -= reserved;
+	latch = shared->latch;
+	LWLockRelease(shared->lock);
+	if (latch != NULL)
+		SetLatch(latch);
+}
+
+/* aborted: give the reservation back; nobody is notified */
+static void
+release_at_abort(void)
+{
+	if (reserved == 0)
+		return;
+	LWLockAcquire(shared->lock, LW_EXCLUSIVE);
+	shared->reserved -= reserved;
+	LWLockRelease(shared->lock);
+}
+
 static void
 notify_xact_callback(XactEvent event, void *arg)
 {
@@ -196,66 +265,23 @@ notify_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_COMMIT:
-			if (npending == 0)
-				break;
-			LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-			if (shared->database == MyDatabaseId &&
-				(shared->busy_since == 0 ||
-				 !TimestampDifferenceExceeds(shared->busy_since, GetCurrentTimestamp(),
-											 WORKER_BUSY_MS)) &&
-				RING_SIZE - (shared->head - shared->tail) - shared->reserved >= (uint64) npending)
-			{
-				shared->reserved += npending;
-				reserved = npending;
-			}
-			LWLockRelease(shared->lock);
-			if (reserved == 0)
-				send_pending_inline();	/* no worker, or the ring is full */
+			reserve_at_pre_commit();
 			break;
 		case XACT_EVENT_PRE_PREPARE:
 			/* NOTIFY refuses PREPARE: let it say so */
 			send_pending_inline();
 			break;
 		case XACT_EVENT_COMMIT:
-			if (reserved > 0)
-			{
-				Latch	   *latch;
-
-				/* nothing can queue a notification after PRE_COMMIT */
-				Assert((uint32) npending == reserved);
-				LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-				for (uint32 i = 0; i < reserved; i++)
-					shared->ring[(shared->head + i) % RING_SIZE] = pending[i].entry;
-				shared->head += reserved;
-				shared->reserved -= reserved;
-				latch = shared->latch;
-				LWLockRelease(shared->lock);
-				if (latch != NULL)
-					SetLatch(latch);
-			}
-			reserved = 0;
-			npending = 0;
-			pending = NULL;
-			maxpending = 0;
+			publish_at_commit();
+			forget_pending();
 			break;
 		case XACT_EVENT_ABORT:
 		case XACT_EVENT_PARALLEL_ABORT:
-			if (reserved > 0)
-			{
-				LWLockAcquire(shared->lock, LW_EXCLUSIVE);
-				shared->reserved -= reserved;
-				LWLockRelease(shared->lock);
-			}
-			reserved = 0;
-			npending = 0;
-			pending = NULL;
-			maxpending = 0;
+			release_at_abort();
+			forget_pending();
 			break;
 		case XACT_EVENT_PREPARE:
-			/* pending lives in TopTransactionContext: forget it with that */
-			npending = 0;
-			pending = NULL;
-			maxpending = 0;
+			forget_pending();
 			break;
 		default:
 			break;
@@ -414,7 +440,7 @@ sent_already(const RingEntry *batch, int from, int i)
 int
 notify_worker_send(int max)
 {
-	/* for the life of the worker: this runs every 10 ms under load */
+	/* for the life of the worker: under load this runs at every gather */
 	static RingEntry *batch = NULL;
 	int			n;
 	int			from = 0;

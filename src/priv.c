@@ -36,8 +36,16 @@
 #include "priv.h"
 #include "util.h"
 
-static SPIPlanPtr owner_plan;
-static SPIPlanPtr agent_plan;
+static UtilPlan owner_plan = {
+	"SELECT extowner FROM pg_catalog.pg_extension"
+	" WHERE extname OPERATOR(pg_catalog.=) 'omniroute'",
+	0, {InvalidOid}, NULL
+};
+static UtilPlan agent_plan = {
+	"SELECT id FROM omniroute.agent"
+	" WHERE login_role OPERATOR(pg_catalog.=) $1",
+	1, {NAMEOID}, NULL
+};
 
 void
 priv_enter(Caller *caller)
@@ -50,17 +58,7 @@ priv_enter(Caller *caller)
 	memset(caller, 0, sizeof(Caller));
 	caller->userid = GetUserId();
 
-	if (agent_plan == NULL)
-	{
-		Oid			types[1] = {NAMEOID};
-
-		owner_plan = util_prepare("SELECT extowner FROM pg_catalog.pg_extension"
-								  " WHERE extname OPERATOR(pg_catalog.=) 'omniroute'", 0, NULL);
-		/* the guard last: a failed prepare is retried */
-		agent_plan = util_prepare("SELECT id FROM omniroute.agent"
-								  " WHERE login_role OPERATOR(pg_catalog.=) $1", 1, types);
-	}
-	if (util_exec(owner_plan, NULL, NULL, true, 1, SPI_OK_SELECT) != 1)
+	if (util_exec(util_plan(&owner_plan), NULL, NULL, true, 1, SPI_OK_SELECT) != 1)
 		elog(ERROR, "omniroute: extension is not installed");
 	owner = DatumGetObjectId(util_col(0, 1, &(bool){false}));
 	admin_role = get_role_oid("omniroute_admin", true);
@@ -88,7 +86,7 @@ priv_enter(Caller *caller)
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_SAVE, true, 0, false);
 
 	values[0] = DirectFunctionCall1(namein, CStringGetDatum(GetUserNameFromId(caller->userid, false)));
-	if (util_exec(agent_plan, values, NULL, true, 1, SPI_OK_SELECT) == 1)
+	if (util_exec(util_plan(&agent_plan), values, NULL, true, 1, SPI_OK_SELECT) == 1)
 		caller->agent_id = util_col_int64(0, 1);
 }
 

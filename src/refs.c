@@ -27,10 +27,10 @@
  *	      deletes its work items as the foreign key's ON DELETE CASCADE did
  *	      (workstream_guard, before, refuses while any is not closed; this
  *	      looks again with the latest snapshot), and TRUNCATE fails when
- *	      work_item still has rows after it (truncate both at once).  A BEFORE row trigger runs once the row is
- *	      locked, so it waits for every transaction holding one of the
- *	      locks above and then looks, with the latest snapshot, at what they
- *	      committed.
+ *	      work_item still has rows after it (truncate both at once).  A
+ *	      BEFORE row trigger runs once the row is locked, so it waits for
+ *	      every transaction holding one of the locks above and then looks,
+ *	      with the latest snapshot, at what they committed.
  *
  *	  What is secured is good for the one row being inserted: the WHEN
  *	  function takes it (it is evaluated right after the row is stored, in
@@ -222,22 +222,31 @@ omniroute_check_refs(PG_FUNCTION_ARGS)
 }
 
 /* the tables work_item refers to, by the column that refers to each */
-static const struct
+static struct
 {
 	const char *column;
 	const char *table;
-	const char *find;			/* one work item referring to $1 */
+	UtilPlan	find;			/* one work item referring to $1 */
 }			referenced[] =
 {
 	{"workstream_id", "workstream",
-	"SELECT id FROM omniroute.work_item WHERE workstream_id = $1 LIMIT 1"},
+	{"SELECT id FROM omniroute.work_item WHERE workstream_id = $1 LIMIT 1", 1, {INT8OID}, NULL}},
 	{"queue_id", "queue",
-	"SELECT id FROM omniroute.work_item WHERE queue_id = $1 LIMIT 1"},
+	{"SELECT id FROM omniroute.work_item WHERE queue_id = $1 LIMIT 1", 1, {INT8OID}, NULL}},
 	{"agent_id", "agent",
-	"SELECT id FROM omniroute.work_item WHERE agent_id = $1 LIMIT 1"},
+	{"SELECT id FROM omniroute.work_item WHERE agent_id = $1 LIMIT 1", 1, {INT8OID}, NULL}},
 };
 
 #define REF_WORKSTREAM 0
+
+static UtilPlan unclosed_plan = {
+	"SELECT count(*) FROM omniroute.work_item WHERE workstream_id = $1 AND state <> 'closed'",
+	1, {INT8OID}, NULL
+};
+static UtilPlan delete_plan = {
+	"DELETE FROM omniroute.work_item WHERE workstream_id = $1", 1, {INT8OID}, NULL
+};
+static UtilPlan any_plan = {"SELECT id FROM omniroute.work_item LIMIT 1", 0, {InvalidOid}, NULL};
 
 /*
  * Run plan with $1 = id under the latest snapshot, as a foreign key's
@@ -248,13 +257,13 @@ static const struct
  * a foreign key's cascade.
  */
 static int
-run_latest(SPIPlanPtr plan, int64 id, bool read_only, long limit, int expect)
+run_latest(UtilPlan *plan, int64 id, bool read_only, long limit, int expect)
 {
 	Datum		value = Int64GetDatum(id);
 	int			ret;
 
 	CommandCounterIncrement();
-	ret = SPI_execute_snapshot(plan, &value, NULL, GetLatestSnapshot(),
+	ret = SPI_execute_snapshot(util_plan(plan), &value, NULL, GetLatestSnapshot(),
 							   IsolationUsesXactSnapshot() ? GetTransactionSnapshot() : InvalidSnapshot,
 							   read_only, false, limit);
 	if (ret != expect)
@@ -271,20 +280,9 @@ run_latest(SPIPlanPtr plan, int64 id, bool read_only, long limit, int expect)
 static void
 delete_work_of(int64 workstream_id, const char *name)
 {
-	static SPIPlanPtr unclosed_plan = NULL;
-	static SPIPlanPtr delete_plan = NULL;
-	Oid			type = INT8OID;
-
 	int64		unclosed;
 
-	if (unclosed_plan == NULL)
-		unclosed_plan = util_prepare("SELECT count(*) FROM omniroute.work_item"
-									 " WHERE workstream_id = $1 AND state <> 'closed'",
-									 1, &type);
-	if (delete_plan == NULL)
-		delete_plan = util_prepare("DELETE FROM omniroute.work_item WHERE workstream_id = $1",
-								   1, &type);
-	run_latest(unclosed_plan, workstream_id, true, 1, SPI_OK_SELECT);
+	run_latest(&unclosed_plan, workstream_id, true, 1, SPI_OK_SELECT);
 	unclosed = util_col_int64(0, 1);
 	/* as workstream_guard says it */
 	if (unclosed > 0)
@@ -293,30 +291,59 @@ delete_work_of(int64 workstream_id, const char *name)
 				 errmsg("cannot delete workstream \"%s\": " INT64_FORMAT " work item(s) not closed",
 						name, unclosed),
 				 errhint("Close its work items first.")));
-	run_latest(delete_plan, workstream_id, false, 0, SPI_OK_DELETE);
+	run_latest(&delete_plan, workstream_id, false, 0, SPI_OK_DELETE);
 }
 
 /*
- * check_referenced(column): BEFORE DELETE OR UPDATE OF id row trigger on
- * workstream, queue and agent, and BEFORE TRUNCATE statement trigger on
- * workstream; column is work_item's column that refers to the table.
+ * TRUNCATE of a referenced table: not while any work item may refer to a
+ * row.  After it, so that work_item truncated in the same command counts
+ * as empty.
  */
-PG_FUNCTION_INFO_V1(omniroute_check_referenced);
+static void
+refuse_truncate(const char *table)
+{
+	if (SPI_execute_snapshot(util_plan(&any_plan), NULL, NULL, GetLatestSnapshot(),
+							 InvalidSnapshot, true, false, 1) != SPI_OK_SELECT)
+		elog(ERROR, "omniroute: reference check failed");
+	if (SPI_processed > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+				 errmsg("cannot truncate table \"%s\": table \"work_item\" refers to it", table),
+				 errhint("Truncate table \"work_item\" too, in the same command or before.")));
+}
 
-Datum
-omniroute_check_referenced(PG_FUNCTION_ARGS)
+/* a row's id is going: fail with 23503 while a work item refers to it */
+static void
+refuse_if_referenced(int which, int64 id)
+{
+	int64		item;
+
+	run_latest(&referenced[which].find, id, true, 1, SPI_OK_SELECT);
+	if (SPI_processed == 0)
+		return;
+	item = util_col_int64(0, 1);
+	ereport(ERROR,
+			(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
+			 errmsg("%s " INT64_FORMAT " is still referenced from table \"work_item\"",
+					referenced[which].table, id),
+			 errdetail("Key (id)=(" INT64_FORMAT ") is referenced by work item " INT64_FORMAT ".",
+					   id, item),
+			 which == REF_WORKSTREAM ?
+			 errhint("Work items keep the id of their workstream.") :
+			 errhint("Delete its work items first; queues and agents that have handled "
+					 "work are usually kept rather than deleted.")));
+}
+
+/*
+ * The entry of referenced[] that the trigger's argument names, once the
+ * trigger is found to be fired as check_referenced() must be.
+ */
+static int
+referenced_by_trigger(FunctionCallInfo fcinfo)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
-	static SPIPlanPtr plans[lengthof(referenced)];
-	TupleDesc	desc;
-	bool		isnull;
-	int64		id;
 	int			which = -1;
-	HeapTuple	result;
-	const char *table;
-	bool		truncating;
 
-	omniroute_check_version();
 	if (!CALLED_AS_TRIGGER(fcinfo) || td->tg_trigger->tgnargs != 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
@@ -328,89 +355,78 @@ omniroute_check_referenced(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("check_referenced(): unknown column \"%s\"", td->tg_trigger->tgargs[0])));
-	table = referenced[which].table;
-	truncating = TRIGGER_FIRED_BY_TRUNCATE(td->tg_event);
-	if (truncating ? !TRIGGER_FIRED_AFTER(td->tg_event) :
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event) ? !TRIGGER_FIRED_AFTER(td->tg_event) :
 		!(TRIGGER_FIRED_FOR_ROW(td->tg_event) && TRIGGER_FIRED_BEFORE(td->tg_event)))
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("check_referenced() must be a BEFORE row trigger or an AFTER TRUNCATE trigger")));
+	return which;
+}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "omniroute: SPI_connect failed");
-	/*
-	 * TRUNCATE: not while any work item may refer to a row.  After it, so
-	 * that work_item truncated in the same command counts as empty.
-	 */
-	if (truncating)
+/*
+ * Whether the row's id goes (deleted, or changed by an update), in *id:
+ * not when it is null or an update keeps it.
+ */
+static bool
+id_goes(TriggerData *td, int64 *id)
+{
+	TupleDesc	desc = RelationGetDescr(td->tg_relation);
+	int			attnum = SPI_fnumber(desc, "id");
+	bool		isnull;
+
+	*id = DatumGetInt64(heap_getattr(td->tg_trigtuple, attnum, desc, &isnull));
+	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
 	{
-		static SPIPlanPtr any_plan = NULL;
+		bool		newnull;
+		int64		newid = DatumGetInt64(heap_getattr(td->tg_newtuple, attnum, desc, &newnull));
 
-		if (any_plan == NULL)
-			any_plan = util_prepare("SELECT id FROM omniroute.work_item LIMIT 1", 0, NULL);
-		if (SPI_execute_snapshot(any_plan, NULL, NULL, GetLatestSnapshot(), InvalidSnapshot,
-								 true, false, 1) != SPI_OK_SELECT)
-			elog(ERROR, "omniroute: reference check failed");
-		if (SPI_processed > 0)
-			ereport(ERROR,
-					(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-					 errmsg("cannot truncate table \"%s\": table \"work_item\" refers to it", table),
-					 errhint("Truncate table \"work_item\" too, in the same command or before.")));
+		if (newnull == isnull && newid == *id)
+			return false;
+	}
+	return !isnull;
+}
+
+/*
+ * check_referenced(column): BEFORE DELETE OR UPDATE OF id row trigger on
+ * workstream, queue and agent, and AFTER TRUNCATE statement trigger on
+ * workstream; column is work_item's column that refers to the table.
+ */
+PG_FUNCTION_INFO_V1(omniroute_check_referenced);
+
+Datum
+omniroute_check_referenced(PG_FUNCTION_ARGS)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+	int			which;
+	HeapTuple	result;
+	int64		id;
+
+	omniroute_check_version();
+	which = referenced_by_trigger(fcinfo);
+	if (TRIGGER_FIRED_BY_TRUNCATE(td->tg_event))
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "omniroute: SPI_connect failed");
+		refuse_truncate(referenced[which].table);
 		SPI_finish();
 		return PointerGetDatum(NULL);
 	}
 
-	if (plans[which] == NULL)
-	{
-		Oid			type = INT8OID;
-
-		plans[which] = util_prepare(referenced[which].find, 1, &type);
-	}
-	desc = RelationGetDescr(td->tg_relation);
-	id = DatumGetInt64(heap_getattr(td->tg_trigtuple, SPI_fnumber(desc, "id"), desc, &isnull));
-	result = td->tg_trigtuple;
-	if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
-	{
-		bool		newnull;
-		int64		newid = DatumGetInt64(heap_getattr(td->tg_newtuple, SPI_fnumber(desc, "id"),
-													   desc, &newnull));
-
-		result = td->tg_newtuple;
-		if (newnull == isnull && newid == id)
-		{
-			SPI_finish();
-			return PointerGetDatum(result);
-		}
-	}
-	if (isnull)
-	{
-		SPI_finish();
+	result = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+	if (!id_goes(td, &id))
 		return PointerGetDatum(result);
-	}
 
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "omniroute: SPI_connect failed");
+	/* a workstream's work items go with it; a queue's or agent's stay */
 	if (which == REF_WORKSTREAM && TRIGGER_FIRED_BY_DELETE(td->tg_event))
 	{
+		TupleDesc	desc = RelationGetDescr(td->tg_relation);
+
 		delete_work_of(id, SPI_getvalue(td->tg_trigtuple, desc, SPI_fnumber(desc, "name")));
-		SPI_finish();
-		return PointerGetDatum(result);
 	}
-
-	run_latest(plans[which], id, true, 1, SPI_OK_SELECT);
-	if (SPI_processed > 0)
-	{
-		int64		item = util_col_int64(0, 1);
-
-		ereport(ERROR,
-				(errcode(ERRCODE_FOREIGN_KEY_VIOLATION),
-				 errmsg("%s " INT64_FORMAT " is still referenced from table \"work_item\"",
-						table, id),
-				 errdetail("Key (id)=(" INT64_FORMAT ") is referenced by work item " INT64_FORMAT ".",
-						   id, item),
-				 which == REF_WORKSTREAM ?
-				 errhint("Work items keep the id of their workstream.") :
-				 errhint("Delete its work items first; queues and agents that have handled "
-						 "work are usually kept rather than deleted.")));
-	}
+	else
+		refuse_if_referenced(which, id);
 	SPI_finish();
 	return PointerGetDatum(result);
 }

@@ -13,10 +13,9 @@
  *	  queue of hundreds of members the head pages are never inserted into,
  *	  so each candidate scan, which starts at the head, walks every dead
  *	  entry piled up since the last VACUUM.  Autovacuum comes at most once
- *	  per autovacuum_naptime (a minute by default), long enough for the
- *	  candidate scans of a large queue to read several times as many index
- *	  pages as those of a small queue; a VACUUM of this small table about
- *	  once a second brings them back near the small queue's, at little cost.
+ *	  per autovacuum_naptime, long enough for many dead entries to pile up
+ *	  at the head of a large queue's range; a VACUUM of this small table as
+ *	  soon as the statistics show the churn keeps them few, at little cost.
  *
  *	  So the worker, at most every TIDY_INTERVAL_MS, reads from the
  *	  cumulative statistics how many membership rows were rewritten outside

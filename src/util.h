@@ -17,7 +17,7 @@
  * of the backend.  A prepare that fails leaves it unprepared, so the next
  * call tries again.
  *
- *	static UtilPlan lock_plan = {"SELECT ... WHERE id = $1", 1, {INT8OID}};
+ *	static UtilPlan lock_plan = {"SELECT ... WHERE id = $1", 1, {INT8OID}, NULL};
  *	util_exec(util_plan(&lock_plan), values, NULL, false, 1, SPI_OK_SELECT);
  */
 #define UTIL_PLAN_MAXARGS 8

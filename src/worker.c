@@ -28,8 +28,9 @@
  *	  (tidy.c), each in transactions of its own.
  *
  *	  Errors: an ERROR in a tick is caught, reported to the server log,
- *	  the transaction aborted and the error state flushed; the worker then
- *	  waits for the next tick and tries again.  A FATAL (SIGTERM goes through
+ *	  the transaction aborted and the error state flushed
+ *	  (worker_recover_from_error, which the launcher's loop uses too); the
+ *	  worker then waits for the next tick and tries again.  A FATAL (SIGTERM goes through
  *	  die() and CHECK_FOR_INTERRUPTS) is never caught: it ends the process,
  *	  so a shutdown or pg_terminate_backend() is always obeyed; the launcher
  *	  starts it again after a pause.
@@ -95,10 +96,10 @@
  * inserts one transaction (and one turn of NOTIFY's commit lock) carries
  * many, and routers seldom have to wake the worker with a signal.  A
  * notification that finds the worker idle goes out at once; under a stream
- * they go out every 10 ms.  A much shorter gather makes the worker commit
- * so often (each commit an xid and a turn of NOTIFY's lock) that routers
- * lose throughput to it; at 10 ms, routing through the worker keeps pace
- * with routing that does not notify at all.
+ * they go out every NOTIFY_GATHER_US.  A much shorter gather makes the
+ * worker commit so often (each commit an xid and a turn of NOTIFY's lock)
+ * that routers lose throughput to it; the measurements behind this value
+ * are in bench/RESULTS.md.
  */
 #define NOTIFY_BATCH			256
 #define NOTIFY_BATCHES_PER_LOOP	16
@@ -201,14 +202,34 @@ tick_once(void)
 }
 
 /*
- * Run fn (one tick, or sending notifications) and survive an ERROR in it.
+ * Recover from an ERROR caught by PG_CATCH in a background worker's loop
+ * (this one's and the launcher's), so that the loop can go on.
  *
- * The catch block does what PostgresMain's error recovery does for a plain
- * backend: report the error, abort the transaction (which releases locks,
- * buffer pins, SPI and snapshots, and frees the transaction's memory), and
- * flush the error state.  errfinish() has already reset
- * InterruptHoldoffCount before the longjmp; a pending SIGTERM is acted on at
- * the next CHECK_FOR_INTERRUPTS in the main loop.
+ * It does what PostgresMain's error recovery does for a plain backend:
+ * report the error (with its SQLSTATE, detail and context, at level
+ * ERROR), abort the transaction (which releases locks, buffer pins, SPI
+ * and snapshots, and frees the transaction's memory), and flush the error
+ * state; then it switches to context, the caller's loop memory.
+ * errfinish() has already reset InterruptHoldoffCount before the longjmp; a
+ * pending SIGTERM is acted on at the next CHECK_FOR_INTERRUPTS in the loop.
+ */
+void
+worker_recover_from_error(MemoryContext context)
+{
+	HOLD_INTERRUPTS();
+	EmitErrorReport();
+	disable_all_timeouts(false);
+	QueryCancelPending = false;
+	AbortCurrentTransaction();
+	MemoryContextSwitchTo(context);
+	FlushErrorState();
+	RESUME_INTERRUPTS();
+}
+
+/*
+ * Run fn (one tick, sending notifications, a vacuum) and survive an ERROR
+ * in it: recover, say what failed, and let the main loop try again at its
+ * next turn.
  */
 static void
 run_guarded(void (*fn) (void), const char *what)
@@ -219,20 +240,8 @@ run_guarded(void (*fn) (void), const char *what)
 	}
 	PG_CATCH();
 	{
-		HOLD_INTERRUPTS();
-
-		/* the error, with its SQLSTATE, detail and context, at level ERROR */
-		EmitErrorReport();
-
-		disable_all_timeouts(false);
-		QueryCancelPending = false;
-		AbortCurrentTransaction();
-		MemoryContextSwitchTo(loop_context);
-		FlushErrorState();
+		worker_recover_from_error(loop_context);
 		pgstat_report_activity(STATE_IDLE, NULL);
-
-		RESUME_INTERRUPTS();
-
 		ereport(LOG,
 				(errmsg("omniroute tick worker: %s failed; retrying in %d ms",
 						what, omniroute_tick_interval)));
@@ -311,14 +320,22 @@ database_name(void)
 	return name;
 }
 
-void
-omniroute_worker_main(Datum main_arg)
+/* when the main loop last did each of its timed jobs */
+typedef struct WorkerClock
 {
-	TimestampTz last_tick = 0;
-	TimestampTz last_probe = 0;
-	TimestampTz last_tidy = 0;
-	bool		ticked = false;
-	int			slot = DatumGetInt32(main_arg);
+	bool		ticked;			/* a tick was started since the worker began */
+	TimestampTz tick;			/* the last tick started */
+	TimestampTz probe;			/* the database's lock last probed */
+	TimestampTz tidy;			/* queue_member last looked at (tidy.c) */
+} WorkerClock;
+
+/*
+ * Connect to the database the launcher chose and take its slot; set up the
+ * loop's memory and, once the slot is ours, the notification ring.
+ */
+static void
+worker_start(int slot)
+{
 	Oid			database;
 
 	pqsignal(SIGHUP, SignalHandlerForConfigReload);
@@ -346,14 +363,129 @@ omniroute_worker_main(Datum main_arg)
 
 	/* routers in this database now hand their notifications to us */
 	notify_worker_attach(slot);
+}
 
+/*
+ * Leave when the launcher asks (omniroute.database no longer names this
+ * database) or, probed every WORKER_PROBE_MS, when a command needs the
+ * database to itself (see "Stepping aside" above).
+ */
+static void
+leave_if_not_wanted(WorkerClock *clock)
+{
+	TimestampTz now;
+
+	if (launcher_worker_stop_requested())
+	{
+		ereport(LOG,
+				(errmsg("omniroute tick worker: database \"%s\" is no longer to be served; stopping",
+						worker_database)));
+		leave(WORKER_EXIT_STOPPED);
+	}
+
+	now = GetCurrentTimestamp();
+	if (!TimestampDifferenceExceeds(clock->probe, now, WORKER_PROBE_MS))
+		return;
+	clock->probe = now;
+	if (database_wanted_exclusively())
+	{
+		ereport(LOG,
+				(errmsg("omniroute tick worker: database \"%s\" is being dropped, renamed, moved or copied; leaving it until that is done",
+						worker_database)));
+		leave(WORKER_EXIT_ASIDE);
+	}
+}
+
+/*
+ * Tick if tick_interval has passed since the last tick started (at once
+ * the first time).  A standby cannot write: nothing to do until promotion.
+ */
+static void
+tick_if_due(WorkerClock *clock)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (clock->ticked &&
+		!TimestampDifferenceExceeds(clock->tick, now, omniroute_tick_interval))
+		return;
+	clock->tick = now;
+	clock->ticked = true;
+	if (RecoveryInProgress())
+		return;
+	notify_worker_busy(true);
+	run_guarded(tick_once, "tick");
+	notify_worker_busy(false);
+}
+
+/* no extension here (any more): leave; the launcher waits for CREATE EXTENSION */
+static void
+leave_if_extension_gone(void)
+{
+	if (extension_seen != 0)
+		return;
+	if (extension_found)
+		ereport(LOG,
+				(errmsg("omniroute tick worker: extension omniroute was dropped from database \"%s\"; stopping until it is created again",
+						worker_database)));
+	else
+		ereport(DEBUG1,
+				(errmsg_internal("omniroute tick worker: extension omniroute is not installed in database \"%s\"",
+								 worker_database)));
+	leave(WORKER_EXIT_ABSENT);
+}
+
+/* vacuum queue_member's dead candidate index entries when due: see tidy.c */
+static void
+tidy_if_due(WorkerClock *clock)
+{
+	TimestampTz now = GetCurrentTimestamp();
+
+	if (extension_seen != 1 || RecoveryInProgress() ||
+		!TimestampDifferenceExceeds(clock->tidy, now, TIDY_INTERVAL_MS))
+		return;
+	clock->tidy = now;
+	notify_worker_busy(true);
+	run_guarded(tidy_members, "vacuuming queue_member");
+	notify_worker_busy(false);
+}
+
+/*
+ * Wait until the next tick is due, the next probe of the database's lock at
+ * the latest, or until the latch is set (a router handed over
+ * notifications, SIGHUP, SIGTERM).
+ */
+static void
+wait_for_work(const WorkerClock *clock)
+{
+	TimestampTz now = GetCurrentTimestamp();
+	long		timeout;
+
+	timeout = TimestampDifferenceMilliseconds(now,
+											  TimestampTzPlusMilliseconds(clock->tick,
+																		  omniroute_tick_interval));
+	timeout = Min(timeout, WORKER_PROBE_MS);
+
+	(void) WaitLatch(MyLatch,
+					 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+					 timeout,
+					 PG_WAIT_EXTENSION);
+}
+
+/*
+ * The worker's main loop: leave when told to, send the notifications
+ * handed over, tick when due, leave if the extension is gone, vacuum when
+ * due, then wait (or, having just sent notifications, let more gather).
+ */
+void
+omniroute_worker_main(Datum main_arg)
+{
+	WorkerClock clock = {0};
+
+	worker_start(DatumGetInt32(main_arg));
 	MemoryContextSwitchTo(loop_context);
 
 	for (;;)
 	{
-		TimestampTz now;
-		long		timeout;
-
 		MemoryContextReset(loop_context);
 		CHECK_FOR_INTERRUPTS();
 
@@ -368,26 +500,7 @@ omniroute_worker_main(Datum main_arg)
 			ProcessConfigFile(PGC_SIGHUP);
 		}
 
-		if (launcher_worker_stop_requested())
-		{
-			ereport(LOG,
-					(errmsg("omniroute tick worker: database \"%s\" is no longer to be served; stopping",
-							worker_database)));
-			leave(WORKER_EXIT_STOPPED);
-		}
-
-		now = GetCurrentTimestamp();
-		if (TimestampDifferenceExceeds(last_probe, now, WORKER_PROBE_MS))
-		{
-			last_probe = now;
-			if (database_wanted_exclusively())
-			{
-				ereport(LOG,
-						(errmsg("omniroute tick worker: database \"%s\" is being dropped, renamed, moved or copied; leaving it until that is done",
-								worker_database)));
-				leave(WORKER_EXIT_ASIDE);
-			}
-		}
+		leave_if_not_wanted(&clock);
 
 		/*
 		 * Reset before looking for work: a router that hands over
@@ -399,47 +512,9 @@ omniroute_worker_main(Datum main_arg)
 		if (!RecoveryInProgress())
 			run_guarded(send_notifications, "sending notifications");
 
-		now = GetCurrentTimestamp();
-		if (!ticked ||
-			TimestampDifferenceExceeds(last_tick, now, omniroute_tick_interval))
-		{
-			last_tick = now;
-			ticked = true;
-
-			/* a standby cannot write: nothing to do until promotion */
-			if (!RecoveryInProgress())
-			{
-				notify_worker_busy(true);
-				run_guarded(tick_once, "tick");
-				notify_worker_busy(false);
-			}
-			now = GetCurrentTimestamp();
-		}
-
-		/* no extension here (any more): the launcher waits for CREATE EXTENSION */
-		if (extension_seen == 0)
-		{
-			if (extension_found)
-				ereport(LOG,
-						(errmsg("omniroute tick worker: extension omniroute was dropped from database \"%s\"; stopping until it is created again",
-								worker_database)));
-			else
-				ereport(DEBUG1,
-						(errmsg_internal("omniroute tick worker: extension omniroute is not installed in database \"%s\"",
-										 worker_database)));
-			leave(WORKER_EXIT_ABSENT);
-		}
-
-		/* dead candidate index entries: see tidy.c */
-		if (extension_seen == 1 && !RecoveryInProgress() &&
-			TimestampDifferenceExceeds(last_tidy, now, TIDY_INTERVAL_MS))
-		{
-			last_tidy = now;
-			notify_worker_busy(true);
-			run_guarded(tidy_members, "vacuuming queue_member");
-			notify_worker_busy(false);
-			now = GetCurrentTimestamp();
-		}
+		tick_if_due(&clock);
+		leave_if_extension_gone();
+		tidy_if_due(&clock);
 
 		/* more will likely follow the ones just sent: let them gather */
 		if (notifications_sent > 0)
@@ -447,15 +522,6 @@ omniroute_worker_main(Datum main_arg)
 			pg_usleep(NOTIFY_GATHER_US);
 			continue;
 		}
-
-		timeout = TimestampDifferenceMilliseconds(now,
-												  TimestampTzPlusMilliseconds(last_tick,
-																			  omniroute_tick_interval));
-		timeout = Min(timeout, WORKER_PROBE_MS);
-
-		(void) WaitLatch(MyLatch,
-						 WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
-						 timeout,
-						 PG_WAIT_EXTENSION);
+		wait_for_work(&clock);
 	}
 }
