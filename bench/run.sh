@@ -6,7 +6,8 @@
 #                           off, the rest default; the tick worker serves its
 #                           database), about 7 minutes on 2 cores
 #   BENCH_PHASES="insert scale" bench/run.sh
-#                           only those phases (insert, steady, scale, drain)
+#                           only those phases (insert, timed, steady, scale,
+#                           drain)
 #   bench/run.sh --smoke    tiny run against the cluster in PGHOST/PGPORT
 #                           (what `make test` runs via bench/smoke.sh): checks
 #                           every phase works and routes, measures nothing
@@ -84,7 +85,7 @@ load() {
 	fi
 }
 
-PHASES=" ${BENCH_PHASES:-insert steady scale drain} "
+PHASES=" ${BENCH_PHASES:-insert timed steady scale drain} "
 phase() { [[ "$PHASES" == *" $1 "* ]]; }
 
 # Each measurement starts from a quiet database: a VACUUM, so that autovacuum
@@ -134,6 +135,25 @@ if phase insert; then
 	echo "insert: plain $plain rows/s, routed $routed rows/s, ratio $(ratio "$routed" "$plain") ($MAIN_AGENTS agents, $CLIENTS clients; mean of $ROUNDS round(s):$rounds; $assigned items given an agent in the last)"
 	echo "insert without NOTIFY: routed $quiet rows/s, ratio $(ratio "$quiet" "$plain") (notifications by the worker cost $(ratio $((quiet - routed)) "$quiet") of routed throughput)"
 	echo "insert, NOTIFY at the router's commit (notify_by_worker off): routed $inline rows/s, ratio $(ratio "$inline" "$plain") (costs $(ratio $((quiet - inline)) "$quiet"))"
+fi
+
+# ---- timed: every queue has operating hours (open now) and a max_open ----
+if phase timed; then
+	plain=0; timed=0; rounds=""
+	for ((round = 1; round <= ROUNDS; round++)); do
+		load "$MAIN_AGENTS" 100000000
+		psql_db -f bench/timed.sql >/dev/null
+		if [ $((round % 2)) -eq 1 ]; then
+			p=$(tps bench/insert_plain.sql); t=$(tps bench/insert_routed.sql)
+		else
+			t=$(tps bench/insert_routed.sql); p=$(tps bench/insert_plain.sql)
+		fi
+		plain=$((plain + p)); timed=$((timed + t))
+		rounds="$rounds $(ratio "$t" "$p")"
+	done
+	plain=$((plain / ROUNDS)); timed=$((timed / ROUNDS))
+	overflowed=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item_event WHERE event = 'overflowed'")
+	echo "insert, queues with operating hours and max_open: plain $plain rows/s, routed $timed rows/s, ratio $(ratio "$timed" "$plain") (mean of $ROUNDS round(s):$rounds; $overflowed overflowed)"
 fi
 
 # ---- steady state: insert + accept + close, agents keep freeing capacity ----
