@@ -6,6 +6,9 @@
 #   bench/callgrind.sh              the working tree's build
 #   bench/callgrind.sh COMMIT       the library and schema of COMMIT (built
 #                                   from `git archive`), e.g. v0.1.0
+#   CALLGRIND_SQL=bench/timed.sql bench/callgrind.sh
+#                                   with that file's configuration applied
+#                                   after bench/config.sql
 #
 # Each version is installed into a private copy of the PostgreSQL
 # installation (nothing else is touched).  A database gets bench/config.sql
@@ -58,6 +61,8 @@ psql_() { psql -X -q -v ON_ERROR_STOP=1 -h "$sock" -p 5499 -U postgres -d bench 
 createdb -h "$sock" -p 5499 -U postgres bench
 psql_ -c "CREATE EXTENSION omniroute" >/dev/null
 psql_ -v agents="$AGENTS" -v capacity=100000000 -f bench/config.sql >/dev/null
+# more configuration on top (bench/timed.sql: the time features)
+[ -z "${CALLGRIND_SQL:-}" ] || psql_ -f "$repo/$CALLGRIND_SQL" >/dev/null
 psql_ -c "VACUUM ANALYZE" >/dev/null
 as_owner "$bin/pg_ctl" -D "$data" -w stop >/dev/null
 cp -a "$data" "$work/pristine"

@@ -21,9 +21,9 @@
  *
  *	  Invariant: nothing is read for a queue without operating hours and
  *	  max_open (overflow_possible()), so an unconfigured queue costs the
- *	  insert path one test.  "Full" counts the queue's open items with a
- *	  LIMIT of max_open on the open-items index, so its cost is bounded by
- *	  max_open and paid only when max_open is set.
+ *	  insert path one test.  "Full" counts the queue's open items on the
+ *	  open-items index (read directly, stopping at max_open), so its cost
+ *	  is bounded by max_open and paid only when max_open is set.
  *
  *	  Locking: none of its own.  The count sees committed items and the
  *	  caller's own: items routed into the same queue at the same moment by
@@ -35,8 +35,17 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/pg_type.h"
 #include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "utils/fmgroids.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
 #include "utils/builtins.h"
 #include "utils/timestamp.h"
 
@@ -44,11 +53,13 @@
 #include "overflow.h"
 #include "util.h"
 
-static UtilPlan open_items_plan = {
-	"SELECT count(*) FROM (SELECT 1 FROM omniroute.work_item"
-	"                       WHERE queue_id = $1 AND state = 'open' LIMIT $2) o",
-	2, {INT8OID, INT8OID}, NULL
-};
+/*
+ * The open-items index, read directly: a prepared count would be planned
+ * once per backend, and planned while work_item is small it is a
+ * sequential scan for the life of the connection.
+ */
+static const char *const open_relations[] = {"work_item", "work_item_open_idx"};
+static ConfigWatch open_watch = {.tables = open_relations, .ntables = lengthof(open_relations)};
 static UtilPlan move_plan = {
 	"UPDATE omniroute.work_item SET queue_id = $2, queued_at = $3 WHERE id = $1",
 	3, {INT8OID, INT8OID, TIMESTAMPTZOID}, NULL
@@ -82,10 +93,28 @@ overflow_condition_name(OverflowCondition c)
 static bool
 overflow_queue_full(const QueueConfig *q)
 {
-	Datum		values[2] = {Int64GetDatum(q->id), Int64GetDatum(q->max_open)};
+	Relation	heap;
+	Relation	index;
+	IndexScanDesc scan;
+	TupleTableSlot *slot;
+	ScanKeyData key;
+	int64		n = 0;
 
-	util_exec(util_plan(&open_items_plan), values, NULL, false, 1, SPI_OK_SELECT);
-	return util_col_int64(0, 1) >= q->max_open;
+	(void) config_watch_begin(&open_watch);
+	heap = table_open(open_watch.oids[0], AccessShareLock);
+	index = index_open(open_watch.oids[1], AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	/* the index's first column is queue_id; its entries are the open items */
+	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(q->id));
+	scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &key, 1, NULL, 0);
+	while (n < q->max_open && index_getnext_slot(scan, ForwardScanDirection, slot))
+		n++;
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, AccessShareLock);
+	table_close(heap, AccessShareLock);
+	return n >= q->max_open;
 }
 
 /* why an item entering q at `at` overflows, if it does: closed first (cached), then full */
