@@ -1,4 +1,4 @@
--- bench/timed.sql — SPEC's time features configured on every queue of
+-- bench/timed.sql — operating hours, a holiday and max_open configured on every queue of
 -- bench/config.sql, as a contact center open around the clock would have
 -- them: operating hours with a slot on every day and a holiday (neither
 -- closes the queue during the run), and a max_open no queue reaches.  The
