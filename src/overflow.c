@@ -36,6 +36,7 @@
 #include "postgres.h"
 
 #include "access/genam.h"
+#include "access/xact.h"
 #include "access/relscan.h"
 #include "access/stratnum.h"
 #include "access/table.h"
@@ -98,19 +99,29 @@ overflow_queue_full(const QueueConfig *q)
 	IndexScanDesc scan;
 	TupleTableSlot *slot;
 	ScanKeyData key;
+	Snapshot	snapshot;
 	int64		n = 0;
 
 	(void) config_watch_begin(&open_watch);
 	heap = table_open(open_watch.oids[0], AccessShareLock);
 	index = index_open(open_watch.oids[1], AccessShareLock);
 	slot = table_slot_create(heap, NULL);
+
+	/*
+	 * As a statement run through SPI would see them: the items committed
+	 * now and this transaction's own, those its current statement has
+	 * inserted so far included.
+	 */
+	CommandCounterIncrement();
+	snapshot = RegisterSnapshot(GetTransactionSnapshot());
 	/* the index's first column is queue_id; its entries are the open items */
 	ScanKeyInit(&key, 1, BTEqualStrategyNumber, F_INT8EQ, Int64GetDatum(q->id));
-	scan = index_beginscan(heap, index, GetActiveSnapshot(), 1, 0);
+	scan = index_beginscan(heap, index, snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	while (n < q->max_open && index_getnext_slot(scan, ForwardScanDirection, slot))
 		n++;
 	index_endscan(scan);
+	UnregisterSnapshot(snapshot);
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, AccessShareLock);
 	table_close(heap, AccessShareLock);
