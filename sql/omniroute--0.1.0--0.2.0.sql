@@ -728,6 +728,71 @@ CREATE CONSTRAINT TRIGGER check_split_sum AFTER INSERT OR UPDATE OR DELETE ON om
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.route_rule_split
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache('route_rule');
 
+-- a queue that a split routes to counts its eligible members for that workstream
+CREATE OR REPLACE VIEW omniroute.queue_stats AS
+WITH live AS (
+    -- the two partial indexes, each by its own predicate
+    SELECT o.queue_id, o.state, o.created_at
+      FROM omniroute.work_item o
+     WHERE o.state = 'open'
+    UNION ALL
+    SELECT a.queue_id, a.state, NULL
+      FROM omniroute.work_item a
+     WHERE a.state IN ('offered', 'active', 'waiting', 'wrap_up')
+), routes AS (
+    -- which workstreams send work to which queue
+    SELECT ws.fallback_queue_id AS queue_id, ws.id AS workstream_id
+      FROM omniroute.workstream ws
+    UNION
+    SELECT r.queue_id, r.workstream_id
+      FROM omniroute.route_rule r
+    UNION
+    SELECT s.queue_id, r.workstream_id
+      FROM omniroute.route_rule_split s
+      JOIN omniroute.route_rule r ON r.id = s.route_rule_id
+)
+SELECT q.id AS queue_id,
+       q.name AS queue,
+       q.assignment,
+       q.priority,
+       coalesce(l.open, 0) AS open,
+       coalesce(l.offered, 0) AS offered,
+       coalesce(l.active, 0) AS active,
+       coalesce(l.waiting, 0) AS waiting,
+       coalesce(l.wrap_up, 0) AS wrap_up,
+       now() - l.oldest_open AS longest_wait,
+       coalesce(e.eligible, 0) AS eligible_agents_now
+  FROM omniroute.queue q
+  LEFT JOIN (
+        SELECT w.queue_id,
+               count(*) FILTER (WHERE w.state = 'open') AS open,
+               count(*) FILTER (WHERE w.state = 'offered') AS offered,
+               count(*) FILTER (WHERE w.state = 'active') AS active,
+               count(*) FILTER (WHERE w.state = 'waiting') AS waiting,
+               count(*) FILTER (WHERE w.state = 'wrap_up') AS wrap_up,
+               min(w.created_at) AS oldest_open
+          FROM live w
+         GROUP BY w.queue_id
+       ) l ON l.queue_id = q.id
+  LEFT JOIN (
+        SELECT m.queue_id, count(*) AS eligible
+          FROM omniroute.queue_member m
+          JOIN omniroute.agent a ON a.id = m.agent_id AND NOT a.is_bot
+          JOIN omniroute.presence p ON p.name = m.presence
+         WHERE CASE
+                   WHEN EXISTS (SELECT 1 FROM routes rt WHERE rt.queue_id = m.queue_id)
+                   THEN EXISTS (SELECT 1
+                                  FROM routes rt
+                                  JOIN omniroute.workstream ws ON ws.id = rt.workstream_id
+                                 WHERE rt.queue_id = m.queue_id
+                                   AND (p.name = ANY (ws.allowed_presences)
+                                        OR p.base = ANY (ws.allowed_presences))
+                                   AND m.free_units >= ws.capacity_units)
+                   ELSE p.base = 'available' AND m.free_units > 0
+               END
+         GROUP BY m.queue_id
+       ) e ON e.queue_id = q.id;
+
 REVOKE ALL ON FUNCTION omniroute.check_split_sum() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omniroute.check_split_sum() TO omniroute_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON omniroute.route_rule_split TO omniroute_admin;

@@ -1171,7 +1171,7 @@ CREATE INDEX work_item_event_agent_idx ON omniroute.work_item_event (agent_id, a
  *                       items right now, as the router sees them
  *                       (README, Concepts): not bots, and, for at least
  *                       one workstream that routes to the queue (its fallback queue, or the
- *                       queue of one of its route rules), the member's
+ *                       queue of one of its route rules or of their splits), the member's
  *                       presence (by name or by base) is in the workstream's
  *                       allowed_presences and the member's free units are at
  *                       least its capacity_units.  A queue no workstream
@@ -1197,6 +1197,10 @@ WITH live AS (
     UNION
     SELECT r.queue_id, r.workstream_id
       FROM omniroute.route_rule r
+    UNION
+    SELECT s.queue_id, r.workstream_id
+      FROM omniroute.route_rule_split s
+      JOIN omniroute.route_rule r ON r.id = s.route_rule_id
 )
 SELECT q.id AS queue_id,
        q.name AS queue,

@@ -4,7 +4,7 @@
 -- 100 when the transaction commits (a deferred constraint trigger, here
 -- fired early with SET CONSTRAINTS ... IMMEDIATE, as COMMIT fires it).
 BEGIN;
-SELECT plan(31);
+SELECT plan(32);
 
 -- no agents: items stay open in the queue they were routed to
 INSERT INTO omniroute.queue (id, name) VALUES
@@ -130,6 +130,17 @@ SELECT is((SELECT array_agg(s.queue_id || ':' || s.percent ORDER BY s.queue_id)
              FROM omniroute.route_rule_split s JOIN omniroute.route_rule r ON r.id = s.route_rule_id
             WHERE r.workstream_id = (SELECT id FROM copied)),
           ARRAY['9201:50', '9202:30', '9203:20'], 'copy_workstream copies the split');
+
+-- queue_stats counts a queue reached only through a split as routed to by
+-- its workstream: a busy member (allowed by the workstream) is eligible
+INSERT INTO omniroute.queue (id, name) VALUES (9204, 'split: d');
+INSERT INTO omniroute.agent (id, name, capacity, presence) VALUES (9204, 'split busy', 5, 'busy');
+INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (9204, 9204);
+INSERT INTO omniroute.route_rule (id, workstream_id, position, name, condition, queue_id)
+     VALUES (9202, 9201, 2, 'never', 'tier = ''none''', 9209);
+INSERT INTO omniroute.route_rule_split VALUES (9202, 9204, 100);
+SELECT is((SELECT eligible_agents_now FROM omniroute.queue_stats WHERE queue_id = 9204), 1::bigint,
+          'queue_stats: a queue reached through a split counts the members its workstream allows');
 
 -- a split's queue cannot be deleted under it; deleting the rule deletes its split
 SELECT throws_ok('DELETE FROM omniroute.queue WHERE id = 9203', '23503', NULL,
