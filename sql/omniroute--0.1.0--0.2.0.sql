@@ -790,6 +790,290 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------
+-- Re-offers and percentage splits: workstream.max_offers_per_agent (how
+-- many times one item may be offered to the same agent; explain() counts
+-- the declines) and route_rule_split (a route rule's queues by percent,
+-- summing to 100 at commit; copied by copy_workstream, dumped by pg_dump)
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE omniroute.workstream
+    ADD COLUMN max_offers_per_agent int NOT NULL DEFAULT 1 CHECK (max_offers_per_agent >= 1);
+
+CREATE TABLE omniroute.route_rule_split (
+    route_rule_id bigint NOT NULL REFERENCES omniroute.route_rule (id) ON DELETE CASCADE,
+    queue_id      bigint NOT NULL REFERENCES omniroute.queue (id),
+    percent       int NOT NULL CHECK (percent BETWEEN 1 AND 100),
+    PRIMARY KEY (route_rule_id, queue_id)
+);
+
+CREATE FUNCTION omniroute.check_split_sum() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rule bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.route_rule_id ELSE NEW.route_rule_id END;
+    total bigint;
+    rule_name text;
+BEGIN
+    SELECT sum(s.percent) INTO total FROM omniroute.route_rule_split s WHERE s.route_rule_id = rule;
+    SELECT r.name INTO rule_name FROM omniroute.route_rule r WHERE r.id = rule;
+    IF total IS NOT NULL AND total <> 100 AND rule_name IS NOT NULL THEN
+        RAISE EXCEPTION 'the split of route rule % ("%") sums to %, not 100', rule, rule_name, total
+            USING ERRCODE = 'check_violation',
+                  HINT = 'The percents of a route rule''s rows in omniroute.route_rule_split must add up to 100 when the transaction commits.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER check_split_sum AFTER INSERT OR UPDATE OR DELETE ON omniroute.route_rule_split
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION omniroute.check_split_sum();
+
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.route_rule_split
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache('route_rule');
+
+-- a queue that a split routes to counts its eligible members for that workstream
+CREATE OR REPLACE VIEW omniroute.queue_stats AS
+WITH live AS (
+    -- the two partial indexes, each by its own predicate
+    SELECT o.queue_id, o.state, o.created_at
+      FROM omniroute.work_item o
+     WHERE o.state = 'open'
+    UNION ALL
+    SELECT a.queue_id, a.state, NULL
+      FROM omniroute.work_item a
+     WHERE a.state IN ('offered', 'active', 'waiting', 'wrap_up')
+), routes AS (
+    -- which workstreams send work to which queue
+    SELECT ws.fallback_queue_id AS queue_id, ws.id AS workstream_id
+      FROM omniroute.workstream ws
+    UNION
+    SELECT r.queue_id, r.workstream_id
+      FROM omniroute.route_rule r
+    UNION
+    SELECT s.queue_id, r.workstream_id
+      FROM omniroute.route_rule_split s
+      JOIN omniroute.route_rule r ON r.id = s.route_rule_id
+)
+SELECT q.id AS queue_id,
+       q.name AS queue,
+       q.assignment,
+       q.priority,
+       coalesce(l.open, 0) AS open,
+       coalesce(l.offered, 0) AS offered,
+       coalesce(l.active, 0) AS active,
+       coalesce(l.waiting, 0) AS waiting,
+       coalesce(l.wrap_up, 0) AS wrap_up,
+       now() - l.oldest_open AS longest_wait,
+       coalesce(e.eligible, 0) AS eligible_agents_now
+  FROM omniroute.queue q
+  LEFT JOIN (
+        SELECT w.queue_id,
+               count(*) FILTER (WHERE w.state = 'open') AS open,
+               count(*) FILTER (WHERE w.state = 'offered') AS offered,
+               count(*) FILTER (WHERE w.state = 'active') AS active,
+               count(*) FILTER (WHERE w.state = 'waiting') AS waiting,
+               count(*) FILTER (WHERE w.state = 'wrap_up') AS wrap_up,
+               min(w.created_at) AS oldest_open
+          FROM live w
+         GROUP BY w.queue_id
+       ) l ON l.queue_id = q.id
+  LEFT JOIN (
+        SELECT m.queue_id, count(*) AS eligible
+          FROM omniroute.queue_member m
+          JOIN omniroute.agent a ON a.id = m.agent_id AND NOT a.is_bot
+          JOIN omniroute.presence p ON p.name = m.presence
+         WHERE CASE
+                   WHEN EXISTS (SELECT 1 FROM routes rt WHERE rt.queue_id = m.queue_id)
+                   THEN EXISTS (SELECT 1
+                                  FROM routes rt
+                                  JOIN omniroute.workstream ws ON ws.id = rt.workstream_id
+                                 WHERE rt.queue_id = m.queue_id
+                                   AND (p.name = ANY (ws.allowed_presences)
+                                        OR p.base = ANY (ws.allowed_presences))
+                                   AND m.free_units >= ws.capacity_units)
+                   ELSE p.base = 'available' AND m.free_units > 0
+               END
+         GROUP BY m.queue_id
+       ) e ON e.queue_id = q.id;
+
+REVOKE ALL ON FUNCTION omniroute.check_split_sum() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.check_split_sum() TO omniroute_admin;
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON omniroute.route_rule_split TO omniroute_admin;
+SELECT pg_catalog.pg_extension_config_dump('omniroute.route_rule_split', '');
+
+CREATE OR REPLACE FUNCTION omniroute.explain(work_item_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w  omniroute.work_item;
+    ws omniroute.workstream;
+    q  omniroute.queue;
+    members jsonb;
+    matching text;
+BEGIN
+    SELECT * INTO w FROM omniroute.work_item i WHERE i.id = explain.work_item_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'work item % does not exist', explain.work_item_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO ws FROM omniroute.workstream WHERE id = w.workstream_id;
+    SELECT * INTO q FROM omniroute.queue WHERE id = w.queue_id;
+    matching := CASE WHEN w.skill_matching IN ('exact', 'closest', 'none') THEN w.skill_matching
+                     ELSE ws.skill_matching END;
+
+    SELECT coalesce(jsonb_agg(m ORDER BY (m->>'eligible')::boolean DESC,
+                                         (m->>'free_units')::int DESC, (m->>'agent_id')::bigint), '[]')
+      INTO members
+      FROM (
+        SELECT jsonb_build_object(
+                 'agent_id', a.id, 'agent', a.name, 'presence', a.presence,
+                 'free_units', a.capacity - a.used_units,
+                 'holds_this_item', a.id IS NOT DISTINCT FROM w.agent_id,
+                 'eligible', cardinality(r.reasons) = 0,
+                 'reasons', to_jsonb(r.reasons))
+               || CASE WHEN d.n > 0 AND d.n < ws.max_offers_per_agent THEN jsonb_build_object(
+                    'declined', format('declined %s of %s times: offered again only when nobody who declined it fewer times is eligible',
+                                       d.n, ws.max_offers_per_agent)) ELSE '{}' END AS m
+          FROM omniroute.queue_member qm
+          JOIN omniroute.agent a ON a.id = qm.agent_id
+          JOIN omniroute.presence p ON p.name = a.presence
+          CROSS JOIN LATERAL (SELECT cardinality(array_positions(w.declined_agents, a.id)) AS n) d
+          CROSS JOIN LATERAL (
+            SELECT array_remove(ARRAY[
+              CASE WHEN ws.mode = 'pick' THEN 'pick mode: items are picked, not pushed' END,
+              CASE WHEN a.is_bot THEN 'a bot' END,
+              CASE WHEN NOT (a.presence = ANY (ws.allowed_presences) OR p.base = ANY (ws.allowed_presences))
+                   THEN format('presence %s (%s) is not allowed', a.presence, p.base) END,
+              CASE WHEN a.capacity - a.used_units < ws.capacity_units
+                   THEN format('needs %s free unit(s), has %s', ws.capacity_units, a.capacity - a.used_units) END,
+              CASE WHEN d.n >= ws.max_offers_per_agent AND ws.max_offers_per_agent = 1
+                   THEN 'rejected or missed this item before'
+                   WHEN d.n >= ws.max_offers_per_agent
+                   THEN format('declined %s of %s times', d.n, ws.max_offers_per_agent) END,
+              CASE WHEN ws.capacity_profile IS NOT NULL AND NOT EXISTS
+                        (SELECT 1 FROM omniroute.agent_profile ap
+                          WHERE ap.agent_id = a.id AND ap.profile = ws.capacity_profile)
+                   THEN format('does not have capacity profile %s', ws.capacity_profile) END,
+              (SELECT format('capacity profile %s is full (%s of %s)', ap.profile, used, lim)
+                 FROM omniroute.agent_profile ap
+                 JOIN omniroute.capacity_profile cp ON cp.name = ap.profile
+                 CROSS JOIN LATERAL (SELECT CASE WHEN cp.reset = 'never' THEN ap.active_items
+                                                 WHEN ap.day = (now() AT TIME ZONE a.timezone)::date THEN ap.day_items
+                                                 ELSE 0 END AS used,
+                                            coalesce(ap.max_items, cp.max_items) AS lim) u
+                WHERE ap.agent_id = a.id AND ap.profile = ws.capacity_profile AND used >= lim),
+              CASE WHEN matching = 'exact' THEN
+                (SELECT string_agg(format('lacks skill %s at %s (has %s)', rs.key, rs.value,
+                                          coalesce(s.proficiency::text, 'none')), '; ')
+                   FROM jsonb_each_text(w.required_skills) rs
+                   LEFT JOIN omniroute.agent_skill s ON s.agent_id = a.id AND s.skill = rs.key
+                  WHERE coalesce(s.proficiency, 0) < rs.value::int) END
+            ], NULL) AS reasons) r
+         WHERE qm.queue_id = w.queue_id) x;
+
+    RETURN jsonb_build_object(
+        'work_item_id', w.id, 'state', w.state, 'workstream', ws.name,
+        'queue_id', q.id, 'queue', q.name, 'method', q.assignment,
+        'agent_id', w.agent_id, 'required_skills', w.required_skills,
+        'skill_matching', matching,
+        'skill_matching_from', CASE WHEN matching IS NOT DISTINCT FROM w.skill_matching
+                                    THEN 'item' ELSE 'workstream' END,
+        'declined_agents', to_jsonb(w.declined_agents),
+        'queue_open', omniroute.queue_is_open(q.id),
+        'escalation_level', w.escalation_level,
+        'escalations', (SELECT jsonb_agg(e.detail || jsonb_build_object('at', e.at) ORDER BY e.id)
+                          FROM omniroute.work_item_event e
+                         WHERE e.work_item_id = w.id AND e.event = 'escalated' AND e.detail ? 'level'),
+        'overflows', (SELECT jsonb_agg(e.detail || jsonb_build_object('at', e.at) ORDER BY e.id)
+                        FROM omniroute.work_item_event e
+                       WHERE e.work_item_id = w.id AND e.event = 'overflowed'),
+        'diagnostics', w.diagnostics,
+        'members', members);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION omniroute.copy_workstream(workstream_id bigint) RETURNS bigint
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    src      omniroute.workstream;
+    copy     omniroute.workstream;
+    n        int := 1;
+    violated text;
+BEGIN
+    IF copy_workstream.workstream_id IS NULL THEN
+        RAISE EXCEPTION 'workstream id must not be NULL'
+            USING ERRCODE = 'null_value_not_allowed';
+    END IF;
+    SELECT * INTO src FROM omniroute.workstream w WHERE w.id = copy_workstream.workstream_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'workstream % does not exist', copy_workstream.workstream_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+
+    copy := src;
+    LOOP
+        copy.name := 'Copy of ' || src.name || CASE WHEN n > 1 THEN ' (' || n || ')' ELSE '' END;
+        IF NOT EXISTS (SELECT 1 FROM omniroute.workstream w WHERE w.name = copy.name) THEN
+            BEGIN
+                -- the whole row, whatever its columns; OVERRIDING USER VALUE
+                -- drops the copied id for a new one from the identity
+                INSERT INTO omniroute.workstream OVERRIDING USER VALUE
+                SELECT (copy).*
+                RETURNING id INTO copy.id;
+                EXIT;
+            EXCEPTION WHEN unique_violation THEN
+                -- a concurrent copy took the name first: try the next one
+                GET STACKED DIAGNOSTICS violated = CONSTRAINT_NAME;
+                IF violated IS DISTINCT FROM 'workstream_name_key' THEN
+                    RAISE;
+                END IF;
+            END;
+        END IF;
+        n := n + 1;
+    END LOOP;
+
+    INSERT INTO omniroute.context_variable (workstream_id, name, type)
+    SELECT copy.id, v.name, v.type
+      FROM omniroute.context_variable v
+     WHERE v.workstream_id = src.id
+     ORDER BY v.name;
+
+    INSERT INTO omniroute.classification_rule (workstream_id, position, name, condition, output)
+    SELECT copy.id, c.position, c.name, c.condition, c.output
+      FROM omniroute.classification_rule c
+     WHERE c.workstream_id = src.id
+     ORDER BY c.position;
+
+    INSERT INTO omniroute.route_rule (workstream_id, position, name, condition, queue_id)
+    SELECT copy.id, r.position, r.name, r.condition, r.queue_id
+      FROM omniroute.route_rule r
+     WHERE r.workstream_id = src.id
+     ORDER BY r.position;
+
+    INSERT INTO omniroute.route_rule_split (route_rule_id, queue_id, percent)
+    SELECT nr.id, s.queue_id, s.percent
+      FROM omniroute.route_rule_split s
+      JOIN omniroute.route_rule r ON r.id = s.route_rule_id
+      JOIN omniroute.route_rule nr ON nr.workstream_id = copy.id AND nr.position = r.position
+     WHERE r.workstream_id = src.id
+     ORDER BY nr.id, s.queue_id;
+
+    INSERT INTO omniroute.escalation_step (workstream_id, after, skill_matching, drop_skills, queue_id, add_priority)
+    SELECT copy.id, e.after, e.skill_matching, e.drop_skills, e.queue_id, e.add_priority
+      FROM omniroute.escalation_step e
+     WHERE e.workstream_id = src.id
+     ORDER BY e.after;
+
+    RETURN copy.id;
+END
+$$;
+
+COMMENT ON FUNCTION omniroute.copy_workstream(bigint) IS
+    'Copy a workstream with its context variables, rules (with their splits) and escalation steps under the name '
+    '''Copy of <name>'' (or ''Copy of <name> (2)'', ...); returns the new id.';
+
+-- ---------------------------------------------------------------------------
 -- The tick worker: a launcher starts one in every database with the
 -- extension; the update wakes it for this database at its commit
 -- ---------------------------------------------------------------------------

@@ -240,7 +240,10 @@ CREATE TABLE omniroute.workstream (
     auto_accept       bool NOT NULL DEFAULT false,
     bot_agent_id      bigint REFERENCES omniroute.agent (id),
     -- an open item's priority for ordering grows by 1 per priority_aging waited
-    priority_aging    interval CHECK (priority_aging > interval '0' AND priority_aging <= interval '366 days')
+    priority_aging    interval CHECK (priority_aging > interval '0' AND priority_aging <= interval '366 days'),
+    -- how many times one item may be offered to the same agent (rejects and
+    -- misses count); a decliner gets it again only when nobody else is eligible
+    max_offers_per_agent int NOT NULL DEFAULT 1 CHECK (max_offers_per_agent >= 1)
 );
 
 CREATE TABLE omniroute.context_variable (
@@ -272,6 +275,20 @@ CREATE TABLE omniroute.route_rule (
     condition     text NOT NULL,
     queue_id      bigint NOT NULL REFERENCES omniroute.queue (id),
     UNIQUE (workstream_id, position)
+);
+
+/*
+ * Percentage split: a route rule with rows here sends each item it matches
+ * to one of these queues (its own queue_id is then ignored), chosen from
+ * the item's id so that every 100 consecutive ids divide exactly by the
+ * percents (src/route.c).  The rows of a rule sum to 100, checked when the
+ * transaction commits (check_split_sum), so a split can be edited in steps.
+ */
+CREATE TABLE omniroute.route_rule_split (
+    route_rule_id bigint NOT NULL REFERENCES omniroute.route_rule (id) ON DELETE CASCADE,
+    queue_id      bigint NOT NULL REFERENCES omniroute.queue (id),
+    percent       int NOT NULL CHECK (percent BETWEEN 1 AND 100),
+    PRIMARY KEY (route_rule_id, queue_id)
 );
 
 /*
@@ -503,6 +520,29 @@ CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON omniroute.classification_ru
 CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON omniroute.route_rule
     FOR EACH ROW EXECUTE FUNCTION omniroute.check_rule();
 
+-- the rows of a split sum to 100 when the transaction commits
+CREATE FUNCTION omniroute.check_split_sum() RETURNS trigger
+    LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    rule bigint := CASE WHEN TG_OP = 'DELETE' THEN OLD.route_rule_id ELSE NEW.route_rule_id END;
+    total bigint;
+    rule_name text;
+BEGIN
+    SELECT sum(s.percent) INTO total FROM omniroute.route_rule_split s WHERE s.route_rule_id = rule;
+    SELECT r.name INTO rule_name FROM omniroute.route_rule r WHERE r.id = rule;
+    IF total IS NOT NULL AND total <> 100 AND rule_name IS NOT NULL THEN
+        RAISE EXCEPTION 'the split of route rule % ("%") sums to %, not 100', rule, rule_name, total
+            USING ERRCODE = 'check_violation',
+                  HINT = 'The percents of a route rule''s rows in omniroute.route_rule_split must add up to 100 when the transaction commits.';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE CONSTRAINT TRIGGER check_split_sum AFTER INSERT OR UPDATE OR DELETE ON omniroute.route_rule_split
+    DEFERRABLE INITIALLY DEFERRED
+    FOR EACH ROW EXECUTE FUNCTION omniroute.check_split_sum();
+
 -- a variable that a rule uses cannot be dropped or retyped under it
 CREATE TRIGGER recheck_rules AFTER UPDATE OR DELETE ON omniroute.context_variable
     FOR EACH ROW EXECUTE FUNCTION omniroute.recheck_rules();
@@ -517,6 +557,9 @@ CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON 
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.route_rule
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+-- splits are compiled with their route rules
+CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.route_rule_split
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache('route_rule');
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.queue
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.presence
@@ -811,10 +854,14 @@ BEGIN
                  'free_units', a.capacity - a.used_units,
                  'holds_this_item', a.id IS NOT DISTINCT FROM w.agent_id,
                  'eligible', cardinality(r.reasons) = 0,
-                 'reasons', to_jsonb(r.reasons)) AS m
+                 'reasons', to_jsonb(r.reasons))
+               || CASE WHEN d.n > 0 AND d.n < ws.max_offers_per_agent THEN jsonb_build_object(
+                    'declined', format('declined %s of %s times: offered again only when nobody who declined it fewer times is eligible',
+                                       d.n, ws.max_offers_per_agent)) ELSE '{}' END AS m
           FROM omniroute.queue_member qm
           JOIN omniroute.agent a ON a.id = qm.agent_id
           JOIN omniroute.presence p ON p.name = a.presence
+          CROSS JOIN LATERAL (SELECT cardinality(array_positions(w.declined_agents, a.id)) AS n) d
           CROSS JOIN LATERAL (
             SELECT array_remove(ARRAY[
               CASE WHEN ws.mode = 'pick' THEN 'pick mode: items are picked, not pushed' END,
@@ -823,7 +870,10 @@ BEGIN
                    THEN format('presence %s (%s) is not allowed', a.presence, p.base) END,
               CASE WHEN a.capacity - a.used_units < ws.capacity_units
                    THEN format('needs %s free unit(s), has %s', ws.capacity_units, a.capacity - a.used_units) END,
-              CASE WHEN a.id = ANY (w.declined_agents) THEN 'rejected or missed this item before' END,
+              CASE WHEN d.n >= ws.max_offers_per_agent AND ws.max_offers_per_agent = 1
+                   THEN 'rejected or missed this item before'
+                   WHEN d.n >= ws.max_offers_per_agent
+                   THEN format('declined %s of %s times', d.n, ws.max_offers_per_agent) END,
               CASE WHEN ws.capacity_profile IS NOT NULL AND NOT EXISTS
                         (SELECT 1 FROM omniroute.agent_profile ap
                           WHERE ap.agent_id = a.id AND ap.profile = ws.capacity_profile)
@@ -1049,6 +1099,10 @@ GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz),
                           omniroute.queue_next_open(bigint, timestamptz)
     TO omniroute_app, omniroute_agent, omniroute_reporter, omniroute_supervisor;
 
+-- percentage splits: the admin configures them with the route rules (and
+-- may truncate them, as TRUNCATE omniroute.route_rule must take them along)
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON omniroute.route_rule_split TO omniroute_admin;
+
 /*
  * Row-level security, ENABLEd and FORCEd.  The extension's own functions run
  * as the extension owner, a superuser, which bypasses it: routing and the
@@ -1134,7 +1188,7 @@ CREATE INDEX work_item_event_agent_idx ON omniroute.work_item_event (agent_id, a
  *                       items right now, as the router sees them
  *                       (README, Concepts): not bots, and, for at least
  *                       one workstream that routes to the queue (its fallback queue, or the
- *                       queue of one of its route rules), the member's
+ *                       queue of one of its route rules or of their splits), the member's
  *                       presence (by name or by base) is in the workstream's
  *                       allowed_presences and the member's free units are at
  *                       least its capacity_units.  A queue no workstream
@@ -1160,6 +1214,10 @@ WITH live AS (
     UNION
     SELECT r.queue_id, r.workstream_id
       FROM omniroute.route_rule r
+    UNION
+    SELECT s.queue_id, r.workstream_id
+      FROM omniroute.route_rule_split s
+      JOIN omniroute.route_rule r ON r.id = s.route_rule_id
 )
 SELECT q.id AS queue_id,
        q.name AS queue,
@@ -1466,6 +1524,14 @@ BEGIN
      WHERE r.workstream_id = src.id
      ORDER BY r.position;
 
+    INSERT INTO omniroute.route_rule_split (route_rule_id, queue_id, percent)
+    SELECT nr.id, s.queue_id, s.percent
+      FROM omniroute.route_rule_split s
+      JOIN omniroute.route_rule r ON r.id = s.route_rule_id
+      JOIN omniroute.route_rule nr ON nr.workstream_id = copy.id AND nr.position = r.position
+     WHERE r.workstream_id = src.id
+     ORDER BY nr.id, s.queue_id;
+
     INSERT INTO omniroute.escalation_step (workstream_id, after, skill_matching, drop_skills, queue_id, add_priority)
     SELECT copy.id, e.after, e.skill_matching, e.drop_skills, e.queue_id, e.add_priority
       FROM omniroute.escalation_step e
@@ -1477,7 +1543,7 @@ END
 $$;
 
 COMMENT ON FUNCTION omniroute.copy_workstream(bigint) IS
-    'Copy a workstream with its context variables, rules and escalation steps under the name '
+    'Copy a workstream with its context variables, rules (with their splits) and escalation steps under the name '
     '''Copy of <name>'' (or ''Copy of <name> (2)'', ...); returns the new id.';
 
 -- ---------------------------------------------------------------------------
@@ -1516,6 +1582,7 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.workstream', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.context_variable', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.classification_rule', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.route_rule', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.route_rule_split', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_event', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.agent_id_seq', '');

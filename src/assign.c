@@ -18,6 +18,13 @@
  *	  see every eligible member, since its ranking cuts across the method's
  *	  order.
  *
+ *	  Re-offers: agents who declined the item (req->excluded) are passed
+ *	  over by that scan.  Only when it finds nobody, and the workstream's
+ *	  max_offers_per_agent is above 1, are the decliners still under it
+ *	  looked up by key (direct_members) and tried, fewest declines first,
+ *	  then in the method's order: a second pass bounded by the decliners,
+ *	  not the queue, and never run with a limit of 1.
+ *
  *	  Reservation (direct_agent_units) locks the agent row without waiting
  *	  and takes the units only if, on the locked row,
  *		  used_units + units <= capacity AND presence allowed
@@ -183,6 +190,27 @@ cmp_closest_qsort(const void *pa, const void *pb, void *arg)
 	if (a->distance != b->distance)
 		return a->distance < b->distance ? -1 : 1;
 	return cmp_method(a, b, *(AssignMethod *) arg);
+}
+
+/* re-offers: fewest declines first, then as sort_by_method/_closest (arg: closest?) */
+typedef struct DeclinerOrder
+{
+	AssignMethod method;
+	bool		closest;
+} DeclinerOrder;
+
+static int
+cmp_decliner_qsort(const void *pa, const void *pb, void *arg)
+{
+	const Candidate *a = pa;
+	const Candidate *b = pb;
+	DeclinerOrder *o = (DeclinerOrder *) arg;
+
+	if (a->declines != b->declines)
+		return a->declines < b->declines ? -1 : 1;
+	if (o->closest)
+		return cmp_closest_qsort(pa, pb, &o->method);
+	return cmp_method(a, b, o->method);
 }
 
 /* the candidates in the method's order */
@@ -788,14 +816,14 @@ describe_winner(const AssignRequest *req, const Candidate *c, AssignResult *res)
  */
 static bool
 candidate_takes(const AssignRequest *req, const AssignSearch *s, const Candidate *c,
-				AssignResult *res)
+				AssignResult *res, bool reoffer)
 {
 	if (s->use_skills && !s->closest && !c->meets)
 	{
 		res->lacking_skills++;
 		return false;
 	}
-	if (is_excluded(req, c->agent_id))
+	if (!reoffer && is_excluded(req, c->agent_id))
 	{
 		res->excluded++;
 		return false;
@@ -849,9 +877,91 @@ choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool 
 	for (int i = 0; i < n; i++)
 	{
 		res->examined++;
-		if (candidate_takes(req, s, &cands[i], res))
+		if (candidate_takes(req, s, &cands[i], res, false))
 		{
 			describe_winner(req, &cands[i], res);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The agents who declined the item fewer than max_offers_per_agent times,
+ * each once, with how many times they did.  Returns how many.
+ */
+static int
+reoffer_decliners(const AssignRequest *req, int64 **ids, int **counts)
+{
+	int64	   *a = palloc(sizeof(int64) * Max(req->nexcluded, 1));
+	int		   *c = palloc(sizeof(int) * Max(req->nexcluded, 1));
+	int			n = 0;
+	int			kept = 0;
+
+	for (int i = 0; i < req->nexcluded; i++)
+	{
+		int			j = 0;
+
+		while (j < n && a[j] != req->excluded[i])
+			j++;
+		if (j == n)
+		{
+			a[n] = req->excluded[i];
+			c[n++] = 0;
+		}
+		c[j]++;
+	}
+	for (int j = 0; j < n; j++)
+		if (c[j] < req->ws->max_offers)
+		{
+			a[kept] = a[j];
+			c[kept++] = c[j];
+		}
+	*ids = a;
+	*counts = c;
+	return kept;
+}
+
+/*
+ * The second pass of a re-offer, when nobody who never declined the item
+ * could take it: the decliners under the limit who are members with an
+ * allowed presence and room, read by key, fewest declines first, then in
+ * the method's (or closest skills') order, each checked as in a round.
+ */
+static bool
+choose_decliners(const AssignRequest *req, AssignSearch *s, AssignResult *res)
+{
+	int64	   *ids;
+	int		   *counts;
+	int			n = reoffer_decliners(req, &ids, &counts);
+	Candidate  *cands;
+	DeclinerOrder order = {req->queue->method, s->closest};
+
+	if (n == 0)
+		return false;
+	n = direct_members(req->queue->id, ids, n, req->ws->presences, req->ws->npresences,
+					   req->ws->capacity_units, &cands);
+	for (int i = 0; i < n; i++)
+		for (int k = 0; k < req->nexcluded; k++)
+			cands[i].declines += (req->excluded[k] == cands[i].agent_id);
+	if (n > 0 && s->use_skills)
+	{
+		if (s->filter.by_skill != NULL)
+			rate_skills_reach(&s->filter, cands, n);
+		else
+			rate_skills(req, cands, n);
+	}
+	if (n > 1)
+		qsort_arg(cands, n, sizeof(Candidate), cmp_decliner_qsort, &order);
+	if (n > 0 && req->ws->capacity_profile != NULL)
+		rate_profiles(req, cands, n);
+	for (int i = 0; i < n; i++)
+	{
+		res->examined++;
+		if (candidate_takes(req, s, &cands[i], res, true))
+		{
+			describe_winner(req, &cands[i], res);
+			res->declined_before = cands[i].declines;
 			return true;
 		}
 	}
@@ -892,10 +1002,12 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 		if (choose_round(req, &s, res, &more))
 			return true;
 		if (!more)
-			return false;
+			break;
 		/* every candidate of this round was passed over: look further */
 		s.limit = (s.limit >= 512) ? 0 : s.limit * 8;
 	}
+	/* nobody else: those who declined it, while under the limit */
+	return req->ws->max_offers > 1 && req->nexcluded > 0 && choose_decliners(req, &s, res);
 }
 
 /* the "assignment" member of diagnostics for a successful choice */
@@ -931,6 +1043,12 @@ assign_result_json(JsonBuild *b, const AssignRequest *req, const AssignResult *r
 	jb_kv_int(b, "candidates_examined", res->examined);
 	if (res->raced > 0)
 		jb_kv_int(b, "lost_to_concurrent", res->raced);
+	if (res->declined_before > 0)
+	{
+		jb_kv_string(b, "reoffer",
+					 psprintf("declined %d of %d times before; nobody who declined it fewer times was eligible",
+							  res->declined_before, req->ws->max_offers));
+	}
 }
 
 /* ... and when nobody was eligible: say why */

@@ -25,7 +25,9 @@ typedef struct AssignRequest
 	QueueConfig *queue;
 	const RequiredSkills *skills;
 	const char *skill_matching; /* the item's, set by a step; NULL: ws's */
-	const int64 *excluded;		/* agents never to offer this item to */
+	const int64 *excluded;		/* agents who declined the item, once per
+								 * decline: offered it again only under
+								 * ws->max_offers, after everyone else */
 	int			nexcluded;
 	bool		reserve;		/* false: only choose (simulate) */
 	TimestampTz now;
@@ -43,6 +45,7 @@ typedef struct AssignResult
 	int			raced;			/* candidates lost to concurrent work */
 	int			lacking_skills; /* passed over for skills (exact) */
 	int			excluded;		/* passed over: rejected or missed before */
+	int			declined_before;	/* a re-offer: the winner declined it so often */
 	int			no_profile_slot;	/* passed over: capacity profile full or missing */
 	const char *unreached_skill;	/* exact: a skill no member has at its level */
 	int32		unreached_level;

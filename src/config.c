@@ -7,8 +7,9 @@
  *	  Entries are loaded with SPI on first use and live in a memory context
  *	  under CacheMemoryContext.  Any change to the tables they are built from
  *	  (workstream, context_variable, classification_rule, route_rule, queue,
- *	  presence) fires the statement trigger invalidate_cache(), which queues a
- *	  relcache invalidation for that table; every backend receives it (the
+ *	  presence; route_rule_split counts as route_rule) fires the statement
+ *	  trigger invalidate_cache(), which queues a relcache invalidation for
+ *	  that table; every backend receives it (the
  *	  changing one at once, the others when they next process invalidations,
  *	  at latest when they lock work_item for their next insert) and our
  *	  relcache callback marks the cache stale -- the pattern pg_cron uses for
@@ -338,14 +339,19 @@ static UtilPlan class_rules_plan = {
 	" WHERE workstream_id = $1 ORDER BY position", 1, {INT8OID}, NULL
 };
 static UtilPlan route_rules_plan = {
-	"SELECT id, position, name, condition, queue_id FROM omniroute.route_rule"
-	" WHERE workstream_id = $1 ORDER BY position", 1, {INT8OID}, NULL
+	"SELECT r.id, r.position, r.name, r.condition, r.queue_id,"
+	"       ARRAY(SELECT s.queue_id FROM omniroute.route_rule_split s"
+	"              WHERE s.route_rule_id = r.id ORDER BY s.queue_id),"
+	"       ARRAY(SELECT s.percent FROM omniroute.route_rule_split s"
+	"              WHERE s.route_rule_id = r.id ORDER BY s.queue_id)"
+	"  FROM omniroute.route_rule r"
+	" WHERE r.workstream_id = $1 ORDER BY r.position", 1, {INT8OID}, NULL
 };
 static UtilPlan workstream_plan = {
 	"SELECT w.name, w.channel, w.mode, w.capacity_units, w.capacity_profile,"
 	"       w.fallback_queue_id, w.skill_matching, w.keep_same_agent,"
 	"       w.auto_accept, w.bot_agent_id, w.offer_timeout,"
-	"       w.auto_close_after, w.wrap_up_block,"
+	"       w.auto_close_after, w.wrap_up_block, w.max_offers_per_agent,"
 	"       ARRAY(SELECT p.name FROM omniroute.presence p"
 	"              WHERE p.name = ANY (w.allowed_presences)"
 	"                 OR p.base = ANY (w.allowed_presences)"
@@ -548,6 +554,33 @@ config_compile_class_output(Jsonb *output, const RuleVars *vars,
  * Loading
  * ----------------------------------------------------------------
  */
+/* a route rule's split from its two arrays (queues ascending, percents) */
+static void
+load_split(HeapTuple tup, TupleDesc desc, CompiledRule *r)
+{
+	bool		isnull;
+	Datum	   *queues;
+	Datum	   *percents;
+	int			n;
+
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 6, &isnull)),
+					  INT8OID, 8, true, TYPALIGN_DOUBLE, &queues, NULL, &n);
+	deconstruct_array(DatumGetArrayTypeP(SPI_getbinval(tup, desc, 7, &isnull)),
+					  INT4OID, 4, true, TYPALIGN_INT, &percents, NULL, &n);
+	r->nsplit = n;
+	r->split_total = 0;
+	if (n == 0)
+		return;
+	r->split_queues = palloc(sizeof(int64) * n);
+	r->split_percents = palloc(sizeof(int32) * n);
+	for (int i = 0; i < n; i++)
+	{
+		r->split_queues[i] = DatumGetInt64(queues[i]);
+		r->split_percents[i] = DatumGetInt32(percents[i]);
+		r->split_total += r->split_percents[i];
+	}
+}
+
 static void
 load_rules(int64 wsid, bool classification, WorkstreamConfig *cfg)
 {
@@ -580,7 +613,10 @@ load_rules(int64 wsid, bool classification, WorkstreamConfig *cfg)
 			SPI_tuptable = tt;
 		}
 		else
+		{
 			r->queue_id = get_int64(tup, desc, 5);
+			load_split(tup, desc, r);
+		}
 	}
 	if (classification)
 	{
@@ -628,7 +664,8 @@ load_workstream(int64 id)
 	get_interval(tup, desc, 11, &cfg->offer_timeout);
 	cfg->has_auto_close = get_interval(tup, desc, 12, &cfg->auto_close_after);
 	cfg->has_wrap_up_block = get_interval(tup, desc, 13, &cfg->wrap_up_block);
-	arr = SPI_getbinval(tup, desc, 14, &isnull);
+	cfg->max_offers = get_int32(tup, desc, 14);
+	arr = SPI_getbinval(tup, desc, 15, &isnull);
 	deconstruct_array(DatumGetArrayTypeP(arr), TEXTOID, -1, false, TYPALIGN_INT,
 					  &elems, NULL, &nelems);
 	cfg->npresences = nelems;

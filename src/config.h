@@ -55,6 +55,11 @@ typedef struct CompiledRule
 	RuleExpr   *expr;
 	ClassOutput output;			/* classification rules */
 	int64		queue_id;		/* route rules */
+	/* a route rule's percentage split (route_rule_split), nsplit 0: none */
+	int			nsplit;
+	int64	   *split_queues;	/* ascending */
+	int32	   *split_percents;
+	int32		split_total;	/* 100 but inside a transaction editing it */
 } CompiledRule;
 
 typedef struct WorkstreamConfig
@@ -75,6 +80,7 @@ typedef struct WorkstreamConfig
 	Interval	auto_close_after;
 	bool		has_wrap_up_block;
 	Interval	wrap_up_block;
+	int32		max_offers;		/* max_offers_per_agent: offers of one item to one agent */
 	/* allowed presences, expanded to every presence name whose base is allowed */
 	int			npresences;
 	char	  **presences;

@@ -774,6 +774,7 @@ fill_candidate(Candidate *c, TupleTableSlot *slot, int32 free_units)
 	c->meets = true;
 	c->distance = 0;
 	c->profile_room = false;
+	c->declines = 0;
 }
 
 /* ----------------------------------------------------------------

@@ -26,6 +26,8 @@ typedef struct Candidate
 	int32		distance;
 	/* a free slot of the workstream's capacity profile */
 	bool		profile_room;
+	/* times it declined the item (re-offers only, assign.c) */
+	int			declines;
 } Candidate;
 
 /* whether a member may be a candidate, judged on its agent id alone */

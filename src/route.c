@@ -314,9 +314,88 @@ route_apply_classification(WorkstreamConfig *ws, RuleValue *slots,
 }
 
 /*
+ * Percentage split: the bucket of an item id, (id mod 100) * 37 mod 100,
+ * is a permutation of 0..99 over every 100 consecutive ids (37 and 100
+ * are coprime), so each queue gets exactly its percent of them, spread
+ * through the block rather than in one run; the bucket falls on the
+ * cumulative percents in queue_id order.  A split being edited in this
+ * transaction may not sum to 100 yet: buckets are scaled to its sum.
+ */
+static int32
+split_bucket(int64 item_id)
+{
+	int64		b = ((item_id % 100) + 100) % 100;
+
+	return (int32) (b * 37 % 100);
+}
+
+static int
+split_choose(const CompiledRule *r, int32 bucket)
+{
+	int32		target = bucket * r->split_total / 100;
+	int32		cum = 0;
+
+	for (int i = 0; i < r->nsplit; i++)
+	{
+		cum += r->split_percents[i];
+		if (target < cum)
+			return i;
+	}
+	return r->nsplit - 1;
+}
+
+/* the largest share (first of equals): simulate() without an item id */
+static int
+split_largest(const CompiledRule *r)
+{
+	int			best = 0;
+
+	for (int i = 1; i < r->nsplit; i++)
+		if (r->split_percents[i] > r->split_percents[best])
+			best = i;
+	return best;
+}
+
+/*
+ * The queue a split rule sends the item to; the "split" member of the
+ * diagnostics lists its queues and percents, "bucket" the item's place.
+ */
+static int64
+route_split_queue(const CompiledRule *r, const ItemInput *in, JsonBuild *diag)
+{
+	int			chosen;
+
+	jb_key(diag, "split");
+	jb_array(diag);
+	for (int i = 0; i < r->nsplit; i++)
+	{
+		jb_object(diag);
+		jb_kv_int(diag, "queue_id", r->split_queues[i]);
+		jb_kv_int(diag, "percent", r->split_percents[i]);
+		jb_end_object(diag);
+	}
+	jb_end_array(diag);
+	if (in->has_item_id)
+	{
+		int32		bucket = split_bucket(in->item_id);
+
+		jb_kv_int(diag, "bucket", bucket);
+		chosen = split_choose(r, bucket);
+	}
+	else
+	{
+		jb_kv_string(diag, "split_choice",
+					 "the largest share: no item id (give work_item_id in the context for an item's queue)");
+		chosen = split_largest(r);
+	}
+	return r->split_queues[chosen];
+}
+
+/*
  * Choose the queue: the one the application gave, else the first route
- * rule that holds, else the workstream's fallback queue; the "route"
- * member of the diagnostics says which.
+ * rule that holds (with a split, one of its queues), else the
+ * workstream's fallback queue; the "route" member of the diagnostics says
+ * which.
  */
 static void
 route_choose_queue(WorkstreamConfig *ws, const ItemInput *in, const RuleValue *slots,
@@ -339,10 +418,10 @@ route_choose_queue(WorkstreamConfig *ws, const ItemInput *in, const RuleValue *s
 
 			if (rule_eval(r->expr, slots))
 			{
-				queue_id = r->queue_id;
 				out->route_rule = r->name;
 				jb_kv_string(diag, "rule", r->name);
 				jb_kv_int(diag, "position", r->position);
+				queue_id = r->nsplit > 0 ? route_split_queue(r, in, diag) : r->queue_id;
 				break;
 			}
 		}
@@ -580,6 +659,8 @@ route_read_input(HeapTuple tup, TupleDesc desc, ItemInput *in)
 	d = heap_getattr(tup, att_num[A_PRIORITY], desc, &isnull);
 	in->priority = isnull ? 0 : DatumGetInt32(d);
 	in->given_queue_id = util_attr_int64(tup, desc, att_num[A_QUEUE], NULL);
+	in->item_id = util_attr_int64(tup, desc, att_num[A_ID], &isnull);
+	in->has_item_id = !isnull;
 	in->external_id = datum_text_or_null(tup, desc, att_num[A_EXTERNAL]);
 	in->customer_id = datum_text_or_null(tup, desc, att_num[A_CUSTOMER]);
 }
@@ -936,6 +1017,13 @@ begin_trial(const char *fn, int64 ws_id, Jsonb *context, ItemInput *in)
 	if (context_get(context, "priority", &jv) && jv.type == jbvNumeric)
 		in->priority = DatumGetInt32(DirectFunctionCall1(numeric_int4,
 														 NumericGetDatum(jv.val.numeric)));
+	/* which queue of a percentage split an item of this id would go to */
+	if (context_get(context, "work_item_id", &jv) && jv.type == jbvNumeric)
+	{
+		in->item_id = DatumGetInt64(DirectFunctionCall1(numeric_int8,
+														NumericGetDatum(jv.val.numeric)));
+		in->has_item_id = true;
+	}
 	return ws;
 }
 

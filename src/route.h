@@ -21,6 +21,8 @@ typedef struct ItemInput
 	const char *external_id;	/* or NULL */
 	const char *customer_id;	/* or NULL */
 	int64		given_queue_id; /* 0: let the route rules choose */
+	int64		item_id;		/* what a split divides on ... */
+	bool		has_item_id;	/* ... if known (simulate: work_item_id) */
 } ItemInput;
 
 /* what classification and routing made of it */

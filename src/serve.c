@@ -17,12 +17,15 @@
  *	  only if the agent may have it (refusal()): a push workstream, an
  *	  allowed presence, enough free units, the skills (exact matching: the
  *	  item's skill_matching, which an escalation step sets, else the
- *	  workstream's), not rejected or missed by this agent before, and a
- *	  free slot of the workstream's capacity profile.  All of that but the
- *	  declined list and the slot depends only on the item's queue,
- *	  workstream, required skills and skill matching, so the open items of
- *	  the agent's queues are looked at in groups of those four, which
- *	  work_item_open_idx holds together, each group best first:
+ *	  workstream's), not rejected or missed by this agent before (with
+ *	  max_offers_per_agent above 1: not that many times, and then only if
+ *	  routing would choose them -- nobody who declined it fewer times is
+ *	  eligible; picking needs only the limit), and a free slot of the
+ *	  workstream's capacity profile.  All of that but the declined list and
+ *	  the slot depends only on the item's queue, workstream, required
+ *	  skills and skill matching, so the open items of the agent's queues
+ *	  are looked at in groups of those four, which work_item_open_idx holds
+ *	  together, each group best first:
  *	    1. the distinct groups of each queue are read from the index, one
  *	       descent per group (a skip scan), without reading their items;
  *	    2. the groups the agent may not take from are dropped, whatever
@@ -365,16 +368,24 @@ presence_allowed(WorkstreamConfig *ws, const char *presence)
 bool
 serve_declined_by(Datum arr, int64 agent_id)
 {
+	return serve_declined_count(arr, agent_id) > 0;
+}
+
+/* how often the agent is in an item's declined_agents (one entry a decline) */
+int
+serve_declined_count(Datum arr, int64 agent_id)
+{
 	ArrayType  *a = DatumGetArrayTypeP(arr);
 	Datum	   *elems;
 	bool	   *nulls;
 	int			n;
+	int			count = 0;
 
 	deconstruct_array(a, INT8OID, 8, true, TYPALIGN_DOUBLE, &elems, &nulls, &n);
 	for (int i = 0; i < n; i++)
 		if (!nulls[i] && DatumGetInt64(elems[i]) == agent_id)
-			return true;
-	return false;
+			count++;
+	return count;
 }
 
 /* "available, busy": every presence a workstream allows, by name or base */
@@ -395,9 +406,10 @@ allowed_list(WorkstreamConfig *ws)
  * not a bot; the mode (push items are served, pick items picked; a
  * handover takes either); an allowed presence (by name or base); free
  * units for the workstream's; not rejected or missed by this agent
- * before; with exact skill matching (the item's, an escalation step set
- * it, else the workstream's), every required skill at its level (closest
- * and none never hold an item back for skills).  Membership of
+ * max_offers_per_agent times (once, by default); with exact skill
+ * matching (the item's, an escalation step set it, else the
+ * workstream's), every required skill at its level (closest and none
+ * never hold an item back for skills).  Membership of
  * the item's queue is the caller's to check (serving reads only the
  * agent's queues), and so is the capacity profile slot, which is taken,
  * not looked at.
@@ -409,6 +421,8 @@ static int
 refusal(ServeAgent *ag, WorkstreamConfig *ws, const char *item_matching, ServeMode mode,
 		int64 item, Datum declined, Jsonb *required, char **why)
 {
+	int			declines;
+
 	if (ws == NULL)
 	{
 		if (why)
@@ -443,11 +457,14 @@ refusal(ServeAgent *ag, WorkstreamConfig *ws, const char *item_matching, ServeMo
 							ws->capacity_units, ag->id, ag->free_units);
 		return ERRCODE_CONFIGURATION_LIMIT_EXCEEDED;
 	}
-	if (serve_declined_by(declined, ag->id))
+	if ((declines = serve_declined_count(declined, ag->id)) >= ws->max_offers)
 	{
 		if (why)
-			*why = psprintf("agent " INT64_FORMAT " rejected or missed work item " INT64_FORMAT " before",
-							ag->id, item);
+			*why = ws->max_offers == 1 ?
+				psprintf("agent " INT64_FORMAT " rejected or missed work item " INT64_FORMAT " before",
+						 ag->id, item) :
+				psprintf("agent " INT64_FORMAT " declined work item " INT64_FORMAT " %d of %d times",
+						 ag->id, item, declines, ws->max_offers);
 		return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
 	}
 	if (config_item_matching(ws, item_matching) == SKILLS_EXACT && required != NULL)
@@ -733,7 +750,8 @@ typedef struct RoundItem
 {
 	int64		item;
 	ItemGroup  *group;
-	bool		declined;		/* the agent rejected or missed it before */
+	int			declines;		/* times the agent rejected or missed it */
+	Datum		declined;		/* its declined_agents, when a re-offer may be */
 } RoundItem;
 
 /* one serve_or_pick(): the agent, their groups, what they took so far */
@@ -904,12 +922,59 @@ read_round(ServeSearch *s, int *nitems, bool *more)
 	for (uint64 r = 0; r < upto; r++)
 	{
 		bool		isnull;
+		Datum		arr = util_col(r, 3, &isnull);
+		WorkstreamConfig *ws = items[r].group->ws;
 
-		items[r].declined = serve_declined_by(util_col(r, 3, &isnull), s->ag.id);
+		items[r].declines = serve_declined_count(arr, s->ag.id);
+		items[r].declined = (Datum) 0;
+		if (items[r].declines > 0 && ws != NULL && items[r].declines < ws->max_offers)
+			items[r].declined = PointerGetDatum(DatumGetArrayTypePCopy(arr));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nitems = (int) upto;
 	return items;
+}
+
+/*
+ * An item the agent declined before: never at max_offers_per_agent;
+ * under it, picking may take it, serving only if routing would give it to
+ * this agent now (nobody who declined it fewer times, then nobody ahead
+ * of them in the method's order, is eligible: assign.c's two passes,
+ * reserving nothing).
+ */
+static bool
+reoffer_allowed(ServeSearch *s, const RoundItem *ri)
+{
+	ItemGroup  *g = ri->group;
+	AssignRequest req;
+	AssignResult res;
+	RequiredSkills rs;
+	Datum	   *elems;
+	int			n;
+	int64	   *excluded;
+	char	   *bad;
+
+	if (ri->declined == (Datum) 0)
+		return false;
+	if (s->pick)
+		return true;
+	deconstruct_array(DatumGetArrayTypeP(ri->declined), INT8OID, 8, true, TYPALIGN_DOUBLE,
+					  &elems, NULL, &n);
+	excluded = palloc(sizeof(int64) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		excluded[i] = DatumGetInt64(elems[i]);
+	memset(&req, 0, sizeof(req));
+	req.ws = g->ws;
+	req.queue = config_queue(g->queue_id);
+	req.skills = route_required_skills_parse(DatumGetJsonbP(g->skills), &rs, &bad) ? &rs : NULL;
+	req.skill_matching = g->matching;
+	req.excluded = excluded;
+	req.nexcluded = n;
+	req.reserve = false;
+	req.now = s->now;
+	if (req.queue == NULL)
+		return false;
+	return !assign_choose(&req, &res) || res.agent_id == s->ag.id;
 }
 
 /*
@@ -931,7 +996,7 @@ take_round_item(ServeSearch *s, const RoundItem *ri)
 		g->takable = false;
 		return false;
 	}
-	if (ri->declined)
+	if (ri->declines > 0 && !reoffer_allowed(s, ri))
 		return false;
 	if (s->ntaken == s->cap)
 	{

@@ -26,5 +26,7 @@ extern void serve_check_handover(int64 target, int64 item, WorkstreamConfig *ws,
 								 Datum declined, Jsonb *required, const char *skill_matching);
 extern bool serve_is_member(int64 agent_id, int64 queue_id);
 extern bool serve_declined_by(Datum declined, int64 agent_id);
+/* how many times the agent declined (rejected or missed) the item */
+extern int	serve_declined_count(Datum declined, int64 agent_id);
 
 #endif							/* OMNIROUTE_SERVE_H */

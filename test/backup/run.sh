@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test/backup/run.sh — pg_dump carries the data (README, Backups): a contact
 # center configured, routed and worked (scripts/demo + test/backup/work.sql,
-# with operating hours and escalation steps from test/backup/time.sql)
+# with operating hours and escalation steps from test/backup/time.sql, a
+# split and re-offers from test/backup/split.sql)
 # is dumped with pg_dump -Fc and restored with pg_restore into a new
 # database; every table of the extension and every sequence comes back
 # exactly (test/backup/digest.sql), nothing is re-routed or re-checked on
@@ -17,7 +18,7 @@ OMNIROUTE_PGCONF="omniroute.database = 'restored2'\nomniroute.tick_interval = 10
 createdb backup
 psql -X -q -v ON_ERROR_STOP=1 -d backup -c "CREATE EXTENSION omniroute" \
 	-f scripts/demo/contact_center.sql -f scripts/demo/traffic.sql -f test/backup/work.sql \
-	-f test/backup/time.sql >/dev/null
+	-f test/backup/time.sql -f test/backup/split.sql >/dev/null
 
 pg_dump -Fc -d backup -f "$dir/backup.dump"
 createdb restored
@@ -29,6 +30,7 @@ psql -X -At -d restored -f test/backup/digest.sql >"$dir/after"
 grep -q '^work_item|[1-9]' "$dir/before" || fail "no work items to back up"
 grep -q '^escalation_step|[1-9]' "$dir/before" || fail "no escalation steps to back up"
 grep -q '^operating_hours_slot|[1-9]' "$dir/before" || fail "no operating hours to back up"
+grep -q '^route_rule_split|[1-9]' "$dir/before" || fail "no percentage split to back up"
 if ! diff -u "$dir/before" "$dir/after"; then
 	fail "the restored database differs from the dumped one (above: table|rows|md5, sequence|last_value|is_called)"
 fi

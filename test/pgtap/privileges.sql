@@ -286,7 +286,7 @@ SELECT is((SELECT array_agg(r.rolname || ' ' || c.relname ORDER BY r.rolname, c.
               AND r.rolname IN ('omniroute_admin', 'omniroute_app', 'omniroute_agent', 'omniroute_reporter')
               AND has_table_privilege(r.oid, c.oid, 'TRUNCATE')),
           ARRAY['omniroute_admin agent_skill', 'omniroute_admin classification_rule',
-                'omniroute_admin route_rule', 'omniroute_admin skill'],
+                'omniroute_admin route_rule', 'omniroute_admin route_rule_split', 'omniroute_admin skill'],
           'TRUNCATE: the admin, on skills and rules only');
 SELECT is((SELECT array_agg(c.relname ORDER BY c.relname)
              FROM pg_catalog.pg_class c
