@@ -18,6 +18,7 @@ PACKAGES=(
 	gcc make                               # the build itself
 	git                                    # test/upgrade builds released versions from their commits
 	python3-psycopg                        # examples/ (the agent desktop and app) and test/client
+	libfaketime                            # make demo: the demo server runs on the day's clock
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then

@@ -1,56 +1,44 @@
--- Where each item went, and why: everything comes from work_item.diagnostics.
+-- The end of `make demo`'s day: the service level report and the agents'
+-- day, from the views a supervisor reads.
+\set QUIET on
 \pset pager off
-\pset border 2
 \pset null ''
-\echo
-\echo '=== Routing decisions ====================================================='
-SELECT w.id AS item,
-       ws.name AS workstream,
-       coalesce((SELECT string_agg(c->>'rule', ', ')
-                   FROM jsonb_array_elements(w.diagnostics->'classification') c), '') AS classified_by,
-       coalesce(w.diagnostics->'route'->>'rule', 'fallback') AS route_rule,
-       q.name AS queue,
-       coalesce(a.name, 'waiting') AS agent,
-       CASE
-         WHEN w.agent_id IS NOT NULL THEN
-           format('%s via %s: %s; %s candidate(s) examined',
-                  w.state,
-                  w.diagnostics->'assignment'->>'method',
-                  CASE w.diagnostics->'assignment'->>'method'
-                    WHEN 'highest_capacity' THEN 'most free units ('
-                         || (w.diagnostics->'assignment'->'score'->>'free_units') || ')'
-                    WHEN 'round_robin' THEN 'longest since last offer from this queue'
-                    ELSE 'longest since capacity was released' END
-                  || CASE WHEN w.diagnostics->'assignment'->'score' ? 'skills'
-                          THEN ', skills ' || (w.diagnostics->'assignment'->'score'->>'skills') ELSE '' END,
-                  w.diagnostics->'assignment'->>'candidates_examined')
-         ELSE w.diagnostics->'assignment'->>'reason'
-       END AS why
-  FROM omniroute.work_item w
-  JOIN omniroute.workstream ws ON ws.id = w.workstream_id
-  JOIN omniroute.queue q ON q.id = w.queue_id
-  LEFT JOIN omniroute.agent a ON a.id = w.agent_id
- ORDER BY w.id;
+\pset footer off
 
 \echo
-\echo '=== Agents after the morning =============================================='
-SELECT a.name AS agent, a.presence, p.base,
-       a.capacity, a.used_units AS used, a.capacity - a.used_units AS free,
-       (SELECT count(*) FROM omniroute.work_item w WHERE w.agent_id = a.id) AS items,
-       (SELECT string_agg(q.name, ', ' ORDER BY q.name) FROM omniroute.queue_member m
-          JOIN omniroute.queue q ON q.id = m.queue_id WHERE m.agent_id = a.id) AS queues
-  FROM omniroute.agent a JOIN omniroute.presence p ON p.name = a.presence
- ORDER BY a.id;
+\echo '=== The day by queue (queue_interval_stats, summed) ==========================='
+SELECT queue, sum(entered) AS entered, sum(answered) AS answered, sum(answered_in_time) AS in_time,
+       sum(abandoned) AS abandoned,
+       to_char(100.0 * sum(answered_in_time) / nullif(sum(answered) + sum(abandoned), 0), 'FM990"%"') AS "service level",
+       demo.dur(date_trunc('second', sum(avg_speed_of_answer * answered) / nullif(sum(answered), 0))) AS "avg answer",
+       demo.dur(date_trunc('second', avg(avg_handle))) AS "avg handle"
+  FROM omniroute.queue_interval_stats
+ GROUP BY queue_id, queue ORDER BY queue_id;
 
 \echo
-\echo '=== Queues ================================================================'
-SELECT q.name AS queue, q.assignment,
-       count(*) FILTER (WHERE w.state = 'open') AS waiting,
-       count(*) FILTER (WHERE w.state IN ('offered', 'active')) AS with_agent
-  FROM omniroute.queue q LEFT JOIN omniroute.work_item w ON w.queue_id = q.id
- GROUP BY q.id ORDER BY q.id;
+\echo '=== The outage hour by quarter hour (queue_interval_stats) ===================='
+SELECT to_char(interval_start, 'HH24:MI') AS quarter, queue, entered, answered, answered_in_time AS in_time,
+       abandoned, to_char(100 * service_level, 'FM990"%"') AS "service level",
+       demo.dur(date_trunc('second', avg_speed_of_answer)) AS "avg answer",
+       demo.dur(date_trunc('second', avg_handle)) AS "avg handle"
+  FROM omniroute.queue_interval_stats
+ WHERE interval_start >= '2026-03-03 15:00' AND interval_start < '2026-03-03 16:00'
+ ORDER BY interval_start, queue_id;
 
 \echo
-\echo '=== What if? simulate() routes without changing anything =================='
-\echo 'A French VIP chat about a refund:'
-SELECT jsonb_pretty(omniroute.simulate(1, '{"topic": "refund", "language": "fr", "cart_value": 900}'));
+\echo '=== The agents'' day (agent_stats at 20:45, and the events) ===================='
+SELECT s.agent, s.presence AS "now",
+       (SELECT to_char(min(at), 'HH24:MI') || '-' || to_char(max(at) FILTER (WHERE action = 'offline'), 'HH24:MI')
+          FROM demo.plan p WHERE p.agent_id = s.agent_id) AS shift,
+       s.items_today AS items, s.closed_today AS closed,
+       count(*) FILTER (WHERE e.event = 'missed') AS missed,
+       demo.dur(date_trunc('second', avg(ans.at - w.created_at) FILTER (WHERE w.workstream_id <> 2))) AS "avg answer",
+       demo.dur(date_trunc('second', avg(w.closed_at - w.assigned_at) FILTER (WHERE w.close_reason IS NULL))) AS "avg handle"
+  FROM omniroute.agent_stats s
+  LEFT JOIN omniroute.work_item_event e ON e.agent_id = s.agent_id AND e.event IN ('missed', 'closed')
+  LEFT JOIN omniroute.work_item w ON w.id = e.work_item_id AND e.event = 'closed'
+  LEFT JOIN LATERAL (SELECT x.at FROM omniroute.work_item_event x
+                      WHERE x.work_item_id = w.id AND x.event IN ('accepted', 'assigned', 'picked')
+                      ORDER BY x.id LIMIT 1) ans ON true
+ GROUP BY s.agent_id, s.agent, s.presence, s.items_today, s.closed_today
+ ORDER BY s.agent_id;

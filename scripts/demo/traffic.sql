@@ -1,5 +1,7 @@
 -- A morning of traffic: 50 work items arriving one by one.  Each INSERT
 -- is routed in its own transaction, as an application would do it.
+-- No longer part of `make demo` (its day is people.sql); test/backup and
+-- test/upgrade load it on top of contact_center.sql.
 
 \set QUIET on
 SELECT setseed(0.42);
