@@ -75,6 +75,10 @@ typedef struct WorkstreamConfig
 	Interval	auto_close_after;
 	bool		has_wrap_up_block;
 	Interval	wrap_up_block;
+	/* preferred agents: preferred_agents = 'prefer', and preferred_wait */
+	bool		prefer;
+	bool		has_preferred_wait;
+	Interval	preferred_wait;
 	/* allowed presences, expanded to every presence name whose base is allowed */
 	int			npresences;
 	char	  **presences;
