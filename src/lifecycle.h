@@ -33,6 +33,8 @@ typedef struct WorkItem
 	Jsonb	   *required_skills;
 	char	   *profile;		/* capacity profile slot held, or NULL */
 	char	   *external_id;	/* the conversation or record, or NULL */
+	char	   *customer_id;	/* or NULL */
+	TimestampTz queued_at;		/* when it entered its queue (0: not known) */
 } WorkItem;
 
 extern void lifecycle_begin(LifecycleCall *call);

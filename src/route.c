@@ -53,6 +53,7 @@
 #include "events.h"
 #include "hours.h"
 #include "item.h"
+#include "prefer.h"
 #include "refs.h"
 #include "route.h"
 #include "jb.h"
@@ -582,6 +583,9 @@ route_read_input(HeapTuple tup, TupleDesc desc, ItemInput *in)
 	in->given_queue_id = util_attr_int64(tup, desc, att_num[A_QUEUE], NULL);
 	in->external_id = datum_text_or_null(tup, desc, att_num[A_EXTERNAL]);
 	in->customer_id = datum_text_or_null(tup, desc, att_num[A_CUSTOMER]);
+	in->item_id = util_attr_int64(tup, desc, att_num[A_ID], NULL);
+	d = heap_getattr(tup, att_num[A_CREATED], desc, &isnull);
+	in->created_at = isnull ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(d);
 }
 
 /* the workstream, held as a foreign key would hold it (refs.c) */
@@ -651,13 +655,19 @@ route_assign_same_agent(WorkstreamConfig *ws, const ItemInput *in,
 	return true;
 }
 
-/* step 4, otherwise: assign.c chooses and reserves an agent who has room */
+/*
+ * step 4, otherwise: the customer's preferred agents (prefer.c), else
+ * assign.c chooses and reserves an agent who has room.  An item waiting
+ * for a preferred agent is held for them (it stays open).
+ */
 static void
-route_assign_any(WorkstreamConfig *ws, const RouteOutcome *out, TimestampTz now,
-				 RouteAssignment *a, JsonBuild *diag)
+route_assign_any(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
+				 TimestampTz now, RouteAssignment *a, JsonBuild *diag)
 {
 	AssignRequest req;
 	AssignResult res;
+	PreferChoice pc;
+	bool		found;
 
 	memset(&req, 0, sizeof(req));
 	req.ws = ws;
@@ -666,7 +676,20 @@ route_assign_any(WorkstreamConfig *ws, const RouteOutcome *out, TimestampTz now,
 	req.reserve = true;
 	req.now = now;
 	memset(&res, 0, sizeof(res));
-	if (assign_and_describe(&req, &res, diag))
+	if (prefer_choose(&req, in->customer_id, in->created_at, &res, &pc) == PREFER_NONE)
+	{
+		req.preferred_note = pc.note;
+		found = assign_and_describe(&req, &res, diag);
+	}
+	else
+	{
+		prefer_describe(&req, &pc, &res, diag);
+		found = (pc.step == PREFER_CHOSEN);
+		a->how = "preferred_agent";
+		if (pc.step == PREFER_WAIT)
+			prefer_hold(in->item_id, &pc, true);
+	}
+	if (found)
 	{
 		a->agent_id = res.agent_id;
 		a->profile_charged = ws->capacity_profile != NULL;
@@ -721,7 +744,7 @@ route_assign(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
 			 route_assign_same_agent(ws, in, out, now, a))
 		route_describe_assignment(a, diag);
 	else
-		route_assign_any(ws, out, now, a, diag);
+		route_assign_any(ws, in, out, now, a, diag);
 }
 
 /* the columns of the new row that routing sets */
@@ -943,6 +966,31 @@ begin_trial(const char *fn, int64 ws_id, Jsonb *context, ItemInput *in)
  * simulate(workstream_id, context)
  * ----------------------------------------------------------------
  */
+
+/* step 4 without reserving: the customer's preferred agents, else the method */
+static void
+simulate_assignment(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
+					TimestampTz now, JsonBuild *diag)
+{
+	AssignRequest req;
+	AssignResult res;
+	PreferChoice pc;
+
+	memset(&req, 0, sizeof(req));
+	req.ws = ws;
+	req.queue = out->queue;
+	req.skills = &out->skills;
+	req.reserve = false;
+	req.now = now;
+	if (prefer_choose(&req, in->customer_id, now, &res, &pc) == PREFER_NONE)
+	{
+		req.preferred_note = pc.note;
+		assign_and_describe(&req, &res, diag);
+	}
+	else
+		prefer_describe(&req, &pc, &res, diag);
+}
+
 PG_FUNCTION_INFO_V1(omniroute_simulate);
 
 Datum
@@ -976,18 +1024,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	if (out.held)
 		route_hold(&out, &diag);
 	else
-	{
-		AssignRequest req;
-		AssignResult res;
-
-		memset(&req, 0, sizeof(req));
-		req.ws = ws;
-		req.queue = out.queue;
-		req.skills = &out.skills;
-		req.reserve = false;
-		req.now = now;
-		assign_and_describe(&req, &res, &diag);
-	}
+		simulate_assignment(ws, &in, &out, now, &diag);
 	jb_end_object(&diag);
 	MemoryContextSwitchTo(caller_ctx);
 	result = jb_finish(&diag);

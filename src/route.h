@@ -21,6 +21,8 @@ typedef struct ItemInput
 	const char *external_id;	/* or NULL */
 	const char *customer_id;	/* or NULL */
 	int64		given_queue_id; /* 0: let the route rules choose */
+	int64		item_id;		/* the new row's id (0: simulate) */
+	TimestampTz created_at;		/* when it entered its queue */
 } ItemInput;
 
 /* what classification and routing made of it */
