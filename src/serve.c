@@ -66,6 +66,7 @@
 #include "hours.h"
 #include "item.h"
 #include "jb.h"
+#include "prefer.h"
 #include "route.h"
 #include "serve.h"
 #include "util.h"
@@ -140,15 +141,24 @@ static UtilPlan groups_plan = {
 };
 
 /*
+ * Whether an item of a group whose workstream prefers ($9) is held for its
+ * preferred agents at $8 (prefer.c): one probe of preferred_hold's key.
+ */
+#define HELD \
+	"CASE WHEN g.prefer THEN EXISTS (SELECT 1 FROM omniroute.preferred_hold h" \
+	" WHERE h.work_item_id = i.id AND h.until > $8) ELSE false END"
+
+/*
  * The top $6 items of each group given, merged in serving order.  Without
- * priority aging: column 4 is empty, the caller counts each group's rows.
+ * priority aging: column 4 is empty, the caller counts each group's rows
+ * ($7 is not used).  The last column: held (HELD).
  */
 static UtilPlan open_items_plan = {
-	"SELECT w.id, g.n, w.declined_agents"
-	"  FROM unnest($1, $2, $3, $4, $5)"
-	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n)"
+	"SELECT w.id, g.n, w.declined_agents, NULL, w.held"
+	"  FROM unnest($1, $2, $3, $4, $5, $9)"
+	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, prefer)"
 	" CROSS JOIN LATERAL"
-	"       (SELECT i.id, i.priority, i.created_at, i.declined_agents"
+	"       (SELECT i.id, i.priority, i.created_at, i.declined_agents, " HELD " AS held"
 	"          FROM omniroute.work_item i"
 	"         WHERE i.queue_id = g.queue_id"
 	"           AND i.workstream_id = g.workstream_id"
@@ -157,7 +167,8 @@ static UtilPlan open_items_plan = {
 	"         ORDER BY i.priority DESC, i.created_at, i.id"
 	"         LIMIT $6) w"
 	" ORDER BY g.queue_priority DESC, w.priority DESC, w.created_at, w.id",
-	6, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID}, NULL
+	9, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
+		INTERVALARRAYOID, TIMESTAMPTZOID, BOOLARRAYOID}, NULL
 };
 
 /* the open items of group g (of open_items_aging_plan) */
@@ -177,21 +188,22 @@ static UtilPlan open_items_plan = {
  * priority, then age.  No queue is sorted whole.  A group without aging is
  * read as by open_items_plan.  Column 4 numbers each row within its level
  * (its group, without aging): the caller knows from it which lists gave
- * all they were asked for.
+ * all they were asked for; column 5 is HELD.
  */
 static UtilPlan open_items_aging_plan = {
-	"SELECT w.id, g.n, w.declined_agents, w.rn"
-	"  FROM unnest($1, $2, $3, $4, $5, $7)"
-	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, aging)"
+	"SELECT w.id, g.n, w.declined_agents, w.rn, w.held"
+	"  FROM unnest($1, $2, $3, $4, $5, $7, $9)"
+	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, aging, prefer)"
 	" CROSS JOIN LATERAL"
 	"       ((SELECT i.id, i.priority::bigint AS effective, i.created_at, i.declined_agents,"
-	"                row_number() OVER (ORDER BY i.priority DESC, i.created_at, i.id) AS rn"
+	"                row_number() OVER (ORDER BY i.priority DESC, i.created_at, i.id) AS rn,"
+	"                " HELD " AS held"
 	"           FROM omniroute.work_item i"
 	"          WHERE g.aging IS NULL AND " IN_GROUP
 	"          ORDER BY i.priority DESC, i.created_at, i.id"
 	"          LIMIT $6)"
 	"        UNION ALL"
-	"        (SELECT t.id, t.effective, t.created_at, t.declined_agents, t.rn"
+	"        (SELECT t.id, t.effective, t.created_at, t.declined_agents, t.rn, t.held"
 	"           FROM (WITH RECURSIVE lv(priority) AS ("
 	"                     (SELECT i.priority FROM omniroute.work_item i"
 	"                       WHERE g.aging IS NOT NULL AND " IN_GROUP
@@ -207,14 +219,31 @@ static UtilPlan open_items_aging_plan = {
 	"                (SELECT i.id, i.created_at, i.declined_agents,"
 	"                        i.priority + " SERVE_AGING_BONUS("$8", "i.created_at", "g.aging")
 	"                            AS effective,"
-	"                        row_number() OVER (ORDER BY i.created_at, i.id) AS rn"
+	"                        row_number() OVER (ORDER BY i.created_at, i.id) AS rn,"
+	"                        " HELD " AS held"
 	"                   FROM omniroute.work_item i"
 	"                  WHERE " IN_GROUP " AND i.priority = l.priority"
 	"                  ORDER BY i.created_at, i.id"
 	"                  LIMIT $6) t)) w"
 	" ORDER BY g.queue_priority DESC, w.effective DESC, w.created_at, w.id",
-	8, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
-		INTERVALARRAYOID, TIMESTAMPTZOID}, NULL
+	9, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
+		INTERVALARRAYOID, TIMESTAMPTZOID, BOOLARRAYOID}, NULL
+};
+
+/*
+ * Items held for the agent as a preferred agent of their customer
+ * (prefer.c), by preferred_hold's agent_id: open, the hold not over; best
+ * queue priority, then item priority, then age.
+ */
+static UtilPlan held_items_plan = {
+	"SELECT i.id, i.queue_id, i.workstream_id, i.required_skills, i.declined_agents"
+	"  FROM omniroute.preferred_hold h"
+	"  JOIN omniroute.work_item i ON i.id = h.work_item_id AND i.state = 'open'"
+	"  JOIN omniroute.queue q ON q.id = i.queue_id"
+	" WHERE h.agent_id = $1 AND h.until > $2"
+	" ORDER BY q.priority DESC, i.priority DESC, i.created_at, i.id"
+	" LIMIT 64",
+	2, {INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 static UtilPlan take_item_plan = {
@@ -436,7 +465,7 @@ typedef struct Taken
 
 /* the "assignment" member of the diagnostics of an item served or picked */
 static Datum
-taken_assignment(int64 agent_id, bool pick, bool active)
+taken_assignment(int64 agent_id, bool pick, bool active, bool preferred)
 {
 	JsonBuild	b;
 
@@ -444,9 +473,10 @@ taken_assignment(int64 agent_id, bool pick, bool active)
 	jb_object(&b);
 	jb_kv_string(&b, "outcome", item_state_name(active ? ITEM_ACTIVE : ITEM_OFFERED));
 	jb_kv_int(&b, "agent_id", agent_id);
-	jb_kv_string(&b, "method", pick ? "picked" : "served");
+	jb_kv_string(&b, "method", pick ? "picked" : preferred ? "preferred_agent" : "served");
 	if (!pick)
-		jb_kv_string(&b, "reason", "the agent freed capacity");
+		jb_kv_string(&b, "reason", preferred ? "a preferred agent freed capacity" :
+					 "the agent freed capacity");
 	jb_end_object(&b);
 	return jb_finish(&b);
 }
@@ -461,7 +491,7 @@ taken_assignment(int64 agent_id, bool pick, bool active)
  */
 static bool
 take_item(ServeAgent *ag, WorkstreamConfig *ws, int64 item, int64 queue_id, bool pick,
-		  TimestampTz now, Taken *t, bool *no_slot)
+		  bool preferred, TimestampTz now, Taken *t, bool *no_slot)
 {
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', 'n'};
@@ -483,7 +513,7 @@ take_item(ServeAgent *ag, WorkstreamConfig *ws, int64 item, int64 queue_id, bool
 	values[2] = Int64GetDatum(ag->id);
 	values[3] = Int32GetDatum(ws->capacity_units);
 	values[4] = TimestampTzGetDatum(now);
-	values[5] = taken_assignment(ag->id, pick, active);
+	values[5] = taken_assignment(ag->id, pick, active, preferred);
 	if (util_exec(util_plan(&take_item_plan), values, nulls, false, 0,
 				  SPI_OK_UPDATE_RETURNING) == 0)
 	{
@@ -695,6 +725,7 @@ typedef struct ServeSearch
 	int			ntaken;
 	int			cap;
 	ServeContext sc;			/* the item being looked at, for errors */
+	bool		preferred;		/* taking items held for them (serve_held) */
 } ServeSearch;
 
 /*
@@ -741,6 +772,7 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 	Datum	   *index = palloc(sizeof(Datum) * ng);
 	Datum	   *agings = palloc(sizeof(Datum) * ng);
 	bool	   *aging_nulls = palloc(sizeof(bool) * ng);
+	Datum	   *prefers = palloc(sizeof(Datum) * ng);
 	int			nsent = 0;
 	int			dims[1];
 	int			lbs[1] = {1};
@@ -760,10 +792,13 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 		agings[nsent] = g->aging;
 		aging_nulls[nsent] = (g->aging == (Datum) 0);
 		*aging |= (g->aging != (Datum) 0);
+		prefers[nsent] = BoolGetDatum(g->ws->prefer && g->ws->has_preferred_wait &&
+									   !g->ws->pick_mode);
 		g->fetched = 0;
 		nsent++;
 	}
-	memset(nulls, ' ', 8);
+	memset(nulls, ' ', 9);
+	nulls[6] = 'n';
 	values[0] = PointerGetDatum(construct_array(qids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(wsids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(skills, nsent, JSONBOID, -1, false, TYPALIGN_INT));
@@ -776,8 +811,10 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 		values[6] = PointerGetDatum(construct_md_array(agings, aging_nulls, 1, dims, lbs,
 													   INTERVALOID, sizeof(Interval), false,
 													   TYPALIGN_DOUBLE));
-		values[7] = TimestampTzGetDatum(s->now);
+		nulls[6] = ' ';
 	}
+	values[7] = TimestampTzGetDatum(s->now);
+	values[8] = PointerGetDatum(construct_array(prefers, nsent, BOOLOID, 1, true, TYPALIGN_CHAR));
 	return nsent;
 }
 
@@ -793,8 +830,8 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 static RoundItem *
 read_round(ServeSearch *s, int *nitems, bool *more)
 {
-	Datum		values[8];
-	char		nulls[8];
+	Datum		values[9];
+	char		nulls[9];
 	bool		aging;
 	uint64		n;
 	uint64		upto;
@@ -825,7 +862,9 @@ read_round(ServeSearch *s, int *nitems, bool *more)
 	{
 		bool		isnull;
 
-		items[r].declined = serve_declined_by(util_col(r, 3, &isnull), s->ag.id);
+		/* held for a customer's preferred agents: passed over as declined */
+		items[r].declined = serve_declined_by(util_col(r, 3, &isnull), s->ag.id) ||
+			DatumGetBool(util_col(r, 5, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nitems = (int) upto;
@@ -860,7 +899,7 @@ take_round_item(ServeSearch *s, const RoundItem *ri)
 			palloc(sizeof(Taken) * s->cap);
 	}
 	s->sc.item = ri->item;
-	took = take_item(&s->ag, g->ws, ri->item, g->queue_id, s->pick, s->now,
+	took = take_item(&s->ag, g->ws, ri->item, g->queue_id, s->pick, s->preferred, s->now,
 					 &s->taken[s->ntaken], &no_slot);
 	s->sc.item = 0;
 	if (took)
@@ -895,6 +934,90 @@ take_round(ServeSearch *s, const RoundItem *items, int n, int64 *picked)
 		}
 	}
 	return fresh;
+}
+
+/* the group of the agent's groups an item belongs to, or NULL */
+static ItemGroup *
+find_group(ServeSearch *s, int64 queue_id, int64 ws_id, Jsonb *skills)
+{
+	for (int i = 0; i < s->ngroups; i++)
+	{
+		ItemGroup  *g = &s->groups[i];
+
+		if (g->queue_id == queue_id && g->ws_id == ws_id &&
+			compareJsonbContainers(&DatumGetJsonbP(g->skills)->root, &skills->root) == 0)
+			return g;
+	}
+	return NULL;
+}
+
+/* whether some takable group's workstream holds items for preferred agents */
+static bool
+groups_hold(const ServeSearch *s)
+{
+	for (int i = 0; i < s->ngroups; i++)
+	{
+		const ItemGroup *g = &s->groups[i];
+
+		if (g->takable && g->ws->prefer && g->ws->has_preferred_wait)
+			return true;
+	}
+	return false;
+}
+
+/* an item held for the agent, copied out of SPI's result */
+typedef struct HeldItem
+{
+	int64		item;
+	int64		queue_id;
+	int64		ws_id;
+	Jsonb	   *skills;
+	bool		declined;
+} HeldItem;
+
+/*
+ * Serving a preferred agent: first the items held for them (prefer.c),
+ * found by key, not in the backlog of their queues, each taken as a
+ * round's item would be (its group takable, room, not declined, a profile
+ * slot, not held by another transaction); an item taken loses its holds.
+ * Every item looked at here is seen: the rounds pass over it.
+ */
+static void
+serve_held(ServeSearch *s)
+{
+	Datum		values[2] = {Int64GetDatum(s->ag.id), TimestampTzGetDatum(s->now)};
+	uint64		n;
+	HeldItem   *held;
+	bool		isnull;
+
+	if (s->pick || !groups_hold(s))
+		return;
+	n = util_exec(util_plan(&held_items_plan), values, NULL, false, 0, SPI_OK_SELECT);
+	held = palloc(sizeof(HeldItem) * (n + 1));
+	for (uint64 r = 0; r < n; r++)
+	{
+		held[r].item = util_col_int64(r, 1);
+		held[r].queue_id = util_col_int64(r, 2);
+		held[r].ws_id = util_col_int64(r, 3);
+		held[r].skills = DatumGetJsonbPCopy(util_col(r, 4, &isnull));
+		held[r].declined = serve_declined_by(util_col(r, 5, &isnull), s->ag.id);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	s->preferred = true;
+	for (uint64 r = 0; r < n && s->ag.free_units > 0; r++)
+	{
+		RoundItem	ri;
+
+		ri.group = find_group(s, held[r].queue_id, held[r].ws_id, held[r].skills);
+		if (ri.group == NULL || !ri.group->ws->prefer)
+			continue;
+		ri.item = held[r].item;
+		ri.declined = held[r].declined;
+		hash_search(s->seen, &ri.item, HASH_ENTER, NULL);
+		if (take_round_item(s, &ri))
+			prefer_release(ri.item);
+	}
+	s->preferred = false;
 }
 
 /*
@@ -934,6 +1057,7 @@ serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locke
 	 */
 	s.limit = pick ? 1 : min_units > 0 ? Min(32, Max(1, s.ag.free_units / min_units)) : 32;
 	s.seen = util_int64_hash("omniroute served items", sizeof(int64), CurrentMemoryContext);
+	serve_held(&s);
 
 	for (;;)
 	{
@@ -1019,7 +1143,7 @@ serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum d
 				(errcode(code),
 				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT ": %s",
 						agent_id, item, why)));
-	if (!take_item(&ag, ws, item, queue_id, true, now, &t, &no_slot))
+	if (!take_item(&ag, ws, item, queue_id, true, false, now, &t, &no_slot))
 	{
 		if (no_slot)
 			ereport(ERROR,

@@ -20,7 +20,7 @@
  *	static UtilPlan lock_plan = {"SELECT ... WHERE id = $1", 1, {INT8OID}, NULL};
  *	util_exec(util_plan(&lock_plan), values, NULL, false, 1, SPI_OK_SELECT);
  */
-#define UTIL_PLAN_MAXARGS 8
+#define UTIL_PLAN_MAXARGS 10
 
 typedef struct UtilPlan
 {
