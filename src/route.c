@@ -16,8 +16,10 @@
  *		   workstream's fallback queue (or the queue_id the application gave);
  *		4. in push mode, finds an agent: the workstream's bot, else the
  *		   agent who last handled the conversation (keep_same_agent), else
- *		   one that assign.c chooses and reserves; the item becomes offered
- *		   (active with auto_accept, or with a bot);
+ *		   the customer's best-ranked eligible preferred agent (prefer.c;
+ *		   or the item waits for one), else one that assign.c chooses and
+ *		   reserves; the item becomes offered (active with auto_accept, or
+ *		   with a bot);
  *		5. writes the new row's routing columns and diagnostics;
  *		6. records the item's first event and NOTIFYs the agent.
  *	  Everything happens in the inserting transaction: if it rolls back, the

@@ -31,7 +31,13 @@
  *	       and taken while the agent has room, each checked for the
  *	       declined list, the profile slot and another transaction's lock.
  *	  So a call reads the groups of the agent's queues and the items it
- *	  takes or passes over for those reasons, not the backlog.  An item
+ *	  takes or passes over for those reasons, not the backlog.
+ *
+ *	  Preferred agents (prefer.c): an item held for its customer's
+ *	  preferred agents is passed over like a declined one (its hold is
+ *	  probed by key, only in groups of workstreams that hold items); and
+ *	  serving a preferred agent first takes the items held for them, found
+ *	  by agent_id in preferred_hold, not in the backlog.  An item
  *	  whose required skills cannot be read (written before they were
  *	  checked on update) is passed over with a WARNING naming it.
  *
