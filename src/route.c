@@ -585,8 +585,20 @@ route_read_input(HeapTuple tup, TupleDesc desc, ItemInput *in)
 	in->given_queue_id = util_attr_int64(tup, desc, att_num[A_QUEUE], NULL);
 	in->external_id = datum_text_or_null(tup, desc, att_num[A_EXTERNAL]);
 	in->customer_id = datum_text_or_null(tup, desc, att_num[A_CUSTOMER]);
+}
+
+/*
+ * step 1, for a workstream that prefers: what a wait for a preferred agent
+ * needs (the item's id for its hold, and when it entered its queue); not
+ * read otherwise
+ */
+static void
+route_read_preference(HeapTuple tup, TupleDesc desc, ItemInput *in)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att_num[A_CREATED], desc, &isnull);
+
 	in->item_id = util_attr_int64(tup, desc, att_num[A_ID], NULL);
-	d = heap_getattr(tup, att_num[A_CREATED], desc, &isnull);
 	in->created_at = isnull ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(d);
 }
 
@@ -900,6 +912,8 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		elog(ERROR, "omniroute: SPI_connect failed");
 	ws = route_workstream(ws_id);
 	route_read_input(tup, desc, &in);
+	if (ws->prefer)
+		route_read_preference(tup, desc, &in);
 
 	/* 2, 3. classification and the queue, and its overflow */
 	jb_init(&diag);
