@@ -1073,6 +1073,56 @@ COMMENT ON FUNCTION omniroute.copy_workstream(bigint) IS
     'Copy a workstream with its context variables, rules (with their splits) and escalation steps under the name '
     '''Copy of <name>'' (or ''Copy of <name> (2)'', ...); returns the new id.';
 
+-- Preferred agents: workstream.preferred_agents and preferred_wait, the
+-- preferred_agent table, and preferred_hold (items waiting for one)
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE omniroute.workstream
+    ADD COLUMN preferred_agents text NOT NULL DEFAULT 'off' CHECK (preferred_agents IN ('off', 'prefer')),
+    ADD COLUMN preferred_wait interval CHECK (preferred_wait > interval '0' AND preferred_wait <= interval '366 days');
+
+/*
+ * Preferred agents of a customer (work_item.customer_id), best rank first
+ * (1 is best): routing looks them up by customer_id (the primary key's
+ * prefix); preferred_agent_agent_idx serves ON DELETE CASCADE.
+ */
+CREATE TABLE omniroute.preferred_agent (
+    customer_id text NOT NULL,
+    agent_id    bigint NOT NULL REFERENCES omniroute.agent (id) ON DELETE CASCADE,
+    rank        int NOT NULL DEFAULT 1 CHECK (rank BETWEEN 1 AND 10),
+    PRIMARY KEY (customer_id, agent_id)
+);
+CREATE INDEX preferred_agent_agent_idx ON omniroute.preferred_agent (agent_id);
+
+/*
+ * Open items waiting for a preferred agent: one row per item and preferred
+ * agent, written by the extension only when an item starts to wait (so an
+ * insert that does not wait pays nothing), until the item's preferred_wait
+ * has passed since queued_at.  Other agents pass over an item with a row
+ * whose until is ahead; a preferred agent who frees capacity finds their
+ * waiting items by agent_id; tick() removes the rows whose until has
+ * passed and routes their items to anyone (src/prefer.c).  No foreign
+ * keys: nothing is locked to write a hold; a hold of an item no longer open,
+ * or of an agent deleted since, is never read and goes when until passes.
+ */
+CREATE TABLE omniroute.preferred_hold (
+    work_item_id bigint NOT NULL,
+    agent_id     bigint NOT NULL,
+    until        timestamptz NOT NULL,
+    PRIMARY KEY (work_item_id, agent_id)
+);
+CREATE INDEX preferred_hold_agent_idx ON omniroute.preferred_hold (agent_id);
+CREATE INDEX preferred_hold_until_idx ON omniroute.preferred_hold (until);
+
+-- preferred agents: the admin configures them; the holds are the router's,
+-- readable by the admin and supervisors
+GRANT SELECT, INSERT, UPDATE, DELETE ON omniroute.preferred_agent TO omniroute_admin;
+GRANT SELECT ON omniroute.preferred_agent, omniroute.preferred_hold TO omniroute_supervisor;
+GRANT SELECT ON omniroute.preferred_hold TO omniroute_admin;
+
+SELECT pg_catalog.pg_extension_config_dump('omniroute.preferred_agent', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.preferred_hold', '');
+
 -- ---------------------------------------------------------------------------
 -- The tick worker: a launcher starts one in every database with the
 -- extension; the update wakes it for this database at its commit

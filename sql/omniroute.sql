@@ -243,7 +243,12 @@ CREATE TABLE omniroute.workstream (
     priority_aging    interval CHECK (priority_aging > interval '0' AND priority_aging <= interval '366 days'),
     -- how many times one item may be offered to the same agent (rejects and
     -- misses count); a decliner gets it again only when nobody else is eligible
-    max_offers_per_agent int NOT NULL DEFAULT 1 CHECK (max_offers_per_agent >= 1)
+    max_offers_per_agent int NOT NULL DEFAULT 1 CHECK (max_offers_per_agent >= 1),
+    -- preferred agents: 'prefer' offers an item of a customer with preferred
+    -- agents to the best-ranked eligible one; preferred_wait: how long it
+    -- waits open for one (since queued_at) before anyone may take it
+    preferred_agents  text NOT NULL DEFAULT 'off' CHECK (preferred_agents IN ('off', 'prefer')),
+    preferred_wait    interval CHECK (preferred_wait > interval '0' AND preferred_wait <= interval '366 days')
 );
 
 CREATE TABLE omniroute.context_variable (
@@ -311,6 +316,39 @@ CREATE TABLE omniroute.escalation_step (
     add_priority   int NOT NULL DEFAULT 0,
     PRIMARY KEY (workstream_id, after)
 );
+
+/*
+ * Preferred agents of a customer (work_item.customer_id), best rank first
+ * (1 is best): routing looks them up by customer_id (the primary key's
+ * prefix); preferred_agent_agent_idx serves ON DELETE CASCADE.
+ */
+CREATE TABLE omniroute.preferred_agent (
+    customer_id text NOT NULL,
+    agent_id    bigint NOT NULL REFERENCES omniroute.agent (id) ON DELETE CASCADE,
+    rank        int NOT NULL DEFAULT 1 CHECK (rank BETWEEN 1 AND 10),
+    PRIMARY KEY (customer_id, agent_id)
+);
+CREATE INDEX preferred_agent_agent_idx ON omniroute.preferred_agent (agent_id);
+
+/*
+ * Open items waiting for a preferred agent: one row per item and preferred
+ * agent, written by the extension only when an item starts to wait (so an
+ * insert that does not wait pays nothing), until the item's preferred_wait
+ * has passed since queued_at.  Other agents pass over an item with a row
+ * whose until is ahead; a preferred agent who frees capacity finds their
+ * waiting items by agent_id; tick() removes the rows whose until has
+ * passed and routes their items to anyone (src/prefer.c).  No foreign
+ * keys: nothing is locked to write a hold; a hold of an item no longer open,
+ * or of an agent deleted since, is never read and goes when until passes.
+ */
+CREATE TABLE omniroute.preferred_hold (
+    work_item_id bigint NOT NULL,
+    agent_id     bigint NOT NULL,
+    until        timestamptz NOT NULL,
+    PRIMARY KEY (work_item_id, agent_id)
+);
+CREATE INDEX preferred_hold_agent_idx ON omniroute.preferred_hold (agent_id);
+CREATE INDEX preferred_hold_until_idx ON omniroute.preferred_hold (until);
 
 -- ---------------------------------------------------------------------------
 -- Work items and their history
@@ -1095,6 +1133,11 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
     TO omniroute_admin;
 GRANT SELECT ON omniroute.operating_hours, omniroute.operating_hours_slot, omniroute.holiday,
                 omniroute.escalation_step TO omniroute_agent, omniroute_supervisor;
+-- preferred agents: the admin configures them; the holds are the router's,
+-- readable by the admin and supervisors
+GRANT SELECT, INSERT, UPDATE, DELETE ON omniroute.preferred_agent TO omniroute_admin;
+GRANT SELECT ON omniroute.preferred_agent, omniroute.preferred_hold TO omniroute_supervisor;
+GRANT SELECT ON omniroute.preferred_hold TO omniroute_admin;
 GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz),
                           omniroute.queue_next_open(bigint, timestamptz)
     TO omniroute_app, omniroute_agent, omniroute_reporter, omniroute_supervisor;
@@ -1597,6 +1640,8 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.operating_hours', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.operating_hours_slot', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.holiday', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.escalation_step', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.preferred_agent', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.preferred_hold', '');
 
 -- ---------------------------------------------------------------------------
 -- The tick worker (README: Operations)

@@ -1010,6 +1010,89 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	return req->ws->max_offers > 1 && req->nexcluded > 0 && choose_decliners(req, &s, res);
 }
 
+/* ----------------------------------------------------------------
+ * Preferred agents (src/prefer.c decides when this applies)
+ *
+ * The customer's preferred agents are few and named: they are read by key
+ * (direct_members: members of the queue with an allowed presence and room),
+ * rated for skills and the profile as a batch would be, and tried best rank
+ * first; ties go by closeness for closest matching, then by the queue's
+ * method order (which ends with the lowest id).  Each is judged by
+ * candidate_takes(), the one place every push candidate is judged.
+ * ----------------------------------------------------------------
+ */
+typedef struct PreferOrder
+{
+	AssignMethod method;
+	bool		closest;
+	const int64 *agents;
+	const int32 *ranks;
+	int			n;
+} PreferOrder;
+
+static int32
+preferred_rank(const PreferOrder *o, int64 agent_id)
+{
+	for (int i = 0; i < o->n; i++)
+		if (o->agents[i] == agent_id)
+			return o->ranks[i];
+	return PG_INT32_MAX;
+}
+
+static int
+cmp_preferred_qsort(const void *pa, const void *pb, void *arg)
+{
+	const PreferOrder *o = (const PreferOrder *) arg;
+	const Candidate *a = pa;
+	const Candidate *b = pb;
+	int32		ra = preferred_rank(o, a->agent_id);
+	int32		rb = preferred_rank(o, b->agent_id);
+
+	if (ra != rb)
+		return ra < rb ? -1 : 1;
+	if (o->closest)
+		return cmp_closest_qsort(pa, pb, (void *) &o->method);
+	return cmp_method(a, b, o->method);
+}
+
+bool
+assign_choose_preferred(const AssignRequest *req, const int64 *agents, const int32 *ranks,
+						int n, AssignResult *res)
+{
+	AssignSearch s = {0};
+	PreferOrder order = {req->queue->method, false, agents, ranks, n};
+	Candidate  *cands;
+	int			ncands;
+
+	SkillMatching matching = config_item_matching(req->ws, req->skill_matching);
+
+	memset(res, 0, sizeof(AssignResult));
+	if (req->ws->npresences == 0 || n == 0)
+		return false;
+	s.use_skills = req->skills != NULL && req->skills->n > 0 && matching != SKILLS_NONE;
+	s.closest = order.closest = s.use_skills && matching == SKILLS_CLOSEST;
+	s.nqualified = -1;
+	ncands = direct_members(req->queue->id, agents, n, req->ws->presences,
+							req->ws->npresences, req->ws->capacity_units, &cands);
+	if (ncands > 0 && s.use_skills)
+		rate_skills(req, cands, ncands);
+	if (ncands > 0 && req->ws->capacity_profile != NULL)
+		rate_profiles(req, cands, ncands);
+	if (ncands > 1)
+		qsort_arg(cands, ncands, sizeof(Candidate), cmp_preferred_qsort, &order);
+	for (int i = 0; i < ncands; i++)
+	{
+		res->examined++;
+		if (candidate_takes(req, &s, &cands[i], res, false))
+		{
+			describe_winner(req, &cands[i], res);
+			res->rank = preferred_rank(&order, cands[i].agent_id);
+			return true;
+		}
+	}
+	return false;
+}
+
 /* the "assignment" member of diagnostics for a successful choice */
 static void
 assign_result_json(JsonBuild *b, const AssignRequest *req, const AssignResult *res)
@@ -1049,6 +1132,8 @@ assign_result_json(JsonBuild *b, const AssignRequest *req, const AssignResult *r
 					 psprintf("declined %d of %d times before; nobody who declined it fewer times was eligible",
 							  res->declined_before, req->ws->max_offers));
 	}
+	if (req->preferred_note != NULL)
+		jb_kv_string(b, "preferred", req->preferred_note);
 }
 
 /* ... and when nobody was eligible: say why */
@@ -1081,6 +1166,8 @@ assign_none_json(JsonBuild *b, const AssignRequest *req, const AssignResult *res
 	jb_kv_string(b, "reason", reason);
 	jb_kv_string(b, "method", config_method_name(req->queue->method));
 	jb_kv_int(b, "candidates_examined", res->examined);
+	if (req->preferred_note != NULL)
+		jb_kv_string(b, "preferred", req->preferred_note);
 }
 
 /* whether the request's queue is closed now by its operating hours: it offers to nobody */

@@ -31,6 +31,7 @@ typedef struct AssignRequest
 	int			nexcluded;
 	bool		reserve;		/* false: only choose (simulate) */
 	TimestampTz now;
+	const char *preferred_note; /* why no preferred agent took it, or NULL */
 } AssignRequest;
 
 typedef struct AssignResult
@@ -51,9 +52,13 @@ typedef struct AssignResult
 	int32		unreached_level;
 	int32		unreached_best; /* the best proficiency a member has in it */
 	bool		unreached_all;	/* exact: each skill is there, never all in one */
+	int32		rank;			/* assign_choose_preferred: the winner's rank */
 } AssignResult;
 
 extern bool assign_choose(const AssignRequest *req, AssignResult *res);
+/* the best-ranked eligible of the n agents given (ranks[i]: agents[i]'s) */
+extern bool assign_choose_preferred(const AssignRequest *req, const int64 *agents,
+									const int32 *ranks, int n, AssignResult *res);
 /* reserve units for a named agent whatever their capacity and presence */
 /* capacity profile slots (see assign.c) */
 extern bool assign_profile_charge(int64 agent_id, const char *profile, TimestampTz now, bool force);

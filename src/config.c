@@ -355,7 +355,8 @@ static UtilPlan workstream_plan = {
 	"       ARRAY(SELECT p.name FROM omniroute.presence p"
 	"              WHERE p.name = ANY (w.allowed_presences)"
 	"                 OR p.base = ANY (w.allowed_presences)"
-	"              ORDER BY p.name)"
+	"              ORDER BY p.name),"
+	"       w.preferred_agents, w.preferred_wait"
 	"  FROM omniroute.workstream w WHERE w.id = $1", 1, {INT8OID}, NULL
 };
 static UtilPlan queue_plan = {
@@ -672,6 +673,8 @@ load_workstream(int64 id)
 	cfg->presences = palloc(sizeof(char *) * Max(nelems, 1));
 	for (int i = 0; i < nelems; i++)
 		cfg->presences[i] = TextDatumGetCString(elems[i]);
+	cfg->prefer = strcmp(get_text(tup, desc, 15), "prefer") == 0;
+	cfg->has_preferred_wait = get_interval(tup, desc, 16, &cfg->preferred_wait);
 
 	cfg->vars = config_load_vars(id);
 	load_rules(id, true, cfg);

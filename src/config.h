@@ -81,6 +81,10 @@ typedef struct WorkstreamConfig
 	bool		has_wrap_up_block;
 	Interval	wrap_up_block;
 	int32		max_offers;		/* max_offers_per_agent: offers of one item to one agent */
+	/* preferred agents: preferred_agents = 'prefer', and preferred_wait */
+	bool		prefer;
+	bool		has_preferred_wait;
+	Interval	preferred_wait;
 	/* allowed presences, expanded to every presence name whose base is allowed */
 	int			npresences;
 	char	  **presences;

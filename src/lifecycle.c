@@ -42,6 +42,7 @@
 #include "item.h"
 #include "lifecycle.h"
 #include "overflow.h"
+#include "prefer.h"
 #include "priv.h"
 #include "route.h"
 #include "serve.h"
@@ -59,7 +60,8 @@ static const char *declined_how(int64 item, int64 agent);
  */
 static UtilPlan lock_item_plan = {
 	"SELECT workstream_id, state, queue_id, agent_id, reserved_units,"
-	"       declined_agents, required_skills, profile, external_id, skill_matching"
+	"       declined_agents, required_skills, profile, external_id, skill_matching,"
+	"       customer_id, queued_at"
 	"  FROM omniroute.work_item WHERE id = $1 FOR UPDATE",
 	1, {INT8OID}, NULL
 };
@@ -284,6 +286,7 @@ lifecycle_try_lock_item(int64 id, WorkItem *it)
 {
 	Datum		values[1] = {Int64GetDatum(id)};
 	bool		isnull;
+	Datum		d;
 
 	if (util_exec(util_plan(&lock_item_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
 		return false;
@@ -298,6 +301,9 @@ lifecycle_try_lock_item(int64 id, WorkItem *it)
 	it->profile = util_col_text(0, 8);
 	it->external_id = util_col_text(0, 9);
 	it->skill_matching = util_col_text(0, 10);
+	it->customer_id = util_col_text(0, 11);
+	d = util_col(0, 12, &isnull);
+	it->queued_at = isnull ? 0 : DatumGetTimestampTz(d);
 	return true;
 }
 
@@ -465,8 +471,9 @@ requeue_item(LifecycleCall *call, WorkItem *it, Datum diagnostics, const char *w
 
 /*
  * Route an item that lost its agent again within its queue, never back to
- * an agent in its declined list: offered to the next eligible agent, or
- * open.  'it' is locked; its agent's units are already released.
+ * an agent in its declined list: offered to a preferred agent of its
+ * customer (prefer.c) or held for one, else to the next eligible agent,
+ * or open.  'it' is locked; its agent's units are already released.
  */
 void
 lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
@@ -476,11 +483,30 @@ lifecycle_reroute(LifecycleCall *call, WorkItem *it, const char *why)
 	AssignResult res;
 	RequiredSkills rs;
 	JsonBuild	diag;
+	PreferChoice pc;
 
 	if (ws == NULL)
 		elog(ERROR, "omniroute: workstream " INT64_FORMAT " vanished", it->ws_id);
 	reroute_request(call, it, ws, &rs, &req);
 	jb_init(&diag);
+	prefer_choose(&req, it->customer_id, it->queued_at ? it->queued_at : call->now, &res, &pc);
+	/* a hold from an earlier wait must not outlive it */
+	if (ws->prefer && pc.step != PREFER_WAIT)
+		prefer_release(it->id);
+	if (pc.step != PREFER_NONE)
+	{
+		prefer_describe(&req, &pc, &res, &diag);
+		if (pc.step == PREFER_WAIT)
+		{
+			prefer_hold(it->id, &pc, false);
+			requeue_item(call, it, jb_finish(&diag), why);
+		}
+		else
+			offer_item(call, it, ws, res.agent_id, jb_finish(&diag), ws->capacity_profile,
+					   detail_of("after", why));
+		return;
+	}
+	req.preferred_note = pc.note;
 	/* the agent's units and profile slot are reserved when one is found */
 	if (assign_and_describe(&req, &res, &diag))
 		offer_item(call, it, ws, res.agent_id, jb_finish(&diag), ws->capacity_profile,

@@ -34,6 +34,8 @@ typedef struct WorkItem
 	char	   *profile;		/* capacity profile slot held, or NULL */
 	char	   *external_id;	/* the conversation or record, or NULL */
 	char	   *skill_matching; /* set by an escalation step; NULL: ws's */
+	char	   *customer_id;	/* or NULL */
+	TimestampTz queued_at;		/* when it entered its queue (0: not known) */
 } WorkItem;
 
 extern void lifecycle_begin(LifecycleCall *call);

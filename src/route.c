@@ -16,8 +16,10 @@
  *		   workstream's fallback queue (or the queue_id the application gave);
  *		4. in push mode, finds an agent: the workstream's bot, else the
  *		   agent who last handled the conversation (keep_same_agent), else
- *		   one that assign.c chooses and reserves; the item becomes offered
- *		   (active with auto_accept, or with a bot);
+ *		   the customer's best-ranked eligible preferred agent (prefer.c;
+ *		   or the item waits for one), else one that assign.c chooses and
+ *		   reserves; the item becomes offered (active with auto_accept, or
+ *		   with a bot);
  *		5. writes the new row's routing columns and diagnostics;
  *		6. records the item's first event and NOTIFYs the agent.
  *	  Everything happens in the inserting transaction: if it rolls back, the
@@ -53,6 +55,7 @@
 #include "events.h"
 #include "hours.h"
 #include "item.h"
+#include "prefer.h"
 #include "refs.h"
 #include "route.h"
 #include "jb.h"
@@ -665,6 +668,20 @@ route_read_input(HeapTuple tup, TupleDesc desc, ItemInput *in)
 	in->customer_id = datum_text_or_null(tup, desc, att_num[A_CUSTOMER]);
 }
 
+/*
+ * step 1, for a workstream that prefers: what a wait for a preferred agent
+ * needs besides the item's id (read for every item, for splits): when it
+ * entered its queue; not read otherwise
+ */
+static void
+route_read_preference(HeapTuple tup, TupleDesc desc, ItemInput *in)
+{
+	bool		isnull;
+	Datum		d = heap_getattr(tup, att_num[A_CREATED], desc, &isnull);
+
+	in->created_at = isnull ? GetCurrentTransactionStartTimestamp() : DatumGetTimestampTz(d);
+}
+
 /* the workstream, held as a foreign key would hold it (refs.c) */
 static WorkstreamConfig *
 route_workstream(int64 ws_id)
@@ -732,13 +749,19 @@ route_assign_same_agent(WorkstreamConfig *ws, const ItemInput *in,
 	return true;
 }
 
-/* step 4, otherwise: assign.c chooses and reserves an agent who has room */
+/*
+ * step 4, otherwise: the customer's preferred agents (prefer.c), else
+ * assign.c chooses and reserves an agent who has room.  An item waiting
+ * for a preferred agent is held for them (it stays open).
+ */
 static void
-route_assign_any(WorkstreamConfig *ws, const RouteOutcome *out, TimestampTz now,
-				 RouteAssignment *a, JsonBuild *diag)
+route_assign_any(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
+				 TimestampTz now, RouteAssignment *a, JsonBuild *diag)
 {
 	AssignRequest req;
 	AssignResult res;
+	PreferChoice pc;
+	bool		found;
 
 	memset(&req, 0, sizeof(req));
 	req.ws = ws;
@@ -747,7 +770,20 @@ route_assign_any(WorkstreamConfig *ws, const RouteOutcome *out, TimestampTz now,
 	req.reserve = true;
 	req.now = now;
 	memset(&res, 0, sizeof(res));
-	if (assign_and_describe(&req, &res, diag))
+	if (prefer_choose(&req, in->customer_id, in->created_at, &res, &pc) == PREFER_NONE)
+	{
+		req.preferred_note = pc.note;
+		found = assign_and_describe(&req, &res, diag);
+	}
+	else
+	{
+		prefer_describe(&req, &pc, &res, diag);
+		found = (pc.step == PREFER_CHOSEN);
+		a->how = "preferred_agent";
+		if (pc.step == PREFER_WAIT)
+			prefer_hold(in->item_id, &pc, true);
+	}
+	if (found)
 	{
 		a->agent_id = res.agent_id;
 		a->profile_charged = ws->capacity_profile != NULL;
@@ -802,7 +838,7 @@ route_assign(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
 			 route_assign_same_agent(ws, in, out, now, a))
 		route_describe_assignment(a, diag);
 	else
-		route_assign_any(ws, out, now, a, diag);
+		route_assign_any(ws, in, out, now, a, diag);
 }
 
 /* the columns of the new row that routing sets */
@@ -956,6 +992,8 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 		elog(ERROR, "omniroute: SPI_connect failed");
 	ws = route_workstream(ws_id);
 	route_read_input(tup, desc, &in);
+	if (ws->prefer)
+		route_read_preference(tup, desc, &in);
 
 	/* 2, 3. classification and the queue, and its overflow */
 	jb_init(&diag);
@@ -1031,6 +1069,31 @@ begin_trial(const char *fn, int64 ws_id, Jsonb *context, ItemInput *in)
  * simulate(workstream_id, context)
  * ----------------------------------------------------------------
  */
+
+/* step 4 without reserving: the customer's preferred agents, else the method */
+static void
+simulate_assignment(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
+					TimestampTz now, JsonBuild *diag)
+{
+	AssignRequest req;
+	AssignResult res;
+	PreferChoice pc;
+
+	memset(&req, 0, sizeof(req));
+	req.ws = ws;
+	req.queue = out->queue;
+	req.skills = &out->skills;
+	req.reserve = false;
+	req.now = now;
+	if (prefer_choose(&req, in->customer_id, now, &res, &pc) == PREFER_NONE)
+	{
+		req.preferred_note = pc.note;
+		assign_and_describe(&req, &res, diag);
+	}
+	else
+		prefer_describe(&req, &pc, &res, diag);
+}
+
 PG_FUNCTION_INFO_V1(omniroute_simulate);
 
 Datum
@@ -1064,18 +1127,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	if (out.held)
 		route_hold(&out, &diag);
 	else
-	{
-		AssignRequest req;
-		AssignResult res;
-
-		memset(&req, 0, sizeof(req));
-		req.ws = ws;
-		req.queue = out.queue;
-		req.skills = &out.skills;
-		req.reserve = false;
-		req.now = now;
-		assign_and_describe(&req, &res, &diag);
-	}
+		simulate_assignment(ws, &in, &out, now, &diag);
 	jb_end_object(&diag);
 	MemoryContextSwitchTo(caller_ctx);
 	result = jb_finish(&diag);

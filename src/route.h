@@ -23,6 +23,7 @@ typedef struct ItemInput
 	int64		given_queue_id; /* 0: let the route rules choose */
 	int64		item_id;		/* what a split divides on ... */
 	bool		has_item_id;	/* ... if known (simulate: work_item_id) */
+	TimestampTz created_at;		/* when it entered its queue */
 } ItemInput;
 
 /* what classification and routing made of it */

@@ -35,7 +35,13 @@
  *	       and taken while the agent has room, each checked for the
  *	       declined list, the profile slot and another transaction's lock.
  *	  So a call reads the groups of the agent's queues and the items it
- *	  takes or passes over for those reasons, not the backlog.  An item
+ *	  takes or passes over for those reasons, not the backlog.
+ *
+ *	  Preferred agents (prefer.c): an item held for its customer's
+ *	  preferred agents is passed over like a declined one (its hold is
+ *	  probed by key, only in groups of workstreams that hold items); and
+ *	  serving a preferred agent first takes the items held for them, found
+ *	  by agent_id in preferred_hold, not in the backlog.  An item
  *	  whose required skills cannot be read (written before they were
  *	  checked on update) is passed over with a WARNING naming it.
  *
@@ -70,6 +76,7 @@
 #include "hours.h"
 #include "item.h"
 #include "jb.h"
+#include "prefer.h"
 #include "route.h"
 #include "serve.h"
 #include "util.h"
@@ -184,34 +191,45 @@ static UtilPlan groups_plan = {
 	1, {INT8OID}, NULL
 };
 
+/*
+ * Whether an item of a group whose workstream prefers (g.prefer, from $9)
+ * is held for its preferred agents at $8, now (prefer.c): one probe of
+ * preferred_hold's key.
+ */
+#define HELD \
+	"CASE WHEN g.prefer THEN EXISTS (SELECT 1 FROM omniroute.preferred_hold h" \
+	" WHERE h.work_item_id = i.id AND h.until > $8) ELSE false END"
+
 /* the top $6 items of group g, best first (matching: GROUP_UNSET, GROUP_SET) */
 #define TOP_ITEMS(matching) \
-	"(SELECT i.id, i.priority, i.created_at, i.declined_agents" \
+	"(SELECT i.id, i.priority, i.created_at, i.declined_agents, " HELD " AS held" \
 	"   FROM omniroute.work_item i" \
 	"  WHERE " IN_GROUP(matching) \
 	"  ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id" \
 	"  LIMIT $6)"
 
 /*
- * The top $6 items of each group given, merged in serving order.  Without
- * priority aging: column 4 is empty, the caller counts each group's rows.
+ * The top $6 items of each group given, merged in serving order ($7: the
+ * groups' skill matchings; $8: now; $9: whether each group's workstream
+ * prefers with a wait).  Without priority aging: column 4 is empty, the
+ * caller counts each group's rows.  Column 5: held (HELD).
  */
 static UtilPlan open_items_plan = {
-	"SELECT w.id, g.n, w.declined_agents"
-	"  FROM unnest($1, $2, $3, $4, $5, $7)"
-	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, skill_matching)"
+	"SELECT w.id, g.n, w.declined_agents, NULL, w.held"
+	"  FROM unnest($1, $2, $3, $4, $5, $7, $9)"
+	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, skill_matching, prefer)"
 	" CROSS JOIN LATERAL"
 	"       (" TOP_ITEMS(GROUP_UNSET) " UNION ALL " TOP_ITEMS(GROUP_SET) ") w"
 	" ORDER BY g.queue_priority DESC, w.priority DESC, w.created_at, w.id",
-	7, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
-		TEXTARRAYOID}, NULL
+	9, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
+		TEXTARRAYOID, TIMESTAMPTZOID, BOOLARRAYOID}, NULL
 };
 
 /* ... as open_items_aging_plan reads a group without aging */
 #define TOP_ITEMS_RANKED(matching) \
 	"(SELECT i.id, i.priority::bigint AS effective, i.created_at, i.declined_agents," \
 	"        row_number() OVER (ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id)" \
-	"            AS rn" \
+	"            AS rn, " HELD " AS held" \
 	"   FROM omniroute.work_item i" \
 	"  WHERE g.aging IS NULL AND " IN_GROUP(matching) \
 	"  ORDER BY i.skill_matching, i.priority DESC, i.created_at, i.id" \
@@ -219,7 +237,7 @@ static UtilPlan open_items_plan = {
 
 /* ... and with aging: the top $6 of each priority level, the levels by a loose scan */
 #define TOP_ITEMS_AGED(matching) \
-	"(SELECT t.id, t.effective, t.created_at, t.declined_agents, t.rn" \
+	"(SELECT t.id, t.effective, t.created_at, t.declined_agents, t.rn, t.held" \
 	"   FROM (WITH RECURSIVE lv(priority) AS (" \
 	"             (SELECT i.priority FROM omniroute.work_item i" \
 	"               WHERE g.aging IS NOT NULL AND " IN_GROUP(matching) \
@@ -234,17 +252,18 @@ static UtilPlan open_items_plan = {
 	"         SELECT priority FROM lv) l" \
 	"  CROSS JOIN LATERAL" \
 	"        (SELECT i.id, i.created_at, i.declined_agents," \
-	"                i.priority + " SERVE_AGING_BONUS("$9", "i.created_at", "g.aging") \
+	"                i.priority + " SERVE_AGING_BONUS("$8", "i.created_at", "g.aging") \
 	"                    AS effective," \
-	"                row_number() OVER (ORDER BY i.skill_matching, i.created_at, i.id) AS rn" \
+	"                row_number() OVER (ORDER BY i.skill_matching, i.created_at, i.id) AS rn," \
+	"                " HELD " AS held" \
 	"           FROM omniroute.work_item i" \
 	"          WHERE " IN_GROUP(matching) " AND i.priority = l.priority" \
 	"          ORDER BY i.skill_matching, i.created_at, i.id" \
 	"          LIMIT $6) t)"
 
 /*
- * The same with priority aging ($8: each group's workstream's, NULL for
- * none; $9: now).  An item's effective priority is its priority plus one
+ * The same with priority aging ($10: each group's workstream's, NULL for
+ * none; $8: now).  An item's effective priority is its priority plus one
  * for each whole priority_aging it has waited since created_at.  Within a
  * priority level, the older item is never behind, so the best items of a
  * group are among the oldest of each level it holds: the levels are found
@@ -254,18 +273,36 @@ static UtilPlan open_items_plan = {
  * priority, then age.  No queue is sorted whole.  A group without aging is
  * read as by open_items_plan.  Column 4 numbers each row within its level
  * (its group, without aging): the caller knows from it which lists gave
- * all they were asked for.
+ * all they were asked for; column 5 is HELD.
  */
 static UtilPlan open_items_aging_plan = {
-	"SELECT w.id, g.n, w.declined_agents, w.rn"
-	"  FROM unnest($1, $2, $3, $4, $5, $7, $8)"
-	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, skill_matching, aging)"
+	"SELECT w.id, g.n, w.declined_agents, w.rn, w.held"
+	"  FROM unnest($1, $2, $3, $4, $5, $7, $9, $10)"
+	"       AS g(queue_id, workstream_id, required_skills, queue_priority, n, skill_matching, prefer,"
+	"            aging)"
 	" CROSS JOIN LATERAL"
 	"       (" TOP_ITEMS_RANKED(GROUP_UNSET) " UNION ALL " TOP_ITEMS_RANKED(GROUP_SET)
 	"        UNION ALL " TOP_ITEMS_AGED(GROUP_UNSET) " UNION ALL " TOP_ITEMS_AGED(GROUP_SET) ") w"
 	" ORDER BY g.queue_priority DESC, w.effective DESC, w.created_at, w.id",
-	9, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
-		TEXTARRAYOID, INTERVALARRAYOID, TIMESTAMPTZOID}, NULL
+	10, {INT8ARRAYOID, INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID, INT4ARRAYOID, INT8OID,
+		 TEXTARRAYOID, TIMESTAMPTZOID, BOOLARRAYOID, INTERVALARRAYOID}, NULL
+};
+
+/*
+ * Items held for the agent as a preferred agent of their customer
+ * (prefer.c), by preferred_hold's agent_id: open, the hold not over; best
+ * queue priority, then item priority, then age.
+ */
+static UtilPlan held_items_plan = {
+	"SELECT i.id, i.queue_id, i.workstream_id, i.required_skills, i.declined_agents,"
+	"       i.skill_matching"
+	"  FROM omniroute.preferred_hold h"
+	"  JOIN omniroute.work_item i ON i.id = h.work_item_id AND i.state = 'open'"
+	"  JOIN omniroute.queue q ON q.id = i.queue_id"
+	" WHERE h.agent_id = $1 AND h.until > $2"
+	" ORDER BY q.priority DESC, i.priority DESC, i.created_at, i.id"
+	" LIMIT 64",
+	2, {INT8OID, TIMESTAMPTZOID}, NULL
 };
 
 static UtilPlan take_item_plan = {
@@ -502,7 +539,7 @@ typedef struct Taken
 
 /* the "assignment" member of the diagnostics of an item served or picked */
 static Datum
-taken_assignment(int64 agent_id, bool pick, bool active)
+taken_assignment(int64 agent_id, bool pick, bool active, bool preferred)
 {
 	JsonBuild	b;
 
@@ -510,9 +547,10 @@ taken_assignment(int64 agent_id, bool pick, bool active)
 	jb_object(&b);
 	jb_kv_string(&b, "outcome", item_state_name(active ? ITEM_ACTIVE : ITEM_OFFERED));
 	jb_kv_int(&b, "agent_id", agent_id);
-	jb_kv_string(&b, "method", pick ? "picked" : "served");
+	jb_kv_string(&b, "method", pick ? "picked" : preferred ? "preferred_agent" : "served");
 	if (!pick)
-		jb_kv_string(&b, "reason", "the agent freed capacity");
+		jb_kv_string(&b, "reason", preferred ? "a preferred agent freed capacity" :
+					 "the agent freed capacity");
 	jb_end_object(&b);
 	return jb_finish(&b);
 }
@@ -527,7 +565,7 @@ taken_assignment(int64 agent_id, bool pick, bool active)
  */
 static bool
 take_item(ServeAgent *ag, WorkstreamConfig *ws, int64 item, int64 queue_id, bool pick,
-		  TimestampTz now, Taken *t, bool *no_slot)
+		  bool preferred, TimestampTz now, Taken *t, bool *no_slot)
 {
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', 'n'};
@@ -549,7 +587,7 @@ take_item(ServeAgent *ag, WorkstreamConfig *ws, int64 item, int64 queue_id, bool
 	values[2] = Int64GetDatum(ag->id);
 	values[3] = Int32GetDatum(ws->capacity_units);
 	values[4] = TimestampTzGetDatum(now);
-	values[5] = taken_assignment(ag->id, pick, active);
+	values[5] = taken_assignment(ag->id, pick, active, preferred);
 	if (util_exec(util_plan(&take_item_plan), values, nulls, false, 0,
 				  SPI_OK_UPDATE_RETURNING) == 0)
 	{
@@ -752,6 +790,7 @@ typedef struct RoundItem
 	ItemGroup  *group;
 	int			declines;		/* times the agent rejected or missed it */
 	Datum		declined;		/* its declined_agents, when a re-offer may be */
+	bool		held;			/* held for its customer's preferred agents */
 } RoundItem;
 
 /* one serve_or_pick(): the agent, their groups, what they took so far */
@@ -768,6 +807,7 @@ typedef struct ServeSearch
 	int			ntaken;
 	int			cap;
 	ServeContext sc;			/* the item being looked at, for errors */
+	bool		preferred;		/* taking items held for them (serve_held) */
 } ServeSearch;
 
 /*
@@ -838,6 +878,7 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 	Datum	   *index = palloc(sizeof(Datum) * ng);
 	Datum	   *agings = palloc(sizeof(Datum) * ng);
 	bool	   *aging_nulls = palloc(sizeof(bool) * ng);
+	Datum	   *prefers = palloc(sizeof(Datum) * ng);
 	int			nsent = 0;
 	int			dims[1];
 	int			lbs[1] = {1};
@@ -857,10 +898,12 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 		agings[nsent] = g->aging;
 		aging_nulls[nsent] = (g->aging == (Datum) 0);
 		*aging |= (g->aging != (Datum) 0);
+		prefers[nsent] = BoolGetDatum(g->ws->prefer && g->ws->has_preferred_wait &&
+									   !g->ws->pick_mode);
 		g->fetched = 0;
 		nsent++;
 	}
-	memset(nulls, ' ', 9);
+	memset(nulls, ' ', 10);
 	values[0] = PointerGetDatum(construct_array(qids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[1] = PointerGetDatum(construct_array(wsids, nsent, INT8OID, 8, true, TYPALIGN_DOUBLE));
 	values[2] = PointerGetDatum(construct_array(skills, nsent, JSONBOID, -1, false, TYPALIGN_INT));
@@ -868,15 +911,26 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 	values[4] = PointerGetDatum(construct_array(index, nsent, INT4OID, 4, true, TYPALIGN_INT));
 	values[5] = Int64GetDatum(s->limit);
 	values[6] = round_matchings(s, nsent);
+	values[7] = TimestampTzGetDatum(s->now);
+	values[8] = PointerGetDatum(construct_array(prefers, nsent, BOOLOID, 1, true, TYPALIGN_CHAR));
 	if (*aging)
 	{
 		dims[0] = nsent;
-		values[7] = PointerGetDatum(construct_md_array(agings, aging_nulls, 1, dims, lbs,
+		values[9] = PointerGetDatum(construct_md_array(agings, aging_nulls, 1, dims, lbs,
 													   INTERVALOID, sizeof(Interval), false,
 													   TYPALIGN_DOUBLE));
-		values[8] = TimestampTzGetDatum(s->now);
 	}
 	return nsent;
+}
+
+/* how often the agent declined the item, and its declined list if a re-offer may be */
+static void
+round_item_declines(RoundItem *ri, Datum declined, WorkstreamConfig *ws, int64 agent_id)
+{
+	ri->declines = serve_declined_count(declined, agent_id);
+	ri->declined = (Datum) 0;
+	if (ri->declines > 0 && ws != NULL && ri->declines < ws->max_offers)
+		ri->declined = PointerGetDatum(DatumGetArrayTypePCopy(declined));
 }
 
 /*
@@ -891,8 +945,8 @@ round_arguments(ServeSearch *s, Datum *values, char *nulls, bool *aging)
 static RoundItem *
 read_round(ServeSearch *s, int *nitems, bool *more)
 {
-	Datum		values[9];
-	char		nulls[9];
+	Datum		values[10];
+	char		nulls[10];
 	bool		aging;
 	uint64		n;
 	uint64		upto;
@@ -925,10 +979,8 @@ read_round(ServeSearch *s, int *nitems, bool *more)
 		Datum		arr = util_col(r, 3, &isnull);
 		WorkstreamConfig *ws = items[r].group->ws;
 
-		items[r].declines = serve_declined_count(arr, s->ag.id);
-		items[r].declined = (Datum) 0;
-		if (items[r].declines > 0 && ws != NULL && items[r].declines < ws->max_offers)
-			items[r].declined = PointerGetDatum(DatumGetArrayTypePCopy(arr));
+		round_item_declines(&items[r], arr, ws, s->ag.id);
+		items[r].held = DatumGetBool(util_col(r, 5, &isnull));
 	}
 	SPI_freetuptable(SPI_tuptable);
 	*nitems = (int) upto;
@@ -996,6 +1048,9 @@ take_round_item(ServeSearch *s, const RoundItem *ri)
 		g->takable = false;
 		return false;
 	}
+	/* held for a customer's preferred agents (not this one): passed over */
+	if (ri->held)
+		return false;
 	if (ri->declines > 0 && !reoffer_allowed(s, ri))
 		return false;
 	if (s->ntaken == s->cap)
@@ -1005,7 +1060,7 @@ take_round_item(ServeSearch *s, const RoundItem *ri)
 			palloc(sizeof(Taken) * s->cap);
 	}
 	s->sc.item = ri->item;
-	took = take_item(&s->ag, g->ws, ri->item, g->queue_id, s->pick, s->now,
+	took = take_item(&s->ag, g->ws, ri->item, g->queue_id, s->pick, s->preferred, s->now,
 					 &s->taken[s->ntaken], &no_slot);
 	s->sc.item = 0;
 	if (took)
@@ -1040,6 +1095,95 @@ take_round(ServeSearch *s, const RoundItem *items, int n, int64 *picked)
 		}
 	}
 	return fresh;
+}
+
+/* the group of the agent's groups an item belongs to, or NULL */
+static ItemGroup *
+find_group(ServeSearch *s, int64 queue_id, int64 ws_id, Jsonb *skills, const char *matching)
+{
+	for (int i = 0; i < s->ngroups; i++)
+	{
+		ItemGroup  *g = &s->groups[i];
+
+		if (g->queue_id == queue_id && g->ws_id == ws_id &&
+			(g->matching == NULL ? matching == NULL :
+			 matching != NULL && strcmp(g->matching, matching) == 0) &&
+			compareJsonbContainers(&DatumGetJsonbP(g->skills)->root, &skills->root) == 0)
+			return g;
+	}
+	return NULL;
+}
+
+/* whether some takable group's workstream holds items for preferred agents */
+static bool
+groups_hold(const ServeSearch *s)
+{
+	for (int i = 0; i < s->ngroups; i++)
+	{
+		const ItemGroup *g = &s->groups[i];
+
+		if (g->takable && g->ws->prefer && g->ws->has_preferred_wait)
+			return true;
+	}
+	return false;
+}
+
+/* an item held for the agent, copied out of SPI's result */
+typedef struct HeldItem
+{
+	int64		item;
+	int64		queue_id;
+	int64		ws_id;
+	Jsonb	   *skills;
+	char	   *matching;		/* the item's skill_matching, or NULL */
+	Datum		declined;		/* its declined_agents */
+} HeldItem;
+
+/*
+ * Serving a preferred agent: first the items held for them (prefer.c),
+ * found by key, not in the backlog of their queues, each taken as a
+ * round's item would be (its group takable, room, not declined, a profile
+ * slot, not held by another transaction); an item taken loses its holds.
+ * Every item looked at here is seen: the rounds pass over it.
+ */
+static void
+serve_held(ServeSearch *s)
+{
+	Datum		values[2] = {Int64GetDatum(s->ag.id), TimestampTzGetDatum(s->now)};
+	uint64		n;
+	HeldItem   *held;
+	bool		isnull;
+
+	if (s->pick || !groups_hold(s))
+		return;
+	n = util_exec(util_plan(&held_items_plan), values, NULL, false, 0, SPI_OK_SELECT);
+	held = palloc(sizeof(HeldItem) * (n + 1));
+	for (uint64 r = 0; r < n; r++)
+	{
+		held[r].item = util_col_int64(r, 1);
+		held[r].queue_id = util_col_int64(r, 2);
+		held[r].ws_id = util_col_int64(r, 3);
+		held[r].skills = DatumGetJsonbPCopy(util_col(r, 4, &isnull));
+		held[r].declined = PointerGetDatum(DatumGetArrayTypePCopy(util_col(r, 5, &isnull)));
+		held[r].matching = util_col_text(r, 6);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	s->preferred = true;
+	for (uint64 r = 0; r < n && s->ag.free_units > 0; r++)
+	{
+		RoundItem	ri;
+
+		ri.group = find_group(s, held[r].queue_id, held[r].ws_id, held[r].skills, held[r].matching);
+		if (ri.group == NULL || !ri.group->ws->prefer)
+			continue;
+		ri.item = held[r].item;
+		ri.held = false;
+		round_item_declines(&ri, held[r].declined, ri.group->ws, s->ag.id);
+		hash_search(s->seen, &ri.item, HASH_ENTER, NULL);
+		if (take_round_item(s, &ri))
+			prefer_release(ri.item);
+	}
+	s->preferred = false;
 }
 
 /*
@@ -1079,6 +1223,7 @@ serve_or_pick(int64 agent_id, TimestampTz now, EventBuf *events, bool skip_locke
 	 */
 	s.limit = pick ? 1 : min_units > 0 ? Min(32, Max(1, s.ag.free_units / min_units)) : 32;
 	s.seen = util_int64_hash("omniroute served items", sizeof(int64), CurrentMemoryContext);
+	serve_held(&s);
 
 	for (;;)
 	{
@@ -1164,7 +1309,7 @@ serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum d
 				(errcode(code),
 				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT ": %s",
 						agent_id, item, why)));
-	if (!take_item(&ag, ws, item, queue_id, true, now, &t, &no_slot))
+	if (!take_item(&ag, ws, item, queue_id, true, false, now, &t, &no_slot))
 	{
 		if (no_slot)
 			ereport(ERROR,

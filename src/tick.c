@@ -23,7 +23,10 @@
  *	     (since queued_at) get the queue's overflow action (not 'queue',
  *	     nor a transfer onto the queue itself, which would leave them
  *	     where they are);
- *	  6. open items that an agent could take now are given to them (a
+ *	  6. open items whose wait for a preferred agent has ended (their
+ *	     preferred_hold rows' until has passed: preferred_hold_until_idx)
+ *	     lose their holds and are routed again, to anyone eligible;
+ *	  7. open items that an agent could take now are given to them (a
  *	     safety net: serving normally happens when capacity frees; and the
  *	     first tick after a queue opens serves what waited while it was
  *	     closed).  The agents served are those with room, an allowed
@@ -37,7 +40,7 @@
  *	  range per queue with a max_wait.  A tick's work grows with the items
  *	  due and the steps and queues configured, not with the open items.
  *
- *	  Each item of 1-5, and each agent of 6, is handled in a subtransaction
+ *	  Each item of 1-6, and each agent of 7, is handled in a subtransaction
  *	  of its own: one that fails (bad data an admin wrote, a row that went
  *	  missing) is rolled back alone and logged with a WARNING naming it, and
  *	  the tick goes on with the rest; its events are dropped with it.  Only
@@ -76,6 +79,7 @@
 #include "jb.h"
 #include "lifecycle.h"
 #include "overflow.h"
+#include "prefer.h"
 #include "serve.h"
 #include "util.h"
 
@@ -312,6 +316,26 @@ static UtilPlan max_wait_lock_plan = {
 	"   AND i.queued_at <= $2 - q.max_wait"
 	"   FOR UPDATE OF i SKIP LOCKED",
 	2, {INT8OID, TIMESTAMPTZOID}, NULL
+};
+
+/*
+ * Items whose wait for a preferred agent has ended (prefer.c): the range
+ * of preferred_hold_until_idx up to 'at'.
+ */
+static UtilPlan holds_ended_plan = {
+	"SELECT work_item_id FROM omniroute.preferred_hold WHERE until <= $1"
+	" GROUP BY work_item_id ORDER BY min(until), work_item_id LIMIT 1000",
+	1, {TIMESTAMPTZOID}, NULL
+};
+
+/* ... locked (SKIP LOCKED: another transaction has it), and whether it exists */
+static UtilPlan hold_lock_plan = {
+	"SELECT 1 FROM omniroute.work_item WHERE id = $1 FOR UPDATE SKIP LOCKED",
+	1, {INT8OID}, NULL
+};
+static UtilPlan item_exists_plan = {
+	"SELECT 1 FROM omniroute.work_item WHERE id = $1",
+	1, {INT8OID}, NULL
 };
 
 /* the ids a query returned, copied out of SPI's result */
@@ -769,6 +793,44 @@ overflow_waited(LifecycleCall *call, TimestampTz at)
 	return tick_each(call, &max_wait_kind, ids, n, at);
 }
 
+/*
+ * An item whose wait for a preferred agent has ended: its holds go, and
+ * if it is open in an open queue it is routed again, now to anyone (a
+ * preferred agent who is eligible still first).  A hold of an item gone
+ * or no longer open just goes.
+ */
+static int
+end_hold(LifecycleCall *call, int64 id, TimestampTz at)
+{
+	Datum		values[1] = {Int64GetDatum(id)};
+	WorkItem	it;
+
+	if (util_exec(util_plan(&hold_lock_plan), values, NULL, false, 0, SPI_OK_SELECT) == 0)
+	{
+		if (util_exec(util_plan(&item_exists_plan), values, NULL, false, 0, SPI_OK_SELECT) > 0)
+			return 0;			/* another transaction has it: the next tick */
+		prefer_release(id);
+		return 1;
+	}
+	SPI_freetuptable(SPI_tuptable);
+	lifecycle_lock_item(id, &it);	/* ours already */
+	prefer_release(id);
+	if (it.state == ITEM_OPEN && tick_queue_open(it.queue_id, at))
+		lifecycle_reroute(call, &it, "preferred_wait");
+	return 1;
+}
+
+static const TickKind hold_kind = {"ending the wait for a preferred agent of work item", end_hold};
+
+static int
+end_holds(LifecycleCall *call, TimestampTz at)
+{
+	int			n;
+	int64	   *ids = fetch_ids(&holds_ended_plan, at, &n);
+
+	return tick_each(call, &hold_kind, ids, n, at);
+}
+
 static int
 serve_one(LifecycleCall *call, int64 agent, TimestampTz at)
 {
@@ -834,6 +896,7 @@ omniroute_tick(PG_FUNCTION_ARGS)
 	actions += close_idle(&call, at);
 	actions += escalate_due(&call, at);
 	actions += overflow_waited(&call, at);
+	actions += end_holds(&call, at);
 	actions += serve_waiting(&call, at);
 	lifecycle_end(&call, 0);
 	PG_RETURN_INT32(actions);
