@@ -75,6 +75,9 @@ typedef struct WorkstreamConfig
 	Interval	auto_close_after;
 	bool		has_wrap_up_block;
 	Interval	wrap_up_block;
+	/* the afters of its escalation steps, in order (timer.c) */
+	int			nsteps;
+	Interval   *step_afters;
 	/* allowed presences, expanded to every presence name whose base is allowed */
 	int			npresences;
 	char	  **presences;
