@@ -861,6 +861,7 @@ CREATE TRIGGER work_item_timer_arm_update AFTER UPDATE ON omniroute.escalation_s
 CREATE TRIGGER work_item_timer_arm AFTER UPDATE ON omniroute.queue
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.work_item_timer_arm();
+REVOKE ALL ON TABLE omniroute.work_item_timer FROM PUBLIC;
 REVOKE ALL ON FUNCTION omniroute.work_item_timer_arm() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omniroute.work_item_timer_arm() TO omniroute_admin;
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_timer', '');
