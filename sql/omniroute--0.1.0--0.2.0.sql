@@ -808,7 +808,8 @@ CREATE INDEX work_item_timer_due_idx ON omniroute.work_item_timer (due_at);
  * routed or requeued items under the old configuration, and holds back
  * the next until commit (as CREATE INDEX does), which then see the new
  * one.  A change that makes things due later or never needs nothing: the
- * old timers fire early and tick() sets them again or deletes them.
+ * old timers fire early and tick() sets them again or deletes them.  A
+ * restore arms nothing: the dump carries the timers.
  */
 CREATE FUNCTION omniroute.work_item_timer_arm() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -817,6 +818,11 @@ DECLARE
     workstreams bigint[] := '{}';
     queues      bigint[] := '{}';
 BEGIN
+    -- a restore (check_function_bodies off, as pg_restore sets it) brings
+    -- the timers with the work items, in whatever order its jobs load them
+    IF NOT current_setting('check_function_bodies')::boolean THEN
+        RETURN NULL;
+    END IF;
     IF TG_TABLE_NAME = 'escalation_step' THEN
         workstreams := ARRAY(SELECT DISTINCT n.workstream_id FROM new_rows n);
     ELSE

@@ -26,8 +26,9 @@
  *	  added or its after shortened; max_wait set or shortened, an action
  *	  that now acts) arms the timers of the open items concerned: the
  *	  statement triggers work_item_timer_arm on escalation_step and queue
- *	  (sql/omniroute.sql).  One that makes things due later or never
- *	  needs nothing: the old timers fire early and are refreshed.
+ *	  (sql/omniroute.sql; not in a restore, which carries the timers).  One
+ *	  that makes things due later or never needs nothing: the old timers
+ *	  fire early and are refreshed.
  *
  *	  Locking: a timer is written by whoever holds its item's row lock
  *	  (FOR UPDATE; the router: the row being inserted), after that
