@@ -790,8 +790,9 @@ $$;
  * one of them configured, where an item becomes or stays open; a timer may
  * be stale (the item offered or closed since): tick() sets it again or
  * deletes it when it fires.  tick() reads the timers due, one range of
- * due_at: its work follows what is due, not the backlog.  Internal: no
- * role is granted anything on it.  No foreign key (a check per write).
+ * due_at: its work follows what is due, not the backlog.  Internal: the
+ * admin reads it, nobody writes it but the extension.  No foreign key (a
+ * check per write).
  */
 CREATE TABLE omniroute.work_item_timer (
     work_item_id bigint PRIMARY KEY,
@@ -868,6 +869,7 @@ CREATE TRIGGER work_item_timer_arm AFTER UPDATE ON omniroute.queue
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.work_item_timer_arm();
 REVOKE ALL ON TABLE omniroute.work_item_timer FROM PUBLIC;
+GRANT SELECT ON omniroute.work_item_timer TO omniroute_admin;
 REVOKE ALL ON FUNCTION omniroute.work_item_timer_arm() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION omniroute.work_item_timer_arm() TO omniroute_admin;
 SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_timer', '');

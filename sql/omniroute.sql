@@ -396,8 +396,9 @@ CREATE INDEX work_item_event_item_idx ON omniroute.work_item_event (work_item_id
  * one of them configured, where an item becomes or stays open; a timer may
  * be stale (the item offered or closed since): tick() sets it again or
  * deletes it when it fires.  tick() reads the timers due, one range of
- * due_at: its work follows what is due, not the backlog.  Internal: no
- * role is granted anything on it.  No foreign key (a check per write).
+ * due_at: its work follows what is due, not the backlog.  Internal: the
+ * admin reads it, nobody writes it but the extension.  No foreign key (a
+ * check per write).
  */
 CREATE TABLE omniroute.work_item_timer (
     work_item_id bigint PRIMARY KEY,
@@ -1117,6 +1118,9 @@ GRANT SELECT ON omniroute.operating_hours, omniroute.operating_hours_slot, omnir
 GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz),
                           omniroute.queue_next_open(bigint, timestamptz)
     TO omniroute_app, omniroute_agent, omniroute_reporter, omniroute_supervisor;
+-- the timers tick() reads (internal, written by the extension only): the
+-- admin reads them, as every table
+GRANT SELECT ON omniroute.work_item_timer TO omniroute_admin;
 
 /*
  * Row-level security, ENABLEd and FORCEd.  The extension's own functions run
