@@ -10,13 +10,16 @@
 # workstream with two escalation steps (after 10 minutes, after 1 day) and
 # its queue with a max_wait of 1 hour (overflow action 'close'), no agents;
 # OPEN open items, of which DUE were created (and queued) 2 hours before the
-# tick and the others 1 minute before.  Prints the time of
-#   1. a tick at T that applies step 1 to the DUE items,
+# tick and the others 1 minute before (restored rows; the steps, added
+# after them, arm their timers: omniroute.work_item_timer; the time that
+# takes is printed).  Prints the time of
+#   1. a tick at T that applies step 1 to the DUE items (and closes them:
+#      max_wait),
 #   2. a second tick at T (nothing due),
 # (each after a first tick in the same session, rolled back, so that plans
-# and caches are warm), and the index entries the escalation and max_wait
-# searches read (EXPLAIN ANALYZE), before the ticks (DUE due) and after
-# them (the due items are closed by max_wait: none due); then, for
+# and caches are warm), and the index entries tick's search of the timers
+# reads (EXPLAIN ANALYZE), before the ticks (DUE due) and after them (none
+# due); then, for
 # serving with aging: OPEN open
 # items of a workstream with priority_aging in 10 priority levels, an agent
 # joining the queue is served one item: the time of that (warm).
@@ -37,8 +40,6 @@ T="2024-06-03 12:00:00+00"
 q <<SQL
 INSERT INTO omniroute.queue (id, name, max_wait, overflow_action) VALUES (1, 'backlog', '1 hour', 'close');
 INSERT INTO omniroute.workstream (id, name, fallback_queue_id) VALUES (1, 'escalating', 1);
-INSERT INTO omniroute.escalation_step (workstream_id, after, add_priority) VALUES
-    (1, '10 minutes', 1), (1, '1 day', 1);
 -- restored rows (a superuser, diagnostics set): taken as they are, no routing
 INSERT INTO omniroute.work_item (workstream_id, queue_id, state, created_at, queued_at, diagnostics)
 SELECT 1, 1, 'open', t, t, '{}'
@@ -47,6 +48,15 @@ SELECT 1, 1, 'open', t, t, '{}'
                                                ELSE interval '1 minute' END AS t) x;
 VACUUM ANALYZE omniroute.work_item;
 SQL
+# the steps arm the timers of the open items (the trigger on escalation_step)
+q -At <<SQL
+SELECT clock_timestamp() AS t0 \\gset
+INSERT INTO omniroute.escalation_step (workstream_id, after, add_priority) VALUES
+    (1, '10 minutes', 1), (1, '1 day', 1);
+SELECT format('steps added: %s timers armed in %s ms', (SELECT count(*) FROM omniroute.work_item_timer),
+              round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 2));
+SQL
+q -c "VACUUM ANALYZE omniroute.work_item_timer"
 
 echo "tick_due: $OPEN open items, $DUE due"
 rows_read() {
@@ -55,9 +65,9 @@ rows_read() {
 			/Buffers: shared/ && !buf { buf = $0 }
 			END { sub(/^ */, "", buf); printf "%s: %d index scan node(s), %d index entries read, %s\n", what, scans, read, buf }'
 }
-# the searches with $DUE due, then (after the ticks) with none due
-rows_read "escalation search, $DUE due" "WITH s AS (SELECT workstream_id, after, (row_number() OVER (PARTITION BY workstream_id ORDER BY after))::int - 1 AS level FROM omniroute.escalation_step) SELECT d.id FROM s CROSS JOIN LATERAL (SELECT i.id, i.created_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.workstream_id = s.workstream_id AND i.escalation_level = s.level AND i.created_at <= '$T'::timestamptz - s.after ORDER BY i.created_at LIMIT 1000) d ORDER BY d.created_at LIMIT 1000"
-rows_read "max_wait search,   $DUE due" "SELECT d.id FROM omniroute.queue q CROSS JOIN LATERAL (SELECT i.id, i.queued_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.queue_id = q.id AND i.queued_at <= '$T'::timestamptz - q.max_wait ORDER BY i.queued_at LIMIT 1000) d WHERE q.max_wait IS NOT NULL AND q.overflow_action <> 'queue' AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id) ORDER BY d.queued_at LIMIT 1000"
+# tick's search of the timers with $DUE due, then (after the ticks) with none due
+timers="SELECT work_item_id FROM omniroute.work_item_timer WHERE due_at <= '$T'::timestamptz ORDER BY due_at LIMIT 1000"
+rows_read "timer search, $DUE due" "$timers"
 
 # one session: a first tick rolled back (plans prepared, caches loaded), then
 # the measured ones
@@ -75,9 +85,8 @@ SELECT format('tick with 0 due:   %s action(s), %s ms', :actions,
               round(extract(epoch FROM clock_timestamp() - :'t0'::timestamptz) * 1000, 2));
 SQL
 
-q -c "VACUUM ANALYZE omniroute.work_item"
-rows_read "escalation search, 0 due  " "WITH s AS (SELECT workstream_id, after, (row_number() OVER (PARTITION BY workstream_id ORDER BY after))::int - 1 AS level FROM omniroute.escalation_step) SELECT d.id FROM s CROSS JOIN LATERAL (SELECT i.id, i.created_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.workstream_id = s.workstream_id AND i.escalation_level = s.level AND i.created_at <= '$T'::timestamptz - s.after ORDER BY i.created_at LIMIT 1000) d ORDER BY d.created_at LIMIT 1000"
-rows_read "max_wait search,   0 due  " "SELECT d.id FROM omniroute.queue q CROSS JOIN LATERAL (SELECT i.id, i.queued_at FROM omniroute.work_item i WHERE i.state = 'open' AND i.queue_id = q.id AND i.queued_at <= '$T'::timestamptz - q.max_wait ORDER BY i.queued_at LIMIT 1000) d WHERE q.max_wait IS NOT NULL AND q.overflow_action <> 'queue' AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id) ORDER BY d.queued_at LIMIT 1000"
+q -c "VACUUM ANALYZE omniroute.work_item, omniroute.work_item_timer"
+rows_read "timer search, 0 due  " "$timers"
 
 # serving with aging: OPEN items in 10 priority levels, one agent joins
 q <<SQL

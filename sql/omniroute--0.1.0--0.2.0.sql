@@ -456,11 +456,6 @@ UPDATE omniroute.work_item w
            w.created_at)
  WHERE w.state <> 'closed';
 
-CREATE INDEX work_item_escalation_idx ON omniroute.work_item (workstream_id, escalation_level, created_at)
-    WHERE state = 'open';
-CREATE INDEX work_item_queued_idx ON omniroute.work_item (queue_id, queued_at)
-    WHERE state = 'open';
-
 CREATE FUNCTION omniroute.check_operating_hours() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_check_operating_hours';
 
@@ -1122,6 +1117,117 @@ GRANT SELECT ON omniroute.preferred_hold TO omniroute_admin;
 
 SELECT pg_catalog.pg_extension_config_dump('omniroute.preferred_agent', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.preferred_hold', '');
+
+-- Timers: what tick() reads to find the escalation steps and max_wait
+-- overflows that are due (src/timer.c), instead of two partial indexes on
+-- work_item that every routed insert paid for; the open items that have
+-- something due get theirs now
+-- ---------------------------------------------------------------------------
+
+/*
+ * When tick() next has work to do for an open item: its workstream's next
+ * escalation step (created_at + after) or its queue's max_wait (queued_at +
+ * max_wait), the earlier (src/timer.c).  Written only for items that have
+ * one of them configured, where an item becomes or stays open; a timer may
+ * be stale (the item offered or closed since): tick() sets it again or
+ * deletes it when it fires.  tick() reads the timers due, one range of
+ * due_at: its work follows what is due, not the backlog.  Internal: the
+ * admin reads it, nobody writes it but the extension.  No foreign key (a
+ * check per write).
+ */
+CREATE TABLE omniroute.work_item_timer (
+    work_item_id bigint PRIMARY KEY,
+    due_at       timestamptz NOT NULL
+);
+CREATE INDEX work_item_timer_due_idx ON omniroute.work_item_timer (due_at);
+
+/*
+ * Timers (src/timer.c) after a change that may make an escalation step or
+ * max_wait due earlier: steps added or changed arm the timers of their
+ * workstreams' open items; a queue whose max_wait, overflow_action or
+ * overflow_queue_id changed, those of its open items (work_item_open_idx).
+ * SHARE on work_item first: it waits for the transactions that may have
+ * routed or requeued items under the old configuration, and holds back
+ * the next until commit (as CREATE INDEX does), which then see the new
+ * one.  A change that makes things due later or never needs nothing: the
+ * old timers fire early and tick() sets them again or deletes them.  A
+ * restore arms nothing: the dump carries the timers.
+ */
+CREATE FUNCTION omniroute.work_item_timer_arm() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    workstreams bigint[] := '{}';
+    queues      bigint[] := '{}';
+BEGIN
+    -- a restore (check_function_bodies off, as pg_restore sets it) brings
+    -- the timers with the work items, in whatever order its jobs load them
+    IF NOT current_setting('check_function_bodies')::boolean THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'escalation_step' THEN
+        workstreams := ARRAY(SELECT DISTINCT n.workstream_id FROM new_rows n);
+    ELSE
+        queues := ARRAY(SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+                         WHERE (n.max_wait, n.overflow_action, n.overflow_queue_id)
+                               IS DISTINCT FROM (o.max_wait, o.overflow_action, o.overflow_queue_id));
+    END IF;
+    IF cardinality(workstreams) + cardinality(queues) = 0 THEN
+        RETURN NULL;
+    END IF;
+    LOCK TABLE omniroute.work_item IN SHARE MODE;
+    INSERT INTO omniroute.work_item_timer AS t (work_item_id, due_at)
+    SELECT d.id, d.due_at
+      FROM (SELECT i.id,
+                   LEAST(i.created_at + (SELECT s.after FROM omniroute.escalation_step s
+                                          WHERE s.workstream_id = i.workstream_id
+                                          ORDER BY s.after OFFSET i.escalation_level LIMIT 1),
+                         CASE WHEN q.max_wait IS NOT NULL AND q.overflow_action <> 'queue'
+                                   AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id)
+                              THEN i.queued_at + q.max_wait END) AS due_at
+              FROM omniroute.work_item i
+              JOIN omniroute.queue q ON q.id = i.queue_id
+             WHERE i.id IN (SELECT w.id FROM omniroute.work_item w
+                             WHERE w.state = 'open' AND w.workstream_id = ANY (workstreams)
+                            UNION ALL
+                            SELECT w.id FROM omniroute.work_item w
+                             WHERE w.state = 'open' AND w.queue_id = ANY (queues))
+               AND i.state = 'open') d
+     WHERE d.due_at IS NOT NULL
+    ON CONFLICT (work_item_id) DO UPDATE SET due_at = excluded.due_at
+     WHERE t.due_at IS DISTINCT FROM excluded.due_at;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER work_item_timer_arm AFTER INSERT ON omniroute.escalation_step
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.work_item_timer_arm();
+CREATE TRIGGER work_item_timer_arm_update AFTER UPDATE ON omniroute.escalation_step
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.work_item_timer_arm();
+CREATE TRIGGER work_item_timer_arm AFTER UPDATE ON omniroute.queue
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.work_item_timer_arm();
+REVOKE ALL ON TABLE omniroute.work_item_timer FROM PUBLIC;
+GRANT SELECT ON omniroute.work_item_timer TO omniroute_admin;
+REVOKE ALL ON FUNCTION omniroute.work_item_timer_arm() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.work_item_timer_arm() TO omniroute_admin;
+SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_timer', '');
+
+INSERT INTO omniroute.work_item_timer (work_item_id, due_at)
+SELECT d.id, d.due_at
+  FROM (SELECT i.id,
+               LEAST(i.created_at + (SELECT s.after FROM omniroute.escalation_step s
+                                      WHERE s.workstream_id = i.workstream_id
+                                      ORDER BY s.after OFFSET i.escalation_level LIMIT 1),
+                     CASE WHEN q.max_wait IS NOT NULL AND q.overflow_action <> 'queue'
+                               AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id)
+                          THEN i.queued_at + q.max_wait END) AS due_at
+          FROM omniroute.work_item i
+          JOIN omniroute.queue q ON q.id = i.queue_id
+         WHERE i.state = 'open') d
+ WHERE d.due_at IS NOT NULL;
 
 -- ---------------------------------------------------------------------------
 -- The tick worker: a launcher starts one in every database with the

@@ -422,14 +422,6 @@ CREATE INDEX work_item_waiting_idx ON omniroute.work_item (last_activity_at)
     WHERE state = 'waiting';
 CREATE INDEX work_item_wrap_up_idx ON omniroute.work_item (wrap_up_until)
     WHERE state = 'wrap_up' AND reserved_units > 0;
--- what tick() looks for in time: open items whose next escalation
--- step is due (by workstream and steps applied, oldest first), and open
--- items of a queue waiting longer than its max_wait.  Open items only, as
--- work_item_open_idx: an item offered at once costs them nothing
-CREATE INDEX work_item_escalation_idx ON omniroute.work_item (workstream_id, escalation_level, created_at)
-    WHERE state = 'open';
-CREATE INDEX work_item_queued_idx ON omniroute.work_item (queue_id, queued_at)
-    WHERE state = 'open';
 -- affinity: who last handled this conversation in this workstream
 CREATE INDEX work_item_affinity_idx ON omniroute.work_item (workstream_id, external_id, id)
     WHERE external_id IS NOT NULL AND agent_id IS NOT NULL;
@@ -451,6 +443,23 @@ CREATE TABLE omniroute.work_item_event (
 );
 
 CREATE INDEX work_item_event_item_idx ON omniroute.work_item_event (work_item_id, id);
+
+/*
+ * When tick() next has work to do for an open item: its workstream's next
+ * escalation step (created_at + after) or its queue's max_wait (queued_at +
+ * max_wait), the earlier (src/timer.c).  Written only for items that have
+ * one of them configured, where an item becomes or stays open; a timer may
+ * be stale (the item offered or closed since): tick() sets it again or
+ * deletes it when it fires.  tick() reads the timers due, one range of
+ * due_at: its work follows what is due, not the backlog.  Internal: the
+ * admin reads it, nobody writes it but the extension.  No foreign key (a
+ * check per write).
+ */
+CREATE TABLE omniroute.work_item_timer (
+    work_item_id bigint PRIMARY KEY,
+    due_at       timestamptz NOT NULL
+);
+CREATE INDEX work_item_timer_due_idx ON omniroute.work_item_timer (due_at);
 
 -- ---------------------------------------------------------------------------
 -- C functions
@@ -610,6 +619,75 @@ CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON 
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
 CREATE TRIGGER invalidate_cache AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON omniroute.escalation_step
     FOR EACH STATEMENT EXECUTE FUNCTION omniroute.invalidate_cache();
+
+/*
+ * Timers (src/timer.c) after a change that may make an escalation step or
+ * max_wait due earlier: steps added or changed arm the timers of their
+ * workstreams' open items; a queue whose max_wait, overflow_action or
+ * overflow_queue_id changed, those of its open items (work_item_open_idx).
+ * SHARE on work_item first: it waits for the transactions that may have
+ * routed or requeued items under the old configuration, and holds back
+ * the next until commit (as CREATE INDEX does), which then see the new
+ * one.  A change that makes things due later or never needs nothing: the
+ * old timers fire early and tick() sets them again or deletes them.  A
+ * restore arms nothing: the dump carries the timers.
+ */
+CREATE FUNCTION omniroute.work_item_timer_arm() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    workstreams bigint[] := '{}';
+    queues      bigint[] := '{}';
+BEGIN
+    -- a restore (check_function_bodies off, as pg_restore sets it) brings
+    -- the timers with the work items, in whatever order its jobs load them
+    IF NOT current_setting('check_function_bodies')::boolean THEN
+        RETURN NULL;
+    END IF;
+    IF TG_TABLE_NAME = 'escalation_step' THEN
+        workstreams := ARRAY(SELECT DISTINCT n.workstream_id FROM new_rows n);
+    ELSE
+        queues := ARRAY(SELECT n.id FROM new_rows n JOIN old_rows o ON o.id = n.id
+                         WHERE (n.max_wait, n.overflow_action, n.overflow_queue_id)
+                               IS DISTINCT FROM (o.max_wait, o.overflow_action, o.overflow_queue_id));
+    END IF;
+    IF cardinality(workstreams) + cardinality(queues) = 0 THEN
+        RETURN NULL;
+    END IF;
+    LOCK TABLE omniroute.work_item IN SHARE MODE;
+    INSERT INTO omniroute.work_item_timer AS t (work_item_id, due_at)
+    SELECT d.id, d.due_at
+      FROM (SELECT i.id,
+                   LEAST(i.created_at + (SELECT s.after FROM omniroute.escalation_step s
+                                          WHERE s.workstream_id = i.workstream_id
+                                          ORDER BY s.after OFFSET i.escalation_level LIMIT 1),
+                         CASE WHEN q.max_wait IS NOT NULL AND q.overflow_action <> 'queue'
+                                   AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id)
+                              THEN i.queued_at + q.max_wait END) AS due_at
+              FROM omniroute.work_item i
+              JOIN omniroute.queue q ON q.id = i.queue_id
+             WHERE i.id IN (SELECT w.id FROM omniroute.work_item w
+                             WHERE w.state = 'open' AND w.workstream_id = ANY (workstreams)
+                            UNION ALL
+                            SELECT w.id FROM omniroute.work_item w
+                             WHERE w.state = 'open' AND w.queue_id = ANY (queues))
+               AND i.state = 'open') d
+     WHERE d.due_at IS NOT NULL
+    ON CONFLICT (work_item_id) DO UPDATE SET due_at = excluded.due_at
+     WHERE t.due_at IS DISTINCT FROM excluded.due_at;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER work_item_timer_arm AFTER INSERT ON omniroute.escalation_step
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.work_item_timer_arm();
+CREATE TRIGGER work_item_timer_arm_update AFTER UPDATE ON omniroute.escalation_step
+    REFERENCING NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.work_item_timer_arm();
+CREATE TRIGGER work_item_timer_arm AFTER UPDATE ON omniroute.queue
+    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
+    FOR EACH STATEMENT EXECUTE FUNCTION omniroute.work_item_timer_arm();
 -- who has which skill in which queue (the skill reach of src/assign.c): not
 -- on the routing state the extension itself keeps in queue_member.  These
 -- two invalidate the sequence below rather than their own tables: VACUUM
@@ -1141,6 +1219,9 @@ GRANT SELECT ON omniroute.preferred_hold TO omniroute_admin;
 GRANT EXECUTE ON FUNCTION omniroute.queue_is_open(bigint, timestamptz),
                           omniroute.queue_next_open(bigint, timestamptz)
     TO omniroute_app, omniroute_agent, omniroute_reporter, omniroute_supervisor;
+-- the timers tick() reads (internal, written by the extension only): the
+-- admin reads them, as every table
+GRANT SELECT ON omniroute.work_item_timer TO omniroute_admin;
 
 -- percentage splits: the admin configures them with the route rules (and
 -- may truncate them, as TRUNCATE omniroute.route_rule must take them along)
@@ -1642,6 +1723,7 @@ SELECT pg_catalog.pg_extension_config_dump('omniroute.holiday', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.escalation_step', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.preferred_agent', '');
 SELECT pg_catalog.pg_extension_config_dump('omniroute.preferred_hold', '');
+SELECT pg_catalog.pg_extension_config_dump('omniroute.work_item_timer', '');
 
 -- ---------------------------------------------------------------------------
 -- The tick worker (README: Operations)

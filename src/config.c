@@ -7,9 +7,9 @@
  *	  Entries are loaded with SPI on first use and live in a memory context
  *	  under CacheMemoryContext.  Any change to the tables they are built from
  *	  (workstream, context_variable, classification_rule, route_rule, queue,
- *	  presence; route_rule_split counts as route_rule) fires the statement
- *	  trigger invalidate_cache(), which queues a relcache invalidation for
- *	  that table; every backend receives it (the
+ *	  presence, escalation_step; route_rule_split counts as route_rule)
+ *	  fires the statement trigger invalidate_cache(), which queues a
+ *	  relcache invalidation for that table; every backend receives it (the
  *	  changing one at once, the others when they next process invalidations,
  *	  at latest when they lock work_item for their next insert) and our
  *	  relcache callback marks the cache stale -- the pattern pg_cron uses for
@@ -64,7 +64,7 @@ static HTAB *queue_cache = NULL;
 
 static const char *const config_tables[] = {
 	"workstream", "context_variable", "classification_rule", "route_rule",
-	"queue", "presence"
+	"queue", "presence", "escalation_step"
 };
 static ConfigWatch config_watch = {.tables = config_tables, .ntables = lengthof(config_tables)};
 
@@ -359,6 +359,10 @@ static UtilPlan workstream_plan = {
 	"       w.preferred_agents, w.preferred_wait"
 	"  FROM omniroute.workstream w WHERE w.id = $1", 1, {INT8OID}, NULL
 };
+static UtilPlan step_afters_plan = {
+	"SELECT after FROM omniroute.escalation_step"
+	" WHERE workstream_id = $1 ORDER BY after", 1, {INT8OID}, NULL
+};
 static UtilPlan queue_plan = {
 	"SELECT name, assignment, priority, operating_hours, max_open, max_wait,"
 	"       overflow_action, overflow_queue_id"
@@ -631,6 +635,18 @@ load_rules(int64 wsid, bool classification, WorkstreamConfig *cfg)
 	}
 }
 
+/* the afters of the workstream's escalation steps, in order */
+static void
+load_step_afters(int64 wsid, WorkstreamConfig *cfg)
+{
+	int			n = run_by_id(&step_afters_plan, wsid);
+
+	cfg->nsteps = n;
+	cfg->step_afters = palloc(sizeof(Interval) * Max(n, 1));
+	for (int i = 0; i < n; i++)
+		get_interval(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1, &cfg->step_afters[i]);
+}
+
 static WorkstreamConfig *
 load_workstream(int64 id)
 {
@@ -676,6 +692,7 @@ load_workstream(int64 id)
 	cfg->prefer = strcmp(get_text(tup, desc, 15), "prefer") == 0;
 	cfg->has_preferred_wait = get_interval(tup, desc, 16, &cfg->preferred_wait);
 
+	load_step_afters(id, cfg);
 	cfg->vars = config_load_vars(id);
 	load_rules(id, true, cfg);
 	load_rules(id, false, cfg);

@@ -85,6 +85,9 @@ typedef struct WorkstreamConfig
 	bool		prefer;
 	bool		has_preferred_wait;
 	Interval	preferred_wait;
+	/* the afters of its escalation steps, in order (timer.c) */
+	int			nsteps;
+	Interval   *step_afters;
 	/* allowed presences, expanded to every presence name whose base is allowed */
 	int			npresences;
 	char	  **presences;

@@ -46,6 +46,7 @@
 #include "priv.h"
 #include "route.h"
 #include "serve.h"
+#include "timer.h"
 #include "jb.h"
 #include "util.h"
 #include "omniroute.h"
@@ -464,6 +465,7 @@ requeue_item(LifecycleCall *call, WorkItem *it, Datum diagnostics, const char *w
 	values[2] = it->declined;
 	values[3] = diagnostics;
 	util_exec(util_plan(&requeue_plan), values, NULL, false, 0, SPI_OK_UPDATE);
+	timer_arm(it->id, config_workstream(it->ws_id), config_queue(it->queue_id));
 	/* (no slot was taken: the profile column stays as released) */
 	events_add_jsonb(&call->events, it->id, "queued", 0, it->queue_id,
 					 detail_of("after", why));

@@ -29,7 +29,9 @@
  *	  caller's own: items routed into the same queue at the same moment by
  *	  other transactions do not see each other, so a queue may exceed
  *	  max_open by at most the number of items routed into it concurrently.
- *	  overflow_item() updates a row its caller holds locked.
+ *	  overflow_item() updates a row its caller holds locked, and arms the
+ *	  timer (timer.c) of an item it leaves waiting; an item it sends on to
+ *	  be offered gets one from the requeue if nobody takes it.
  *
  *-------------------------------------------------------------------------
  */
@@ -52,6 +54,7 @@
 
 #include "hours.h"
 #include "overflow.h"
+#include "timer.h"
 #include "util.h"
 
 /*
@@ -278,6 +281,9 @@ overflow_item(int64 item_id, int64 *queue_id, TimestampTz at, bool max_wait,
 	}
 	else if (o.queue->id != *queue_id)
 		util_exec(util_plan(&move_plan), values, NULL, false, 0, SPI_OK_UPDATE);
+	/* one that waits is requeued by nobody: its timer here */
+	if (o.waits)
+		timer_arm(item_id, NULL, NULL);
 	*queue_id = o.queue->id;
 	return o.closes ? OVERFLOW_NEXT_CLOSED :
 		o.waits ? OVERFLOW_NEXT_WAIT : OVERFLOW_NEXT_ASSIGN;

@@ -58,6 +58,7 @@
 #include "prefer.h"
 #include "refs.h"
 #include "route.h"
+#include "timer.h"
 #include "jb.h"
 #include "util.h"
 #include "omniroute.h"
@@ -1009,6 +1010,9 @@ omniroute_route_work_item(PG_FUNCTION_ARGS)
 	/* 5. the row, 6. the event and the agent's notification */
 	route_row_changes(tup, desc, ws, &out, &a, jb_finish(&diag), now, &row);
 	route_record(util_attr_int64(tup, desc, att_num[A_ID], NULL), ws, &in, &out, &a, now);
+	/* an item left open: when tick() must look at it (timer.c), if ever */
+	if (a.state == ITEM_OPEN && timer_wanted(ws, out.queue))
+		timer_arm_new(ws, out.queue, tup, desc);
 
 	/*
 	 * The new row must outlive SPI's memory.  Its workstream, queue and

@@ -34,11 +34,14 @@
  *	     items of their open queues (serve.c), found from the groups alone,
  *	     not from every open item.
  *
- *	  What is due is found by index ranges that hold only what is due:
- *	  work_item_escalation_idx (workstream, level, created_at), one range
- *	  per escalation step, and work_item_queued_idx (queue, queued_at), one
- *	  range per queue with a max_wait.  A tick's work grows with the items
- *	  due and the steps and queues configured, not with the open items.
+ *	  What 4 and 5 act on is found by one range of the timer index
+ *	  (work_item_timer_due_idx: the timers due at 'at', src/timer.c): each
+ *	  item gets the steps due (4), then max_wait if due (5), each re-checked
+ *	  on the locked row as before, then its timer is set to what is due
+ *	  next, or deleted.  A tick's work grows with the timers due, not with
+ *	  the open items.  tick() takes ROW EXCLUSIVE on work_item before it
+ *	  reads anything: a configuration change that arms timers (timer.c)
+ *	  waits for a tick in progress, and a tick that comes after sees it.
  *
  *	  Each item of 1-6, and each agent of 7, is handled in a subtransaction
  *	  of its own: one that fails (bad data an admin wrote, a row that went
@@ -63,12 +66,15 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "miscadmin.h"
+#include "storage/lmgr.h"
 #include "utils/datetime.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/resowner.h"
 #include "utils/timestamp.h"
@@ -81,6 +87,7 @@
 #include "overflow.h"
 #include "prefer.h"
 #include "serve.h"
+#include "timer.h"
 #include "util.h"
 
 /* at most this many items per kind of work in one tick */
@@ -221,24 +228,10 @@ static UtilPlan servable_plan = {
 	1, {TIMESTAMPTZOID}, NULL
 };
 
-/*
- * Open items whose next escalation step is due: the steps of every
- * workstream numbered in order of after from 0 (the level an item has
- * before the step), and for each step the range of work_item_escalation_idx
- * of the items at that level created at least after ago.
- */
-static UtilPlan escalation_due_plan = {
-	"WITH s AS (SELECT workstream_id, after,"
-	"                  (row_number() OVER (PARTITION BY workstream_id ORDER BY after))::int - 1"
-	"                      AS level"
-	"             FROM omniroute.escalation_step)"
-	"SELECT d.id"
-	"  FROM s CROSS JOIN LATERAL"
-	"       (SELECT i.id, i.created_at FROM omniroute.work_item i"
-	"         WHERE i.state = 'open' AND i.workstream_id = s.workstream_id"
-	"           AND i.escalation_level = s.level AND i.created_at <= $1 - s.after"
-	"         ORDER BY i.created_at LIMIT 1000) d"
-	" ORDER BY d.created_at LIMIT 1000",
+/* the items whose timer is due, the earliest first */
+static UtilPlan timers_due_plan = {
+	"SELECT work_item_id FROM omniroute.work_item_timer"
+	" WHERE due_at <= $1 ORDER BY due_at LIMIT 1000",
 	1, {TIMESTAMPTZOID}, NULL
 };
 
@@ -256,7 +249,7 @@ static UtilPlan escalation_lock_plan = {
 
 static UtilPlan escalation_steps_plan = {
 	"SELECT s.after, s.skill_matching, s.drop_skills, s.queue_id, s.add_priority,"
-	"       i.created_at <= $2 - s.after"
+	"       i.created_at + s.after <= $2"
 	"  FROM omniroute.work_item i"
 	"  JOIN omniroute.escalation_step s ON s.workstream_id = i.workstream_id"
 	" WHERE i.id = $1"
@@ -288,32 +281,18 @@ static UtilPlan escalation_apply_plan = {
 };
 
 /*
- * Open items that have waited longer than their queue's max_wait, for the
- * queues whose overflow action does something (not 'queue', nor a
- * transfer onto the queue itself: the item would stay, and be found again
- * by every tick): for each such queue, the range of work_item_queued_idx
- * queued at least max_wait ago.
+ * An item whose timer fired, locked, if it is still open and over its
+ * (current) queue's max_wait, for a queue whose overflow action does
+ * something (not 'queue', nor a transfer onto the queue itself: the item
+ * would stay where it is)
  */
-static UtilPlan max_wait_due_plan = {
-	"SELECT d.id"
-	"  FROM omniroute.queue q CROSS JOIN LATERAL"
-	"       (SELECT i.id, i.queued_at FROM omniroute.work_item i"
-	"         WHERE i.state = 'open' AND i.queue_id = q.id AND i.queued_at <= $1 - q.max_wait"
-	"         ORDER BY i.queued_at LIMIT 1000) d"
-	" WHERE q.max_wait IS NOT NULL AND q.overflow_action <> 'queue'"
-	"   AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id)"
-	" ORDER BY d.queued_at LIMIT 1000",
-	1, {TIMESTAMPTZOID}, NULL
-};
-
-/* ... locked, and still open and over its (current) queue's max_wait */
 static UtilPlan max_wait_lock_plan = {
 	"SELECT 1 FROM omniroute.work_item i"
 	"  JOIN omniroute.queue q ON q.id = i.queue_id"
 	" WHERE i.id = $1 AND i.state = 'open' AND q.max_wait IS NOT NULL"
 	"   AND q.overflow_action <> 'queue'"
 	"   AND (q.overflow_action = 'close' OR q.overflow_queue_id <> q.id)"
-	"   AND i.queued_at <= $2 - q.max_wait"
+	"   AND i.queued_at + q.max_wait <= $2"
 	"   FOR UPDATE OF i SKIP LOCKED",
 	2, {INT8OID, TIMESTAMPTZOID}, NULL
 };
@@ -754,15 +733,6 @@ escalate_item(LifecycleCall *call, int64 id, TimestampTz at)
 
 static const TickKind escalate_kind = {"escalating work item", escalate_item};
 
-static int
-escalate_due(LifecycleCall *call, TimestampTz at)
-{
-	int			n;
-	int64	   *ids = fetch_ids(&escalation_due_plan, at, &n);
-
-	return tick_each(call, &escalate_kind, ids, n, at);
-}
-
 /*
  * An item open longer than its queue's max_wait: the queue's overflow
  * action, then an offer in the queue it moved to, if that one is open.
@@ -785,12 +755,49 @@ max_wait_item(LifecycleCall *call, int64 id, TimestampTz at)
 static const TickKind max_wait_kind = {"overflowing (max_wait) work item", max_wait_item};
 
 static int
-overflow_waited(LifecycleCall *call, TimestampTz at)
+refresh_timer(LifecycleCall *call, int64 id, TimestampTz at)
+{
+	(void) call;
+	(void) at;
+	timer_refresh(id);
+	return 0;
+}
+
+static const TickKind timer_kind = {"setting the timer of work item", refresh_timer};
+
+/*
+ * The items whose timer is due: the escalation steps due for each of them
+ * first, then max_wait for each (the order of 4 and 5), then each timer
+ * set to what is due next.
+ */
+static int
+act_on_timers(LifecycleCall *call, TimestampTz at)
 {
 	int			n;
-	int64	   *ids = fetch_ids(&max_wait_due_plan, at, &n);
+	int64	   *ids = fetch_ids(&timers_due_plan, at, &n);
+	int			actions;
 
-	return tick_each(call, &max_wait_kind, ids, n, at);
+	actions = tick_each(call, &escalate_kind, ids, n, at);
+	actions += tick_each(call, &max_wait_kind, ids, n, at);
+	tick_each(call, &timer_kind, ids, n, at);
+	return actions;
+}
+
+/*
+ * ROW EXCLUSIVE on work_item, as the tick's first updates would take it:
+ * held from the start, so that a configuration change arming timers
+ * (SHARE, timer.c) cannot come between the tick's reads and its writes.
+ */
+static void
+lock_work_items(void)
+{
+	Oid			relid = get_relname_relid("work_item", get_namespace_oid("omniroute", false));
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("omniroute: relation \"omniroute.work_item\" is missing")));
+	LockRelationOid(relid, RowExclusiveLock);
 }
 
 /*
@@ -891,11 +898,11 @@ omniroute_tick(PG_FUNCTION_ARGS)
 				 errmsg("only an omniroute admin may run omniroute.tick()")));
 	check_tick_time(at);
 	call.now = at;
+	lock_work_items();
 	actions += expire_offers(&call, at);
 	actions += release_wrap_ups(&call, at);
 	actions += close_idle(&call, at);
-	actions += escalate_due(&call, at);
-	actions += overflow_waited(&call, at);
+	actions += act_on_timers(&call, at);
 	actions += end_holds(&call, at);
 	actions += serve_waiting(&call, at);
 	lifecycle_end(&call, 0);
