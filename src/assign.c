@@ -213,12 +213,12 @@ sort_by_closest(const AssignRequest *req, Candidate *cands, int n)
  */
 static int
 fetch_candidates(const AssignRequest *req, int64 limit, CandidateFilter admit, void *admit_arg,
-				 Candidate **out, bool *more, int *passed)
+				 CandidateCheck *check, Candidate **out, bool *more, int *passed)
 {
 	Candidate  *cands;
 	int			n = direct_candidates(req->queue->method, req->queue->id, req->ws->presences,
 									  req->ws->npresences, req->ws->capacity_units, limit,
-									  admit, admit_arg, &cands, more, passed);
+									  admit, admit_arg, check, &cands, more, passed);
 
 	sort_by_method(req, cands, n);
 	*out = cands;
@@ -693,6 +693,9 @@ typedef struct AssignSearch
 	int64	   *qualified;		/* skill first: the qualified members ... */
 	int32	   *surplus;		/* ... and their over-qualification */
 	int			nqualified;		/* -1: not skill first */
+	CondCheck	cond;			/* the queue's agent condition ... */
+	CandidateCheck check;		/* ... as the candidate scan applies it */
+	CandidateCheck *checkp;		/* NULL: the queue has none */
 } AssignSearch;
 
 /*
@@ -716,12 +719,19 @@ first_round_limit(const AssignRequest *req, const AssignSearch *s)
 
 /* skill first: the few qualified members, by key, in the method's order */
 static int
-qualified_candidates(const AssignRequest *req, const AssignSearch *s, Candidate **out)
+qualified_candidates(const AssignRequest *req, AssignSearch *s, Candidate **out)
 {
 	Candidate  *cands;
 	int			n = direct_members(req->queue->id, s->qualified, s->nqualified,
 								   req->ws->presences, req->ws->npresences,
 								   req->ws->capacity_units, &cands);
+	int			kept = 0;
+
+	/* the queue's agent condition, on those with room */
+	for (int i = 0; i < n; i++)
+		if (s->checkp == NULL || agentcond_admits(cands[i].agent_id, &s->cond))
+			cands[kept++] = cands[i];
+	n = kept;
 
 	for (int i = 0; i < n; i++)
 		for (int q = 0; q < s->nqualified; q++)
@@ -742,7 +752,7 @@ ranked_candidates(const AssignRequest *req, AssignSearch *s, Candidate **out, bo
 				  int *passed)
 {
 	int			n = fetch_candidates(req, s->limit, s->filter.by_skill ? admit_skilled : NULL,
-									 &s->filter, out, more, passed);
+									 &s->filter, s->checkp, out, more, passed);
 
 	if (n > 0 && s->use_skills)
 	{
@@ -834,6 +844,7 @@ choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool 
 	int			passed = 0;
 
 	*more = false;
+	s->cond.failed = 0;
 	if (s->nqualified >= 0)
 		n = qualified_candidates(req, s, &cands);
 	else
@@ -841,7 +852,8 @@ choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool 
 	if (n > 0 && req->ws->capacity_profile != NULL)
 		rate_profiles(req, cands, n);
 
-	res->examined = passed;
+	res->failed_condition = s->cond.failed;
+	res->examined = passed + s->cond.failed;
 	res->raced = 0;
 	res->lacking_skills = passed;
 	res->excluded = 0;
@@ -878,6 +890,16 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 		req->ws->skill_matching != SKILLS_NONE;
 	s.closest = s.use_skills && req->ws->skill_matching == SKILLS_CLOSEST;
 	s.nqualified = -1;
+	if (req->queue->condition != NULL)
+	{
+		if (req->item == NULL && agentcond_reads_item(req->queue->condition))
+			elog(ERROR, "omniroute: queue " INT64_FORMAT " has an agent condition but no item was given",
+				 req->queue->id);
+		agentcond_begin(&s.cond, req->queue->condition, req->item);
+		s.check.check = agentcond_admits;
+		s.check.arg = &s.cond;
+		s.checkp = &s.check;
+	}
 	if (s.use_skills && !s.closest &&
 		!skills_reach(req, res, &s.qualified, &s.surplus, &s.nqualified, &s.filter))
 		return false;
@@ -926,6 +948,8 @@ assign_result_json(JsonBuild *b, const AssignRequest *req, const AssignResult *r
 	}
 	jb_end_object(b);
 	jb_kv_int(b, "candidates_examined", res->examined);
+	if (res->failed_condition > 0)
+		jb_kv_int(b, "agent_condition_failed", res->failed_condition);
 	if (res->raced > 0)
 		jb_kv_int(b, "lost_to_concurrent", res->raced);
 }
@@ -949,17 +973,24 @@ assign_none_json(JsonBuild *b, const AssignRequest *req, const AssignResult *res
 	else if (res->lacking_skills == res->examined)
 		reason = psprintf("%d member(s) with room, none with the required skills",
 						  res->examined);
+	else if (res->failed_condition == res->examined)
+		reason = psprintf("%d member(s) with room, none satisfying the agent condition of queue \"%s\"",
+						  res->examined, req->queue->name);
 	else if (res->no_profile_slot == res->examined)
 		reason = psprintf("%d member(s) with room, none with a free slot of capacity profile \"%s\"",
 						  res->examined, req->ws->capacity_profile);
 	else
-		reason = psprintf("%d member(s) with room: %d without the skills, %d without a capacity profile slot, %d rejected or missed it before, %d taken by concurrent work",
+		reason = psprintf("%d member(s) with room: %d without the skills, %d without a capacity profile slot, %d rejected or missed it before, %d taken by concurrent work%s",
 						  res->examined, res->lacking_skills, res->no_profile_slot,
-						  res->excluded, res->raced);
+						  res->excluded, res->raced,
+						  res->failed_condition > 0 ?
+						  psprintf(", %d not satisfying the agent condition", res->failed_condition) : "");
 	jb_kv_string(b, "outcome", "open");
 	jb_kv_string(b, "reason", reason);
 	jb_kv_string(b, "method", config_method_name(req->queue->method));
 	jb_kv_int(b, "candidates_examined", res->examined);
+	if (res->failed_condition > 0)
+		jb_kv_int(b, "agent_condition_failed", res->failed_condition);
 }
 
 /* whether the request's queue is closed now by its operating hours: it offers to nobody */

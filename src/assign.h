@@ -8,6 +8,7 @@
 
 #include "datatype/timestamp.h"
 
+#include "agentcond.h"
 #include "config.h"
 #include "jb.h"
 #include "util.h"
@@ -28,6 +29,7 @@ typedef struct AssignRequest
 	int			nexcluded;
 	bool		reserve;		/* false: only choose (simulate) */
 	TimestampTz now;
+	const CondItem *item;		/* for the queue's agent condition, if it has one */
 } AssignRequest;
 
 typedef struct AssignResult
@@ -43,6 +45,7 @@ typedef struct AssignResult
 	int			lacking_skills; /* passed over for skills (exact) */
 	int			excluded;		/* passed over: rejected or missed before */
 	int			no_profile_slot;	/* passed over: capacity profile full or missing */
+	int			failed_condition;	/* passed over: the queue's agent condition */
 	const char *unreached_skill;	/* exact: a skill no member has at its level */
 	int32		unreached_level;
 	int32		unreached_best; /* the best proficiency a member has in it */

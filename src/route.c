@@ -651,13 +651,26 @@ route_assign_same_agent(WorkstreamConfig *ws, const ItemInput *in,
 	return true;
 }
 
+/* the item as a queue's agent condition sees it, after classification */
+static void
+route_cond_item(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
+				CondItem *item)
+{
+	item->ws = ws;
+	item->context = out->context;
+	item->customer_id = in->customer_id;
+	item->external_id = in->external_id;
+	item->priority = out->priority;
+}
+
 /* step 4, otherwise: assign.c chooses and reserves an agent who has room */
 static void
-route_assign_any(WorkstreamConfig *ws, const RouteOutcome *out, TimestampTz now,
-				 RouteAssignment *a, JsonBuild *diag)
+route_assign_any(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
+				 TimestampTz now, RouteAssignment *a, JsonBuild *diag)
 {
 	AssignRequest req;
 	AssignResult res;
+	CondItem	item;
 
 	memset(&req, 0, sizeof(req));
 	req.ws = ws;
@@ -665,6 +678,8 @@ route_assign_any(WorkstreamConfig *ws, const RouteOutcome *out, TimestampTz now,
 	req.skills = &out->skills;
 	req.reserve = true;
 	req.now = now;
+	route_cond_item(ws, in, out, &item);
+	req.item = &item;
 	memset(&res, 0, sizeof(res));
 	if (assign_and_describe(&req, &res, diag))
 	{
@@ -721,7 +736,7 @@ route_assign(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
 			 route_assign_same_agent(ws, in, out, now, a))
 		route_describe_assignment(a, diag);
 	else
-		route_assign_any(ws, out, now, a, diag);
+		route_assign_any(ws, in, out, now, a, diag);
 }
 
 /* the columns of the new row that routing sets */
@@ -979,6 +994,7 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 	{
 		AssignRequest req;
 		AssignResult res;
+		CondItem	item;
 
 		memset(&req, 0, sizeof(req));
 		req.ws = ws;
@@ -986,6 +1002,8 @@ omniroute_simulate(PG_FUNCTION_ARGS)
 		req.skills = &out.skills;
 		req.reserve = false;
 		req.now = now;
+		route_cond_item(ws, &in, &out, &item);
+		req.item = &item;
 		assign_and_describe(&req, &res, &diag);
 	}
 	jb_end_object(&diag);

@@ -59,6 +59,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "agentcond.h"
 #include "assign.h"
 #include "config.h"
 #include "direct.h"
@@ -247,6 +248,8 @@ typedef struct ServeAgent
 	char	   *presence;
 	bool		is_bot;
 	AgentSkills skills;
+	bool		attributes_read;
+	Jsonb	   *attributes;		/* read when a queue's agent condition asks */
 } ServeAgent;
 
 /* what an agent would take: a workstream's items, or one of them */
@@ -425,6 +428,44 @@ refusal(ServeAgent *ag, WorkstreamConfig *ws, ServeMode mode, int64 item,
 	return 0;
 }
 
+/*
+ * Whether the agent satisfies a queue's agent condition for an item (NULL:
+ * the condition reads nothing of it); their attributes are read once.
+ */
+static bool
+satisfies(ServeAgent *ag, const AgentCondition *cond, const CondItem *item)
+{
+	CondCheck	cc;
+
+	if (!ag->attributes_read)
+	{
+		ag->attributes = direct_agent_attributes(ag->id);
+		ag->attributes_read = true;
+	}
+	agentcond_begin(&cc, cond, item);
+	return agentcond_holds(&cc, ag->attributes);
+}
+
+/*
+ * The agent condition of the queue of an item, for the agent: 0 when
+ * satisfied (or none); else the SQLSTATE, with *why saying so.
+ */
+static int
+condition_refusal(ServeAgent *ag, WorkstreamConfig *ws, int64 item, int64 queue_id,
+				  char **why)
+{
+	QueueConfig *q = config_queue(queue_id);
+	CondItem	ci;
+
+	if (q == NULL || q->condition == NULL)
+		return 0;
+	if (agentcond_load_item(item, ws, &ci) && satisfies(ag, q->condition, &ci))
+		return 0;
+	*why = psprintf("agent " INT64_FORMAT " does not satisfy the agent condition of queue \"%s\": %s",
+					ag->id, q->name, q->condition->text);
+	return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+}
+
 typedef struct Taken
 {
 	int64		item;
@@ -580,6 +621,7 @@ typedef struct ItemGroup
 	char	   *hours;			/* the queue's operating hours, or NULL */
 	Datum		aging;			/* the workstream's priority_aging, or 0 */
 	WorkstreamConfig *ws;
+	const AgentCondition *item_condition;	/* its queue's, to check per item */
 	bool		takable;		/* the agent may take its items */
 	int			fetched;		/* items read from it in this round */
 } ItemGroup;
@@ -635,6 +677,25 @@ load_groups(int64 agent_id, int *ngroups)
 }
 
 /*
+ * The agent condition of a group's queue: one that reads only the agent
+ * is judged for the whole group now; one that reads the item, per item
+ * (g->item_condition).
+ */
+static bool
+group_condition(ServeAgent *ag, ItemGroup *g)
+{
+	QueueConfig *q = config_queue(g->queue_id);
+
+	g->item_condition = NULL;
+	if (q == NULL || q->condition == NULL)
+		return true;
+	if (!agentcond_reads_item(q->condition))
+		return satisfies(ag, q->condition, NULL);
+	g->item_condition = q->condition;
+	return true;
+}
+
+/*
  * Whether the agent may take the items of a group: refusal() for all of
  * it but the declined list, which is each item's (and the profile slot,
  * known only by taking it).  Required skills that cannot be read refuse
@@ -660,7 +721,9 @@ group_takable(ServeAgent *ag, ItemGroup *g, ServeMode mode, Datum nobody)
 				 errhint("Correct its required_skills.")));
 		return false;
 	}
-	return refusal(ag, g->ws, mode, g->first_item, nobody, DatumGetJsonbP(g->skills), NULL) == 0;
+	if (refusal(ag, g->ws, mode, g->first_item, nobody, DatumGetJsonbP(g->skills), NULL) != 0)
+		return false;
+	return group_condition(ag, g);
 }
 
 /* no slot of this profile is left for the agent: none of its groups is takable */
@@ -853,6 +916,14 @@ take_round_item(ServeSearch *s, const RoundItem *ri)
 	}
 	if (ri->declined)
 		return false;
+	if (g->item_condition != NULL)
+	{
+		CondItem	ci;
+
+		if (!agentcond_load_item(ri->item, g->ws, &ci) ||
+			!satisfies(&s->ag, g->item_condition, &ci))
+			return false;
+	}
 	if (s->ntaken == s->cap)
 	{
 		s->cap = s->cap ? s->cap * 2 : 8;
@@ -1014,7 +1085,8 @@ serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum d
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent " INT64_FORMAT " does not exist", agent_id)));
 	check_pick_queue(agent_id, item, queue_id, now);
-	if ((code = refusal(&ag, ws, SERVE_PICK, item, declined, required, &why)) != 0)
+	if ((code = refusal(&ag, ws, SERVE_PICK, item, declined, required, &why)) != 0 ||
+		(code = condition_refusal(&ag, ws, item, queue_id, &why)) != 0)
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT ": %s",
@@ -1059,7 +1131,8 @@ serve_check_handover(int64 target, int64 item, WorkstreamConfig *ws, int64 queue
 				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT
 						": not a member of its queue " INT64_FORMAT, item, target, queue_id),
 				 errhint("A supervisor may assign it to anyone.")));
-	if ((code = refusal(&ag, ws, SERVE_HANDOVER, item, declined, required, &why)) != 0)
+	if ((code = refusal(&ag, ws, SERVE_HANDOVER, item, declined, required, &why)) != 0 ||
+		(code = condition_refusal(&ag, ws, item, queue_id, &why)) != 0)
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT ": %s",
