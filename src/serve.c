@@ -17,8 +17,11 @@
  *	  only if the agent may have it (refusal()): a push workstream, an
  *	  allowed presence, enough free units, the skills (exact matching), not
  *	  rejected or missed by this agent before, and a free slot of the
- *	  workstream's capacity profile.  All of that but the declined list and
- *	  the slot depends only on the item's queue, workstream and required
+ *	  workstream's capacity profile, and the queue's agent condition
+ *	  (agentcond.c: one that reads only the agent is judged per group, one
+ *	  that reads the item per item, the item's values read by key).  All of
+ *	  that but the declined list, the slot and such a condition depends only
+ *	  on the item's queue, workstream and required
  *	  skills, so the open items of the agent's queues are looked at in
  *	  groups of those three, which work_item_open_idx holds together,
  *	  each group best first:
