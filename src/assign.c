@@ -725,13 +725,6 @@ qualified_candidates(const AssignRequest *req, AssignSearch *s, Candidate **out)
 	int			n = direct_members(req->queue->id, s->qualified, s->nqualified,
 								   req->ws->presences, req->ws->npresences,
 								   req->ws->capacity_units, &cands);
-	int			kept = 0;
-
-	/* the queue's agent condition, on those with room */
-	for (int i = 0; i < n; i++)
-		if (s->checkp == NULL || agentcond_admits(cands[i].agent_id, &s->cond))
-			cands[kept++] = cands[i];
-	n = kept;
 
 	for (int i = 0; i < n; i++)
 		for (int q = 0; q < s->nqualified; q++)
@@ -797,7 +790,7 @@ describe_winner(const AssignRequest *req, const Candidate *c, AssignResult *res)
  * reason it is passed over in res.
  */
 static bool
-candidate_takes(const AssignRequest *req, const AssignSearch *s, const Candidate *c,
+candidate_takes(const AssignRequest *req, AssignSearch *s, const Candidate *c,
 				AssignResult *res)
 {
 	if (s->use_skills && !s->closest && !c->meets)
@@ -805,6 +798,9 @@ candidate_takes(const AssignRequest *req, const AssignSearch *s, const Candidate
 		res->lacking_skills++;
 		return false;
 	}
+	/* skill first: the agent condition, in the method's order (the scan applies it otherwise) */
+	if (s->nqualified >= 0 && s->checkp != NULL && !agentcond_admits(c->agent_id, &s->cond))
+		return false;
 	if (is_excluded(req, c->agent_id))
 	{
 		res->excluded++;
@@ -852,7 +848,6 @@ choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool 
 	if (n > 0 && req->ws->capacity_profile != NULL)
 		rate_profiles(req, cands, n);
 
-	res->failed_condition = s->cond.failed;
 	res->examined = passed + s->cond.failed;
 	res->raced = 0;
 	res->lacking_skills = passed;
@@ -863,10 +858,12 @@ choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool 
 		res->examined++;
 		if (candidate_takes(req, s, &cands[i], res))
 		{
+			res->failed_condition = s->cond.failed;
 			describe_winner(req, &cands[i], res);
 			return true;
 		}
 	}
+	res->failed_condition = s->cond.failed;
 	return false;
 }
 

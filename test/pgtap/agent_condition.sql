@@ -3,7 +3,7 @@
 -- to every candidate in push, re-routing (reject, tick), serving, pick and
 -- pick_next; explain() names it; agent.<key> nowhere else.
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 
 INSERT INTO omniroute.queue (id, name) VALUES (9401, 'ac: gold'), (9402, 'ac: cases'), (9403, 'ac: plain');
 INSERT INTO omniroute.workstream (id, name, fallback_queue_id, offer_timeout) VALUES
@@ -160,6 +160,19 @@ SELECT is((SELECT state FROM omniroute.work_item WHERE id = 9422), 'open',
 SELECT omniroute.set_presence(9402, 'available');
 SELECT is((SELECT agent_id FROM omniroute.work_item WHERE id = 9422), 9402::bigint,
           'serving: ... and serves a member who satisfies it');
+
+-- exact skills that few members have: those members are looked up by key,
+-- then the condition is checked in the method's order
+INSERT INTO omniroute.skill VALUES ('ac_fr');
+INSERT INTO omniroute.agent_skill VALUES (9401, 'ac_fr', 5), (9402, 'ac_fr', 5);
+INSERT INTO omniroute.queue (id, name, agent_condition) VALUES (9404, 'ac: french', 'agent.tier = ''gold''');
+INSERT INTO omniroute.queue_member (queue_id, agent_id) VALUES (9404, 9401), (9404, 9402), (9404, 9404);
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id) VALUES (9404, 'ac: french', 9404);
+INSERT INTO omniroute.work_item (id, workstream_id, required_skills) VALUES (9423, 9404, '{"ac_fr": 3}');
+SELECT results_eq($$SELECT agent_id, (diagnostics->'assignment'->>'agent_condition_failed')::int
+                      FROM omniroute.work_item WHERE id = 9423$$,
+                  $$VALUES (9402::bigint, 1)$$,
+                  'skill first: the qualified member with more room but the wrong tier is passed over');
 
 -- ---------------------------------------------------------------------------
 -- Pick mode: pick(id) and pick_next() as the agent
