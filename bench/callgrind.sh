@@ -9,6 +9,10 @@
 #   CALLGRIND_SQL=bench/timed.sql bench/callgrind.sh
 #                                   with that file's configuration applied
 #                                   after bench/config.sql
+#   CONDITION=1 AGENTS=10000 bench/callgrind.sh
+#                                   with bench/condition.sql applied: every
+#                                   queue's agent condition, satisfied by one
+#                                   member in ten
 #
 # Each version is installed into a private copy of the PostgreSQL
 # installation (nothing else is touched).  A database gets bench/config.sql
@@ -63,6 +67,7 @@ psql_ -c "CREATE EXTENSION omniroute" >/dev/null
 psql_ -v agents="$AGENTS" -v capacity=100000000 -f bench/config.sql >/dev/null
 # more configuration on top (bench/timed.sql: the time features)
 [ -z "${CALLGRIND_SQL:-}" ] || psql_ -f "$repo/$CALLGRIND_SQL" >/dev/null
+[ -z "${CONDITION:-}" ] || psql_ -f bench/condition.sql >/dev/null
 psql_ -c "VACUUM ANALYZE" >/dev/null
 as_owner "$bin/pg_ctl" -D "$data" -w stop >/dev/null
 cp -a "$data" "$work/pristine"
@@ -103,4 +108,4 @@ per_insert() {
 }
 routed=$(per_insert omniroute.work_item)
 plain=$(per_insert bench.plain_item)
-echo "callgrind${commit:+ ($commit)}: routed insert $routed instructions, plain $plain, ratio $(awk -v p="$plain" -v r="$routed" 'BEGIN { printf "%.3f", p / r }') ($AGENTS agents, $((2 * N)) inserts counted)"
+echo "callgrind${commit:+ ($commit)}: routed insert $routed instructions, plain $plain, ratio $(awk -v p="$plain" -v r="$routed" 'BEGIN { printf "%.3f", p / r }') ($AGENTS agents${CONDITION:+, agent conditions}, $((2 * N)) inserts counted)"

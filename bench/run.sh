@@ -6,8 +6,8 @@
 #                           off, the rest default; the tick worker serves its
 #                           database), about 7 minutes on 2 cores
 #   BENCH_PHASES="insert scale" bench/run.sh
-#                           only those phases (insert, timed, steady, scale,
-#                           drain)
+#                           only those phases (insert, timed, condition,
+#                           steady, scale, drain)
 #   bench/run.sh --smoke    tiny run against the cluster in PGHOST/PGPORT
 #                           (what `make test` runs via bench/smoke.sh): checks
 #                           every phase works and routes, measures nothing
@@ -19,6 +19,7 @@ smoke=0
 
 if [ "$smoke" -eq 1 ]; then
 	SECS=2; CLIENTS=2; AGENTS=(20 60); MAIN_AGENTS=20; DRAIN_ITEMS=400; DRAIN_AGENTS=20
+	COND_AGENTS=60
 	ROUNDS=1; SCALE_ROUNDS=1
 else
 	SECS=${BENCH_SECONDS:-15}; CLIENTS=2; AGENTS=(100 1000 10000); MAIN_AGENTS=1000
@@ -29,6 +30,7 @@ else
 	# machine's drift moves most: four rounds, alternately up and down
 	SCALE_ROUNDS=${BENCH_SCALE_ROUNDS:-4}
 	DRAIN_ITEMS=100000; DRAIN_AGENTS=1000
+	COND_AGENTS=${BENCH_CONDITION_AGENTS:-10000}
 	bash scripts/setup.sh
 	make -s >/dev/null
 	if [ "$(id -u)" -eq 0 ]; then
@@ -85,7 +87,7 @@ load() {
 	fi
 }
 
-PHASES=" ${BENCH_PHASES:-insert timed steady scale drain} "
+PHASES=" ${BENCH_PHASES:-insert timed condition steady scale drain} "
 phase() { [[ "$PHASES" == *" $1 "* ]]; }
 
 # Each measurement starts from a quiet database: a VACUUM, so that autovacuum
@@ -156,6 +158,31 @@ if phase timed; then
 	echo "insert, queues with operating hours and max_open: plain $plain rows/s, routed $timed rows/s, ratio $(ratio "$timed" "$plain") (mean of $ROUNDS round(s):$rounds; $overflowed overflowed)"
 fi
 
+# ---- condition: every queue with an agent condition one member in ten satisfies ----
+if phase condition; then
+	plain=0; routed=0; cond=0; rounds=""
+	for ((round = 1; round <= ROUNDS; round++)); do
+		load "$COND_AGENTS" 100000000
+		# plain and unconditioned routed first, then the condition is set on
+		# every queue; odd rounds plain first, even rounds routed first
+		if [ $((round % 2)) -eq 1 ]; then
+			p=$(tps bench/insert_plain.sql)
+			r=$(tps bench/insert_routed.sql)
+		else
+			r=$(tps bench/insert_routed.sql)
+			p=$(tps bench/insert_plain.sql)
+		fi
+		psql_db -f bench/condition.sql >/dev/null
+		c=$(tps bench/insert_routed.sql)
+		plain=$((plain + p)); routed=$((routed + r)); cond=$((cond + c))
+		rounds="$rounds $(ratio "$c" "$p")"
+	done
+	cond_assigned=$(psql_db -At -c "SELECT count(*) FROM omniroute.work_item i JOIN omniroute.agent a ON a.id = i.agent_id
+	                                 WHERE a.attributes->>'tier' = 'gold'")
+	plain=$((plain / ROUNDS)); routed=$((routed / ROUNDS)); cond=$((cond / ROUNDS))
+	echo "insert, agent condition (1 member in 10 satisfies it, every queue): routed $cond rows/s, ratio $(ratio "$cond" "$plain") to plain $plain rows/s; unconditioned routed $routed rows/s, ratio $(ratio "$routed" "$plain") ($COND_AGENTS agents, $CLIENTS clients; mean of $ROUNDS round(s), conditioned by round:$rounds; $cond_assigned items with a gold agent in the last)"
+fi
+
 # ---- steady state: insert + accept + close, agents keep freeing capacity ----
 if phase steady; then
 	load "$MAIN_AGENTS" 5
@@ -217,8 +244,8 @@ fi
 
 if [ "$smoke" -eq 1 ]; then
 	# the smoke run fails if a phase routed nothing
-	[ "$assigned" -gt 0 ] && [ $((after - before)) -gt 0 ] && [ "$drained" -gt 0 ] || {
-		echo "bench smoke: a phase routed nothing (assigned=$assigned steady=$((after - before)) drained=$drained left=$left)"
+	[ "$assigned" -gt 0 ] && [ $((after - before)) -gt 0 ] && [ "$drained" -gt 0 ] && [ "$cond_assigned" -gt 0 ] || {
+		echo "bench smoke: a phase routed nothing (assigned=$assigned steady=$((after - before)) drained=$drained left=$left conditioned=$cond_assigned)"
 		exit 1
 	}
 	dropdb "$DB"

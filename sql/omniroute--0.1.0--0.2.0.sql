@@ -1230,6 +1230,133 @@ SELECT d.id, d.due_at
  WHERE d.due_at IS NOT NULL;
 
 -- ---------------------------------------------------------------------------
+-- Agent conditions: agent.attributes, queue.agent_condition (src/agentcond.c)
+-- ---------------------------------------------------------------------------
+
+ALTER TABLE omniroute.agent
+    ADD COLUMN attributes jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(attributes) = 'object');
+ALTER TABLE omniroute.queue ADD COLUMN agent_condition text;
+
+CREATE FUNCTION omniroute.check_agent_condition() RETURNS trigger
+    LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_check_agent_condition';
+
+-- whether an agent satisfies the agent condition of an item's queue (explain)
+CREATE FUNCTION omniroute.agent_condition_holds(work_item_id bigint, agent_id bigint) RETURNS boolean
+    LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_agent_condition_holds';
+REVOKE ALL ON FUNCTION omniroute.check_agent_condition() FROM PUBLIC;
+REVOKE ALL ON FUNCTION omniroute.agent_condition_holds(bigint, bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION omniroute.check_agent_condition(),
+    omniroute.agent_condition_holds(bigint, bigint) TO omniroute_admin;
+
+CREATE TRIGGER check_agent_condition BEFORE INSERT OR UPDATE OF agent_condition ON omniroute.queue
+    FOR EACH ROW EXECUTE FUNCTION omniroute.check_agent_condition();
+
+GRANT INSERT (attributes) ON omniroute.agent TO omniroute_admin;
+
+/*
+ * The full account of an item's routing, on demand: what diagnostics said
+ * on the insert path (cheap: the winner and how many were examined), plus
+ * every member of the item's queue now, each with the reasons it is or is
+ * not eligible for this item.  Routing itself never computes this, so its
+ * cost does not grow with the size of a queue.
+ */
+CREATE OR REPLACE FUNCTION omniroute.explain(work_item_id bigint) RETURNS jsonb
+    LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    w  omniroute.work_item;
+    ws omniroute.workstream;
+    q  omniroute.queue;
+    members jsonb;
+    matching text;
+BEGIN
+    SELECT * INTO w FROM omniroute.work_item i WHERE i.id = explain.work_item_id;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'work item % does not exist', explain.work_item_id
+            USING ERRCODE = 'undefined_object';
+    END IF;
+    SELECT * INTO ws FROM omniroute.workstream WHERE id = w.workstream_id;
+    SELECT * INTO q FROM omniroute.queue WHERE id = w.queue_id;
+    matching := CASE WHEN w.skill_matching IN ('exact', 'closest', 'none') THEN w.skill_matching
+                     ELSE ws.skill_matching END;
+
+    SELECT coalesce(jsonb_agg(m ORDER BY (m->>'eligible')::boolean DESC,
+                                         (m->>'free_units')::int DESC, (m->>'agent_id')::bigint), '[]')
+      INTO members
+      FROM (
+        SELECT jsonb_build_object(
+                 'agent_id', a.id, 'agent', a.name, 'presence', a.presence,
+                 'free_units', a.capacity - a.used_units,
+                 'holds_this_item', a.id IS NOT DISTINCT FROM w.agent_id,
+                 'eligible', cardinality(r.reasons) = 0,
+                 'reasons', to_jsonb(r.reasons))
+               || CASE WHEN d.n > 0 AND d.n < ws.max_offers_per_agent THEN jsonb_build_object(
+                    'declined', format('declined %s of %s times: offered again only when nobody who declined it fewer times is eligible',
+                                       d.n, ws.max_offers_per_agent)) ELSE '{}' END AS m
+          FROM omniroute.queue_member qm
+          JOIN omniroute.agent a ON a.id = qm.agent_id
+          JOIN omniroute.presence p ON p.name = a.presence
+          CROSS JOIN LATERAL (SELECT cardinality(array_positions(w.declined_agents, a.id)) AS n) d
+          CROSS JOIN LATERAL (
+            SELECT array_remove(ARRAY[
+              CASE WHEN ws.mode = 'pick' THEN 'pick mode: items are picked, not pushed' END,
+              CASE WHEN a.is_bot THEN 'a bot' END,
+              CASE WHEN NOT (a.presence = ANY (ws.allowed_presences) OR p.base = ANY (ws.allowed_presences))
+                   THEN format('presence %s (%s) is not allowed', a.presence, p.base) END,
+              CASE WHEN a.capacity - a.used_units < ws.capacity_units
+                   THEN format('needs %s free unit(s), has %s', ws.capacity_units, a.capacity - a.used_units) END,
+              CASE WHEN d.n >= ws.max_offers_per_agent AND ws.max_offers_per_agent = 1
+                   THEN 'rejected or missed this item before'
+                   WHEN d.n >= ws.max_offers_per_agent
+                   THEN format('declined %s of %s times', d.n, ws.max_offers_per_agent) END,
+              CASE WHEN ws.capacity_profile IS NOT NULL AND NOT EXISTS
+                        (SELECT 1 FROM omniroute.agent_profile ap
+                          WHERE ap.agent_id = a.id AND ap.profile = ws.capacity_profile)
+                   THEN format('does not have capacity profile %s', ws.capacity_profile) END,
+              (SELECT format('capacity profile %s is full (%s of %s)', ap.profile, used, lim)
+                 FROM omniroute.agent_profile ap
+                 JOIN omniroute.capacity_profile cp ON cp.name = ap.profile
+                 CROSS JOIN LATERAL (SELECT CASE WHEN cp.reset = 'never' THEN ap.active_items
+                                                 WHEN ap.day = (now() AT TIME ZONE a.timezone)::date THEN ap.day_items
+                                                 ELSE 0 END AS used,
+                                            coalesce(ap.max_items, cp.max_items) AS lim) u
+                WHERE ap.agent_id = a.id AND ap.profile = ws.capacity_profile AND used >= lim),
+              CASE WHEN q.agent_condition IS NOT NULL
+                        AND NOT omniroute.agent_condition_holds(w.id, a.id)
+                   THEN format('does not satisfy the agent condition: %s', q.agent_condition) END,
+              CASE WHEN matching = 'exact' THEN
+                (SELECT string_agg(format('lacks skill %s at %s (has %s)', rs.key, rs.value,
+                                          coalesce(s.proficiency::text, 'none')), '; ')
+                   FROM jsonb_each_text(w.required_skills) rs
+                   LEFT JOIN omniroute.agent_skill s ON s.agent_id = a.id AND s.skill = rs.key
+                  WHERE coalesce(s.proficiency, 0) < rs.value::int) END
+            ], NULL) AS reasons) r
+         WHERE qm.queue_id = w.queue_id) x;
+
+    RETURN jsonb_build_object(
+        'work_item_id', w.id, 'state', w.state, 'workstream', ws.name,
+        'queue_id', q.id, 'queue', q.name, 'method', q.assignment,
+        'agent_id', w.agent_id, 'required_skills', w.required_skills,
+        'skill_matching', matching,
+        'skill_matching_from', CASE WHEN matching IS NOT DISTINCT FROM w.skill_matching
+                                    THEN 'item' ELSE 'workstream' END,
+        'declined_agents', to_jsonb(w.declined_agents),
+        'queue_open', omniroute.queue_is_open(q.id),
+        'escalation_level', w.escalation_level,
+        'escalations', (SELECT jsonb_agg(e.detail || jsonb_build_object('at', e.at) ORDER BY e.id)
+                          FROM omniroute.work_item_event e
+                         WHERE e.work_item_id = w.id AND e.event = 'escalated' AND e.detail ? 'level'),
+        'overflows', (SELECT jsonb_agg(e.detail || jsonb_build_object('at', e.at) ORDER BY e.id)
+                        FROM omniroute.work_item_event e
+                       WHERE e.work_item_id = w.id AND e.event = 'overflowed'),
+        'diagnostics', w.diagnostics,
+        'members', members);
+END
+$$;
+
+-- ---------------------------------------------------------------------------
 -- The tick worker: a launcher starts one in every database with the
 -- extension; the update wakes it for this database at its commit
 -- ---------------------------------------------------------------------------

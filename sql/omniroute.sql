@@ -65,7 +65,9 @@ CREATE TABLE omniroute.agent (
     -- routing state, maintained by the extension
     used_units       int NOT NULL DEFAULT 0 CHECK (used_units >= 0),
     last_assigned_at timestamptz,
-    last_released_at timestamptz
+    last_released_at timestamptz,
+    -- what queues' agent conditions read as agent.<key> (src/agentcond.c)
+    attributes       jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(attributes) = 'object')
 ) WITH (fillfactor = 50);   -- routing state changes on every assignment: keep
                             -- room on the page so those updates stay HOT
 
@@ -150,6 +152,9 @@ CREATE TABLE omniroute.queue (
     -- its created_at was answered in time (queue_interval_stats)
     service_level_target interval NOT NULL DEFAULT '20 seconds'
                       CHECK (service_level_target > interval '0' AND service_level_target <= interval '366 days'),
+    -- who may be offered its items: a condition in the rule language with
+    -- agent.<key> (src/agentcond.c); NULL: every member
+    agent_condition   text,
     CONSTRAINT queue_overflow_transfer_check
         CHECK (overflow_action <> 'transfer' OR overflow_queue_id IS NOT NULL)
 );
@@ -483,6 +488,15 @@ CREATE FUNCTION omniroute.recheck_rules() RETURNS trigger
 CREATE FUNCTION omniroute.invalidate_cache() RETURNS trigger
     LANGUAGE c AS 'MODULE_PATHNAME', 'omniroute_invalidate_cache';
 
+CREATE FUNCTION omniroute.check_agent_condition() RETURNS trigger
+    LANGUAGE c SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_check_agent_condition';
+
+-- whether an agent satisfies the agent condition of an item's queue (explain)
+CREATE FUNCTION omniroute.agent_condition_holds(work_item_id bigint, agent_id bigint) RETURNS boolean
+    LANGUAGE c STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'omniroute_agent_condition_holds';
+
 CREATE FUNCTION omniroute.simulate(workstream_id bigint, context jsonb DEFAULT '{}')
     RETURNS jsonb
     LANGUAGE c STRICT SECURITY DEFINER SET search_path = pg_catalog, pg_temp
@@ -566,6 +580,8 @@ CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON omniroute.classification_ru
     FOR EACH ROW EXECUTE FUNCTION omniroute.check_rule();
 CREATE TRIGGER check_rule BEFORE INSERT OR UPDATE ON omniroute.route_rule
     FOR EACH ROW EXECUTE FUNCTION omniroute.check_rule();
+CREATE TRIGGER check_agent_condition BEFORE INSERT OR UPDATE OF agent_condition ON omniroute.queue
+    FOR EACH ROW EXECUTE FUNCTION omniroute.check_agent_condition();
 
 -- the rows of a split sum to 100 when the transaction commits
 CREATE FUNCTION omniroute.check_split_sum() RETURNS trigger
@@ -1002,6 +1018,9 @@ BEGIN
                                                  ELSE 0 END AS used,
                                             coalesce(ap.max_items, cp.max_items) AS lim) u
                 WHERE ap.agent_id = a.id AND ap.profile = ws.capacity_profile AND used >= lim),
+              CASE WHEN q.agent_condition IS NOT NULL
+                        AND NOT omniroute.agent_condition_holds(w.id, a.id)
+                   THEN format('does not satisfy the agent condition: %s', q.agent_condition) END,
               CASE WHEN matching = 'exact' THEN
                 (SELECT string_agg(format('lacks skill %s at %s (has %s)', rs.key, rs.value,
                                           coalesce(s.proficiency::text, 'none')), '; ')
@@ -1139,6 +1158,7 @@ GRANT TRUNCATE ON omniroute.skill, omniroute.agent_skill,
 GRANT SELECT, UPDATE, DELETE ON omniroute.agent TO omniroute_admin;
 GRANT INSERT (id, name, login_role, capacity, presence, is_bot, timezone)
     ON omniroute.agent TO omniroute_admin;
+GRANT INSERT (attributes) ON omniroute.agent TO omniroute_admin;
 GRANT SELECT, DELETE ON omniroute.agent_profile TO omniroute_admin;
 GRANT INSERT (agent_id, profile, max_items), UPDATE (max_items)
     ON omniroute.agent_profile TO omniroute_admin;

@@ -241,12 +241,12 @@ sort_by_closest(const AssignRequest *req, Candidate *cands, int n)
  */
 static int
 fetch_candidates(const AssignRequest *req, int64 limit, CandidateFilter admit, void *admit_arg,
-				 Candidate **out, bool *more, int *passed)
+				 CandidateCheck *check, Candidate **out, bool *more, int *passed)
 {
 	Candidate  *cands;
 	int			n = direct_candidates(req->queue->method, req->queue->id, req->ws->presences,
 									  req->ws->npresences, req->ws->capacity_units, limit,
-									  admit, admit_arg, &cands, more, passed);
+									  admit, admit_arg, check, &cands, more, passed);
 
 	sort_by_method(req, cands, n);
 	*out = cands;
@@ -721,6 +721,10 @@ typedef struct AssignSearch
 	int64	   *qualified;		/* skill first: the qualified members ... */
 	int32	   *surplus;		/* ... and their over-qualification */
 	int			nqualified;		/* -1: not skill first */
+	CondCheck	cond;			/* the queue's agent condition ... */
+	CandidateCheck check;		/* ... as the candidate scan applies it */
+	CandidateCheck *checkp;		/* NULL: the queue has none */
+	bool		scanned;		/* the candidates came from the scan, condition applied */
 } AssignSearch;
 
 /*
@@ -744,7 +748,7 @@ first_round_limit(const AssignRequest *req, const AssignSearch *s)
 
 /* skill first: the few qualified members, by key, in the method's order */
 static int
-qualified_candidates(const AssignRequest *req, const AssignSearch *s, Candidate **out)
+qualified_candidates(const AssignRequest *req, AssignSearch *s, Candidate **out)
 {
 	Candidate  *cands;
 	int			n = direct_members(req->queue->id, s->qualified, s->nqualified,
@@ -770,7 +774,7 @@ ranked_candidates(const AssignRequest *req, AssignSearch *s, Candidate **out, bo
 				  int *passed)
 {
 	int			n = fetch_candidates(req, s->limit, s->filter.by_skill ? admit_skilled : NULL,
-									 &s->filter, out, more, passed);
+									 &s->filter, s->checkp, out, more, passed);
 
 	if (n > 0 && s->use_skills)
 	{
@@ -815,7 +819,7 @@ describe_winner(const AssignRequest *req, const Candidate *c, AssignResult *res)
  * reason it is passed over in res.
  */
 static bool
-candidate_takes(const AssignRequest *req, const AssignSearch *s, const Candidate *c,
+candidate_takes(const AssignRequest *req, AssignSearch *s, const Candidate *c,
 				AssignResult *res, bool reoffer)
 {
 	if (s->use_skills && !s->closest && !c->meets)
@@ -823,6 +827,12 @@ candidate_takes(const AssignRequest *req, const AssignSearch *s, const Candidate
 		res->lacking_skills++;
 		return false;
 	}
+	/*
+	 * The agent condition: the candidate index scan applies it itself
+	 * (ranked_candidates()); every other list is judged here, in its order.
+	 */
+	if (s->checkp != NULL && !s->scanned && !agentcond_admits(c->agent_id, &s->cond))
+		return false;
 	if (!reoffer && is_excluded(req, c->agent_id))
 	{
 		res->excluded++;
@@ -862,6 +872,8 @@ choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool 
 	int			passed = 0;
 
 	*more = false;
+	s->cond.failed = 0;
+	s->scanned = s->nqualified < 0;
 	if (s->nqualified >= 0)
 		n = qualified_candidates(req, s, &cands);
 	else
@@ -869,7 +881,7 @@ choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool 
 	if (n > 0 && req->ws->capacity_profile != NULL)
 		rate_profiles(req, cands, n);
 
-	res->examined = passed;
+	res->examined = passed + s->cond.failed;
 	res->raced = 0;
 	res->lacking_skills = passed;
 	res->excluded = 0;
@@ -879,10 +891,12 @@ choose_round(const AssignRequest *req, AssignSearch *s, AssignResult *res, bool 
 		res->examined++;
 		if (candidate_takes(req, s, &cands[i], res, false))
 		{
+			res->failed_condition = s->cond.failed;
 			describe_winner(req, &cands[i], res);
 			return true;
 		}
 	}
+	res->failed_condition = s->cond.failed;
 	return false;
 }
 
@@ -939,6 +953,7 @@ choose_decliners(const AssignRequest *req, AssignSearch *s, AssignResult *res)
 
 	if (n == 0)
 		return false;
+	s->scanned = false;
 	n = direct_members(req->queue->id, ids, n, req->ws->presences, req->ws->npresences,
 					   req->ws->capacity_units, &cands);
 	for (int i = 0; i < n; i++)
@@ -968,6 +983,21 @@ choose_decliners(const AssignRequest *req, AssignSearch *s, AssignResult *res)
 	return false;
 }
 
+/* the queue's agent condition, if it has one, ready for candidate_takes() and the scans */
+static void
+condition_begin(const AssignRequest *req, AssignSearch *s)
+{
+	if (req->queue->condition == NULL)
+		return;
+	if (req->item == NULL && agentcond_reads_item(req->queue->condition))
+		elog(ERROR, "omniroute: queue " INT64_FORMAT " has an agent condition but no item was given",
+			 req->queue->id);
+	agentcond_begin(&s->cond, req->queue->condition, req->item);
+	s->check.check = agentcond_admits;
+	s->check.arg = &s->cond;
+	s->checkp = &s->check;
+}
+
 /*
  * Choose (and, with req->reserve, reserve) the best eligible agent for an
  * item in req->queue.  The caller is connected to SPI.  Returns false when
@@ -990,6 +1020,7 @@ assign_choose(const AssignRequest *req, AssignResult *res)
 	s.use_skills = req->skills != NULL && req->skills->n > 0 && matching != SKILLS_NONE;
 	s.closest = s.use_skills && matching == SKILLS_CLOSEST;
 	s.nqualified = -1;
+	condition_begin(req, &s);
 	if (s.use_skills && !s.closest &&
 		!skills_reach(req, res, &s.qualified, &s.surplus, &s.nqualified, &s.filter))
 		return false;
@@ -1072,6 +1103,7 @@ assign_choose_preferred(const AssignRequest *req, const int64 *agents, const int
 	s.use_skills = req->skills != NULL && req->skills->n > 0 && matching != SKILLS_NONE;
 	s.closest = order.closest = s.use_skills && matching == SKILLS_CLOSEST;
 	s.nqualified = -1;
+	condition_begin(req, &s);
 	ncands = direct_members(req->queue->id, agents, n, req->ws->presences,
 							req->ws->npresences, req->ws->capacity_units, &cands);
 	if (ncands > 0 && s.use_skills)
@@ -1124,6 +1156,8 @@ assign_result_json(JsonBuild *b, const AssignRequest *req, const AssignResult *r
 	}
 	jb_end_object(b);
 	jb_kv_int(b, "candidates_examined", res->examined);
+	if (res->failed_condition > 0)
+		jb_kv_int(b, "agent_condition_failed", res->failed_condition);
 	if (res->raced > 0)
 		jb_kv_int(b, "lost_to_concurrent", res->raced);
 	if (res->declined_before > 0)
@@ -1155,19 +1189,26 @@ assign_none_json(JsonBuild *b, const AssignRequest *req, const AssignResult *res
 	else if (res->lacking_skills == res->examined)
 		reason = psprintf("%d member(s) with room, none with the required skills",
 						  res->examined);
+	else if (res->failed_condition == res->examined)
+		reason = psprintf("%d member(s) with room, none satisfying the agent condition of queue \"%s\"",
+						  res->examined, req->queue->name);
 	else if (res->no_profile_slot == res->examined)
 		reason = psprintf("%d member(s) with room, none with a free slot of capacity profile \"%s\"",
 						  res->examined, req->ws->capacity_profile);
 	else
-		reason = psprintf("%d member(s) with room: %d without the skills, %d without a capacity profile slot, %d rejected or missed it before, %d taken by concurrent work",
+		reason = psprintf("%d member(s) with room: %d without the skills, %d without a capacity profile slot, %d rejected or missed it before, %d taken by concurrent work%s",
 						  res->examined, res->lacking_skills, res->no_profile_slot,
-						  res->excluded, res->raced);
+						  res->excluded, res->raced,
+						  res->failed_condition > 0 ?
+						  psprintf(", %d not satisfying the agent condition", res->failed_condition) : "");
 	jb_kv_string(b, "outcome", "open");
 	jb_kv_string(b, "reason", reason);
 	jb_kv_string(b, "method", config_method_name(req->queue->method));
 	jb_kv_int(b, "candidates_examined", res->examined);
 	if (req->preferred_note != NULL)
 		jb_kv_string(b, "preferred", req->preferred_note);
+	if (res->failed_condition > 0)
+		jb_kv_int(b, "agent_condition_failed", res->failed_condition);
 }
 
 /* whether the request's queue is closed now by its operating hours: it offers to nobody */

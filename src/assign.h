@@ -8,6 +8,7 @@
 
 #include "datatype/timestamp.h"
 
+#include "agentcond.h"
 #include "config.h"
 #include "jb.h"
 #include "util.h"
@@ -32,6 +33,7 @@ typedef struct AssignRequest
 	bool		reserve;		/* false: only choose (simulate) */
 	TimestampTz now;
 	const char *preferred_note; /* why no preferred agent took it, or NULL */
+	const CondItem *item;		/* for the queue's agent condition, if it has one */
 } AssignRequest;
 
 typedef struct AssignResult
@@ -48,6 +50,7 @@ typedef struct AssignResult
 	int			excluded;		/* passed over: rejected or missed before */
 	int			declined_before;	/* a re-offer: the winner declined it so often */
 	int			no_profile_slot;	/* passed over: capacity profile full or missing */
+	int			failed_condition;	/* passed over: the queue's agent condition */
 	const char *unreached_skill;	/* exact: a skill no member has at its level */
 	int32		unreached_level;
 	int32		unreached_best; /* the best proficiency a member has in it */

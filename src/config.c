@@ -41,6 +41,7 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 
+#include "agentcond.h"
 #include "config.h"
 #include "jb.h"
 #include "route.h"
@@ -365,7 +366,7 @@ static UtilPlan step_afters_plan = {
 };
 static UtilPlan queue_plan = {
 	"SELECT name, assignment, priority, operating_hours, max_open, max_wait,"
-	"       overflow_action, overflow_queue_id"
+	"       overflow_action, overflow_queue_id, agent_condition"
 	"  FROM omniroute.queue WHERE id = $1", 1, {INT8OID}, NULL
 };
 
@@ -752,6 +753,7 @@ load_queue(int64 id, HeapTuple tup, TupleDesc desc)
 	QueueConfig *cfg = palloc0(sizeof(QueueConfig));
 	char	   *method = get_text(tup, desc, 2);
 	char	   *action = get_text(tup, desc, 7);
+	char	   *condition;
 
 	cfg->id = id;
 	cfg->name = get_text(tup, desc, 1);
@@ -765,6 +767,9 @@ load_queue(int64 id, HeapTuple tup, TupleDesc desc)
 	cfg->overflow_action = strcmp(action, "transfer") == 0 ? OVERFLOW_TRANSFER :
 		strcmp(action, "close") == 0 ? OVERFLOW_CLOSE : OVERFLOW_QUEUE;
 	cfg->overflow_queue_id = get_int64(tup, desc, 8);
+	condition = get_text(tup, desc, 9);
+	if (condition != NULL)
+		cfg->condition = agentcond_compile(condition, cfg->name, true);
 	return cfg;
 }
 
@@ -784,12 +789,15 @@ config_queue(int64 id)
 		elog(ERROR, "omniroute: SPI_connect failed");
 	if (run_by_id(&queue_plan, id) > 0)
 	{
-		MemoryContext old;
+		/* built apart (an agent condition may fail to compile), then adopted */
+		MemoryContext build_ctx = AllocSetContextCreate(CurrentMemoryContext, "omniroute queue",
+														ALLOCSET_SMALL_SIZES);
+		MemoryContext old = MemoryContextSwitchTo(build_ctx);
 
-		ensure_cache();
-		old = MemoryContextSwitchTo(cache_ctx);
 		cfg = load_queue(id, SPI_tuptable->vals[0], SPI_tuptable->tupdesc);
 		MemoryContextSwitchTo(old);
+		ensure_cache();
+		MemoryContextSetParent(build_ctx, cache_ctx);
 		entry = hash_search(queue_cache, &id, HASH_ENTER, &found);
 		entry->cfg = cfg;
 		config_watch_loaded(&config_watch);

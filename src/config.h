@@ -98,6 +98,25 @@ typedef struct WorkstreamConfig
 	CompiledRule *route_rules;
 } WorkstreamConfig;
 
+/*
+ * A queue's agent condition, compiled (agentcond.c): its vars are the
+ * built-ins, then the names it uses past them, each either agent.<key>
+ * (read from the candidate's attributes) or a context variable read by
+ * name from the item, of the type the item's workstream declares it.
+ */
+typedef struct AgentCondition
+{
+	char	   *text;
+	RuleExpr   *expr;
+	RuleVars   *vars;
+	int			nitem;			/* context variables: their slots */
+	int		   *item_slots;
+	int			nagent;			/* agent.<key>: their slots and keys */
+	int		   *agent_slots;
+	char	  **agent_keys;
+	bool		reads_item;		/* a built-in or a context variable */
+} AgentCondition;
+
 typedef struct QueueConfig
 {
 	int64		id;
@@ -111,6 +130,7 @@ typedef struct QueueConfig
 	Interval	max_wait;
 	OverflowAction overflow_action;
 	int64		overflow_queue_id;	/* 0: none */
+	AgentCondition *condition;	/* NULL: every member may be offered work */
 } QueueConfig;
 
 extern void config_init(void);

@@ -142,6 +142,7 @@ typedef struct DirectCache
 	AttrNumber	ag_presence;
 	AttrNumber	ag_last_assigned;
 	AttrNumber	ag_last_released;
+	AttrNumber	ag_attributes;
 	/* queue */
 	AttrNumber	qu_id;
 	/* workstream */
@@ -245,6 +246,7 @@ load_cache_once(void)
 	c.ag_presence = att(c.agent, "presence");
 	c.ag_last_assigned = att(c.agent, "last_assigned_at");
 	c.ag_last_released = att(c.agent, "last_released_at");
+	c.ag_attributes = att(c.agent, "attributes");
 
 	c.qu_id = att(c.queue, "id");
 	c.ws_id = att(c.workstream, "id");
@@ -800,6 +802,7 @@ typedef struct CandidateRange
 	void	   *admit_arg;
 	int			agent_col;		/* admit judges the index entry: its agent_id */
 	int		   *passed;			/* counts the members admit refused */
+	CandidateCheck *check;		/* or NULL: judges members with room */
 } CandidateRange;
 
 /*
@@ -883,6 +886,11 @@ candidate_next(DirectScan *ds, TupleTableSlot *slot, const CandidateRange *r,
 			(*r->passed)++;
 			continue;
 		}
+		/* last, on the few with room: it may read more than the entry */
+		if (r->check != NULL &&
+			!r->check->check(DatumGetInt64(slot_getattr(slot, cache.qm_agent, &isnull)),
+							 r->check->arg))
+			continue;
 		return true;
 	}
 }
@@ -890,7 +898,7 @@ candidate_next(DirectScan *ds, TupleTableSlot *slot, const CandidateRange *r,
 int
 direct_candidates(int method, int64 queue_id, char *const *presences, int npresences,
 				  int32 units, int64 limit, CandidateFilter admit, void *admit_arg,
-				  Candidate **out, bool *more, int *passed)
+				  CandidateCheck *check, Candidate **out, bool *more, int *passed)
 {
 	Snapshot	snapshot;
 	Relation	heap;
@@ -901,7 +909,7 @@ direct_candidates(int method, int64 queue_id, char *const *presences, int nprese
 	Candidate  *cands;
 	bool		by_free = (method == METHOD_HIGHEST_CAPACITY);
 	DirectScan	ds;
-	CandidateRange range = {units, NULL, admit, admit_arg, 0, passed};
+	CandidateRange range = {units, NULL, admit, admit_arg, 0, passed, check};
 
 	load_cache();
 	*more = false;
@@ -1031,6 +1039,35 @@ find_by_key(Relation rel, Oid idx, int64 key, Snapshot snapshot, TupleTableSlot 
 	dscan_end(&ds);
 	index_close(index, NoLock);
 	return found;
+}
+
+Jsonb *
+direct_agent_attributes(int64 agent_id)
+{
+	Relation	heap;
+	TupleTableSlot *slot;
+	ItemPointerData tid;
+	Jsonb	   *attributes = NULL;
+	bool		pushed = !ActiveSnapshotSet();
+	Snapshot	snapshot;
+
+	load_cache();
+	snapshot = pushed ? push_snapshot() : GetActiveSnapshot();
+	heap = table_open(cache.agent, AccessShareLock);
+	slot = table_slot_create(heap, NULL);
+	if (find_by_key(heap, cache.agent_pkey, agent_id, snapshot, slot, &tid))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, cache.ag_attributes, &isnull);
+
+		if (!isnull)
+			attributes = DatumGetJsonbPCopy(d);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(heap, NoLock);
+	if (pushed)
+		PopActiveSnapshot();
+	return attributes;
 }
 
 /* a change of an agent's units, as direct_agent_units() was asked for it */

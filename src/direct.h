@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "datatype/timestamp.h"
+#include "utils/jsonb.h"
 
 /* a queue member as the candidate indexes hold it */
 typedef struct Candidate
@@ -34,6 +35,16 @@ typedef struct Candidate
 typedef bool (*CandidateFilter) (int64 agent_id, void *arg);
 
 /*
+ * A second filter, judged on the members a scan found with room and an
+ * allowed presence, last (it may read their agent rows)
+ */
+typedef struct CandidateCheck
+{
+	CandidateFilter check;
+	void	   *arg;
+} CandidateCheck;
+
+/*
  * Up to limit (0: all) members of queue_id for each of the npresences
  * presences with at least units free and, given admit, admitted by it, each
  * presence's range in the order of the method's index (method:
@@ -43,8 +54,8 @@ typedef bool (*CandidateFilter) (int64 agent_id, void *arg);
  */
 extern int	direct_candidates(int method, int64 queue_id, char *const *presences,
 							  int npresences, int32 units, int64 limit,
-							  CandidateFilter admit, void *admit_arg, Candidate **out,
-							  bool *more, int *passed);
+							  CandidateFilter admit, void *admit_arg, CandidateCheck *check,
+							  Candidate **out, bool *more, int *passed);
 
 /*
  * The members of queue_id among agents[0..n-1] with one of the npresences
@@ -52,6 +63,12 @@ extern int	direct_candidates(int method, int64 queue_id, char *const *presences,
  */
 extern int	direct_members(int64 queue_id, const int64 *agents, int n, char *const *presences,
 						   int npresences, int32 units, Candidate **out);
+
+/*
+ * An agent's attributes (jsonb, copied) as the active snapshot (or a fresh
+ * one) sees the row, read by primary key; NULL if there is no such agent
+ */
+extern Jsonb *direct_agent_attributes(int64 agent_id);
 
 typedef enum UnitsMode
 {

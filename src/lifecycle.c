@@ -422,6 +422,15 @@ reroute_request(LifecycleCall *call, WorkItem *it, WorkstreamConfig *ws,
 	req->nexcluded = n;
 	req->reserve = true;
 	req->now = call->now;
+	/* the queue's agent condition reads the item's values: read them */
+	if (req->queue != NULL && req->queue->condition != NULL &&
+		agentcond_reads_item(req->queue->condition))
+	{
+		CondItem   *item = palloc(sizeof(CondItem));
+
+		if (agentcond_load_item(it->id, ws, item))
+			req->item = item;
+	}
 }
 
 /*

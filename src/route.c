@@ -750,6 +750,18 @@ route_assign_same_agent(WorkstreamConfig *ws, const ItemInput *in,
 	return true;
 }
 
+/* the item as a queue's agent condition sees it, after classification */
+static void
+route_cond_item(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *out,
+				CondItem *item)
+{
+	item->ws = ws;
+	item->context = out->context;
+	item->customer_id = in->customer_id;
+	item->external_id = in->external_id;
+	item->priority = out->priority;
+}
+
 /*
  * step 4, otherwise: the customer's preferred agents (prefer.c), else
  * assign.c chooses and reserves an agent who has room.  An item waiting
@@ -763,6 +775,7 @@ route_assign_any(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *
 	AssignResult res;
 	PreferChoice pc;
 	bool		found;
+	CondItem	item;
 
 	memset(&req, 0, sizeof(req));
 	req.ws = ws;
@@ -770,6 +783,8 @@ route_assign_any(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcome *
 	req.skills = &out->skills;
 	req.reserve = true;
 	req.now = now;
+	route_cond_item(ws, in, out, &item);
+	req.item = &item;
 	memset(&res, 0, sizeof(res));
 	if (prefer_choose(&req, in->customer_id, in->created_at, &res, &pc) == PREFER_NONE)
 	{
@@ -1082,6 +1097,7 @@ simulate_assignment(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcom
 	AssignRequest req;
 	AssignResult res;
 	PreferChoice pc;
+	CondItem	item;
 
 	memset(&req, 0, sizeof(req));
 	req.ws = ws;
@@ -1089,6 +1105,8 @@ simulate_assignment(WorkstreamConfig *ws, const ItemInput *in, const RouteOutcom
 	req.skills = &out->skills;
 	req.reserve = false;
 	req.now = now;
+	route_cond_item(ws, in, out, &item);
+	req.item = &item;
 	if (prefer_choose(&req, in->customer_id, now, &res, &pc) == PREFER_NONE)
 	{
 		req.preferred_note = pc.note;

@@ -120,6 +120,7 @@ struct RuleExpr
 	bool		negated;		/* NOT IN, IS NOT NULL */
 	bool		constval;		/* N_CONST */
 	CmpOp		op;				/* N_CMP */
+	bool		dynamic;		/* N_CMP, N_IN: types checked when evaluated */
 	Operand		left;
 	Operand		right;			/* N_CMP */
 	int			nchildren;		/* N_AND, N_OR: children; N_NOT: 1; N_IN: list */
@@ -145,6 +146,7 @@ typedef struct Parser
 	Token		tok;
 	int			depth;
 	const RuleVars *vars;
+	RuleVars   *cvars;			/* an agent condition's (grows), else NULL */
 	const RuleErrorContext *ectx;
 } Parser;
 
@@ -159,6 +161,8 @@ rule_type_name(RuleType t)
 			return "number";
 		case RT_BOOL:
 			return "boolean";
+		case RT_ANY:
+			return "any";
 	}
 	return "?";
 }
@@ -173,6 +177,7 @@ rule_vars_create(int ncontext)
 	RuleVars   *vars = palloc0(sizeof(RuleVars));
 
 	vars->nvars = RULE_NBUILTINS + ncontext;
+	vars->cap = vars->nvars;
 	vars->names = palloc0(sizeof(char *) * vars->nvars);
 	vars->types = palloc0(sizeof(RuleType) * vars->nvars);
 	rule_vars_set(vars, RULE_SLOT_CHANNEL, "channel", RT_TEXT);
@@ -188,6 +193,33 @@ rule_vars_set(RuleVars *vars, int slot, const char *name, RuleType type)
 	Assert(slot >= 0 && slot < vars->nvars);
 	vars->names[slot] = pstrdup(name);
 	vars->types[slot] = type;
+}
+
+RuleVars *
+rule_vars_create_condition(int nnames, char **names, bool open)
+{
+	RuleVars   *vars = rule_vars_create(nnames);
+
+	vars->condition = true;
+	vars->open = open;
+	for (int i = 0; i < nnames; i++)
+		rule_vars_set(vars, RULE_NBUILTINS + i, names[i], RT_ANY);
+	return vars;
+}
+
+/* a condition's new variable (type RT_ANY); returns its slot */
+static int
+rule_vars_add(RuleVars *vars, const char *name)
+{
+	if (vars->nvars == vars->cap)
+	{
+		vars->cap = vars->cap * 2 + 4;
+		vars->names = repalloc(vars->names, sizeof(char *) * vars->cap);
+		vars->types = repalloc(vars->types, sizeof(RuleType) * vars->cap);
+	}
+	vars->nvars++;
+	rule_vars_set(vars, vars->nvars - 1, name, RT_ANY);
+	return vars->nvars - 1;
 }
 
 int
@@ -345,6 +377,30 @@ rule_value_from_jsonb(const JsonbValue *v, RuleType type, RuleValue *out)
 	}
 }
 
+void
+rule_value_from_attribute(const JsonbValue *v, RuleValue *out)
+{
+	memset(out, 0, sizeof(RuleValue));
+	out->isnull = true;
+	switch (v->type)
+	{
+		case jbvNumeric:
+			out->type = RT_NUMBER;
+			out->isnull = !jsonb_number(v, &out->num);
+			break;
+		case jbvString:
+			rule_value_set_text(out, v->val.string.val, v->val.string.len);
+			break;
+		case jbvBool:
+			out->isnull = false;
+			out->type = RT_BOOL;
+			out->num = v->val.boolean ? 1 : 0;
+			break;
+		default:
+			break;
+	}
+}
+
 /* ----------------------------------------------------------------
  * Errors
  * ----------------------------------------------------------------
@@ -471,6 +527,15 @@ lex_word(Parser *p)
 
 	while (j < p->textlen && is_ident_char(s[j]))
 		j++;
+	/* agent.<key> is one identifier (known in agent conditions only) */
+	if (j - t->start == RULE_AGENT_PREFIX_LEN - 1 &&
+		memcmp(s + t->start, RULE_AGENT_PREFIX, RULE_AGENT_PREFIX_LEN - 1) == 0 &&
+		j + 1 < p->textlen && s[j] == '.' && is_ident_start(s[j + 1]))
+	{
+		j++;
+		while (j < p->textlen && is_ident_char(s[j]))
+			j++;
+	}
 	t->kind = TK_IDENT;
 	t->len = j - t->start;
 	for (size_t k = 0; k < lengthof(keywords); k++)
@@ -656,6 +721,44 @@ starts_value(TokKind k)
 		k == TK_TRUE || k == TK_FALSE || k == TK_MINUS;
 }
 
+static const char *
+unknown_identifier_hint(Parser *p, const Token *t)
+{
+	bool		agent = strncmp(t->sval, RULE_AGENT_PREFIX, RULE_AGENT_PREFIX_LEN) == 0;
+
+	if (p->cvars != NULL)
+		return "Identifiers are agent.<key> (the candidate's attributes), channel, customer_id, external_id, priority and the context variables of any workstream.";
+	if (agent)
+		return "agent.<key> reads a candidate's attributes: only a queue's agent_condition may use it.";
+	return "Identifiers are the workstream's context variables and channel, customer_id, external_id, priority.";
+}
+
+/*
+ * The slot of an identifier: one of the vars; in an agent condition also
+ * agent.<key>, and (open vars) any other name, added as they come.
+ */
+static int
+resolve_identifier(Parser *p, const Token *t)
+{
+	int			slot = rule_vars_lookup(p->vars, t->sval, t->slen);
+	char	   *detail;
+
+	if (slot >= 0)
+		return slot;
+	if (p->cvars != NULL &&
+		(p->cvars->open || strncmp(t->sval, RULE_AGENT_PREFIX, RULE_AGENT_PREFIX_LEN) == 0))
+		return rule_vars_add(p->cvars, t->sval);
+	detail = caret_detail(p, t->start);
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("%s \"%s\": unknown identifier \"%s\" at position %d",
+					p->ectx->kind, p->ectx->name, t->sval,
+					char_position(p, t->start)),
+			 detail ? errdetail("%s", detail) : 0,
+			 errhint("%s", unknown_identifier_hint(p, t))));
+	return -1;					/* keep compiler quiet */
+}
+
 /* value := identifier | string | number | TRUE | FALSE */
 static void
 parse_value(Parser *p, Operand *o, bool literal_only)
@@ -671,19 +774,7 @@ parse_value(Parser *p, Operand *o, bool literal_only)
 			if (literal_only)
 				RULE_ERROR(p, ERRCODE_SYNTAX_ERROR, t->start,
 						   "expected a literal but found identifier \"%s\"", t->sval);
-			o->slot = rule_vars_lookup(p->vars, t->sval, t->slen);
-			if (o->slot < 0)
-			{
-				char	   *detail = caret_detail(p, t->start);
-
-				ereport(ERROR,
-						(errcode(ERRCODE_UNDEFINED_COLUMN),
-						 errmsg("%s \"%s\": unknown identifier \"%s\" at position %d",
-								p->ectx->kind, p->ectx->name, t->sval,
-								char_position(p, t->start)),
-						 detail ? errdetail("%s", detail) : 0,
-						 errhint("Identifiers are the workstream's context variables and channel, customer_id, external_id, priority.")));
-			}
+			o->slot = resolve_identifier(p, t);
 			o->type = p->vars->types[o->slot];
 			break;
 		case TK_STRING:
@@ -736,6 +827,8 @@ bool_literal_as_text(Operand *o)
 static void
 check_comparable(Parser *p, Operand *l, Operand *r, const char *opname, int pos)
 {
+	if (p->cvars != NULL)
+		return;					/* an agent condition: when evaluated */
 	if (l->type == RT_BOOL && r->type == RT_TEXT)
 		bool_literal_as_text(l);
 	else if (r->type == RT_BOOL && l->type == RT_TEXT)
@@ -789,6 +882,7 @@ parse_in_list(Parser *p, const Operand *left)
 	int			cap = 4;
 
 	e->left = *left;
+	e->dynamic = (p->cvars != NULL);
 	if (p->tok.kind == TK_NOT)
 	{
 		e->negated = true;
@@ -830,6 +924,8 @@ parse_in_list(Parser *p, const Operand *left)
 static void
 check_operands(Parser *p, RuleExpr *e, int oppos)
 {
+	if (p->cvars != NULL)
+		return;					/* an agent condition: when evaluated */
 	if (e->op == OP_EQ || e->op == OP_NE)
 		check_comparable(p, &e->left, &e->right, op_names[e->op], oppos);
 	else if (e->op >= OP_LT && e->op <= OP_GE)
@@ -861,6 +957,7 @@ parse_comparison(Parser *p, const Operand *left, CmpOp op)
 
 	e->left = *left;
 	e->op = op;
+	e->dynamic = (p->cvars != NULL);
 	next_token(p);
 	if (op == OP_STARTS || op == OP_ENDS)
 		expect(p, TK_WITH, "WITH");
@@ -977,8 +1074,24 @@ parse_or(Parser *p)
 	return parse_chain(p, N_OR, TK_OR, parse_and);
 }
 
+static RuleExpr *compile(const char *text, const RuleVars *vars, RuleVars *cvars,
+						 const RuleErrorContext *ectx);
+
 RuleExpr *
 rule_compile(const char *text, const RuleVars *vars, const RuleErrorContext *ectx)
+{
+	return compile(text, vars, NULL, ectx);
+}
+
+RuleExpr *
+rule_compile_condition(const char *text, RuleVars *vars, const RuleErrorContext *ectx)
+{
+	Assert(vars->condition);
+	return compile(text, vars, vars, ectx);
+}
+
+static RuleExpr *
+compile(const char *text, const RuleVars *vars, RuleVars *cvars, const RuleErrorContext *ectx)
 {
 	Parser		p;
 	RuleExpr   *e;
@@ -994,6 +1107,7 @@ rule_compile(const char *text, const RuleVars *vars, const RuleErrorContext *ect
 	p.text = text;
 	p.textlen = (int) len;
 	p.vars = vars;
+	p.cvars = cvars;
 	p.ectx = ectx;
 	next_token(&p);
 	if (p.tok.kind == TK_EOF)
@@ -1040,6 +1154,96 @@ values_equal(const RuleValue *a, const RuleValue *b)
 	return a->num == b->num;
 }
 
+/*
+ * An agent condition's operands, whose types are known only now: a
+ * boolean compared with text is its text ("true", "false"), as a JSON
+ * boolean read into a text variable is; other types that differ do not
+ * compare.  Returns false when a and b cannot be compared; else their
+ * text forms (or the originals) in *ta and *tb.
+ */
+static bool
+dynamic_operands(const RuleValue *a, const RuleValue *b, RuleValue *ta, RuleValue *tb)
+{
+	*ta = *a;
+	*tb = *b;
+	if (a->type == b->type)
+		return true;
+	if (a->type == RT_BOOL && b->type == RT_TEXT)
+		rule_value_set_text(ta, a->num != 0 ? "true" : "false", a->num != 0 ? 4 : 5);
+	else if (b->type == RT_BOOL && a->type == RT_TEXT)
+		rule_value_set_text(tb, b->num != 0 ? "true" : "false", b->num != 0 ? 4 : 5);
+	else
+		return false;
+	return true;
+}
+
+static bool eval_cmp(CmpOp op, const RuleValue *a, const RuleValue *b);
+
+/* a comparison whose types are checked now: a mismatch makes it false */
+static bool
+eval_dynamic_cmp(const RuleExpr *e, const RuleValue *a, const RuleValue *b)
+{
+	RuleValue	ta;
+	RuleValue	tb;
+
+	if (!dynamic_operands(a, b, &ta, &tb))
+		return false;
+	if (e->op >= OP_LT && e->op <= OP_GE && ta.type != RT_NUMBER)
+		return false;
+	if (e->op >= OP_CONTAINS && ta.type != RT_TEXT)
+		return false;
+	return eval_cmp(e->op, &ta, &tb);
+}
+
+/* IN with types checked now: items of another type never match; none of
+ * the value's type makes the test false, NOT IN too */
+static bool
+eval_dynamic_in(const RuleExpr *e, const RuleValue *v)
+{
+	bool		comparable = false;
+
+	for (int i = 0; i < e->nchildren; i++)
+	{
+		RuleValue	ta;
+		RuleValue	tb;
+
+		if (!dynamic_operands(v, &e->list[i].lit, &ta, &tb))
+			continue;
+		comparable = true;
+		if (values_equal(&ta, &tb))
+			return !e->negated;
+	}
+	return comparable && e->negated;
+}
+
+static bool
+eval_cmp(CmpOp op, const RuleValue *a, const RuleValue *b)
+{
+	switch (op)
+	{
+		case OP_EQ:
+			return values_equal(a, b);
+		case OP_NE:
+			return !values_equal(a, b);
+		case OP_LT:
+			return a->num < b->num;
+		case OP_LE:
+			return a->num <= b->num;
+		case OP_GT:
+			return a->num > b->num;
+		case OP_GE:
+			return a->num >= b->num;
+		case OP_CONTAINS:
+			return text_contains(a, b);
+		case OP_STARTS:
+			return a->len >= b->len && memcmp(a->str, b->str, b->len) == 0;
+		case OP_ENDS:
+			return a->len >= b->len &&
+				memcmp(a->str + a->len - b->len, b->str, b->len) == 0;
+	}
+	return false;
+}
+
 bool
 rule_eval(const RuleExpr *e, const RuleValue *slots)
 {
@@ -1067,6 +1271,8 @@ rule_eval(const RuleExpr *e, const RuleValue *slots)
 
 				if (v->isnull)
 					return false;
+				if (e->dynamic)
+					return eval_dynamic_in(e, v);
 				for (int i = 0; i < e->nchildren; i++)
 					if (values_equal(v, &e->list[i].lit))
 						return !e->negated;
@@ -1079,30 +1285,23 @@ rule_eval(const RuleExpr *e, const RuleValue *slots)
 
 				if (a->isnull || b->isnull)
 					return false;
-				switch (e->op)
-				{
-					case OP_EQ:
-						return values_equal(a, b);
-					case OP_NE:
-						return !values_equal(a, b);
-					case OP_LT:
-						return a->num < b->num;
-					case OP_LE:
-						return a->num <= b->num;
-					case OP_GT:
-						return a->num > b->num;
-					case OP_GE:
-						return a->num >= b->num;
-					case OP_CONTAINS:
-						return text_contains(a, b);
-					case OP_STARTS:
-						return a->len >= b->len && memcmp(a->str, b->str, b->len) == 0;
-					case OP_ENDS:
-						return a->len >= b->len &&
-							memcmp(a->str + a->len - b->len, b->str, b->len) == 0;
-				}
+				if (e->dynamic)
+					return eval_dynamic_cmp(e, a, b);
+				return eval_cmp(e->op, a, b);
 			}
 	}
 	elog(ERROR, "unrecognized rule node kind %d", (int) e->kind);
 	return false;
+}
+
+void
+rule_slots_used(const RuleExpr *e, bool *used)
+{
+	if (e->left.slot >= 0 && (e->kind == N_CMP || e->kind == N_IN || e->kind == N_ISNULL))
+		used[e->left.slot] = true;
+	if (e->kind == N_CMP && e->right.slot >= 0)
+		used[e->right.slot] = true;
+	if (e->kind == N_AND || e->kind == N_OR || e->kind == N_NOT)
+		for (int i = 0; i < e->nchildren; i++)
+			rule_slots_used(e->children[i], used);
 }

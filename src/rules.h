@@ -18,7 +18,8 @@ typedef enum RuleType
 {
 	RT_TEXT,
 	RT_NUMBER,
-	RT_BOOL
+	RT_BOOL,
+	RT_ANY						/* agent conditions: known when evaluated */
 } RuleType;
 
 /*
@@ -36,7 +37,21 @@ typedef struct RuleVars
 	int			nvars;			/* including the built-ins */
 	char	  **names;
 	RuleType   *types;
+	/*
+	 * A queue's agent condition (rule_compile_condition): agent.<key> is
+	 * allowed, every name past the built-ins is of type RT_ANY, and the
+	 * types are checked when evaluated (a mismatch makes the test false).
+	 * With open, a name the vars do not hold is added (a context variable
+	 * of some workstream, read by name from the item); else it is 42703.
+	 */
+	bool		condition;
+	bool		open;
+	int			cap;			/* allocated slots (condition vars grow) */
 } RuleVars;
+
+/* agent.<key>: a condition's variable read from the candidate's attributes */
+#define RULE_AGENT_PREFIX		"agent."
+#define RULE_AGENT_PREFIX_LEN	6
 
 /*
  * A value as the evaluator sees it.  Text is stored lower-cased (text
@@ -70,6 +85,11 @@ extern int	rule_vars_lookup(const RuleVars *vars, const char *name, int len);
 
 extern RuleExpr *rule_compile(const char *text, const RuleVars *vars,
 							  const RuleErrorContext *ectx);
+/* vars for a condition: the built-ins, then names (RT_ANY) */
+extern RuleVars *rule_vars_create_condition(int nnames, char **names, bool open);
+/* compile an agent condition; vars gains the names it uses */
+extern RuleExpr *rule_compile_condition(const char *text, RuleVars *vars,
+										const RuleErrorContext *ectx);
 extern bool rule_eval(const RuleExpr *expr, const RuleValue *slots);
 
 /* lower-cases text for the evaluator; result palloc'd unless unchanged */
@@ -87,5 +107,15 @@ extern const char *rule_type_name(RuleType t);
  * wanted).  Strings are not copied: v must outlive the value.
  */
 extern bool rule_value_from_jsonb(const JsonbValue *v, RuleType type, RuleValue *out);
+
+/*
+ * An agent attribute as a condition's agent.<key> sees it: a JSON number
+ * is a number, a string text, true/false a boolean; anything else (null,
+ * an object, an array, a number out of range) is null.
+ */
+extern void rule_value_from_attribute(const JsonbValue *v, RuleValue *out);
+
+/* mark used[slot] for every variable slot the expression reads */
+extern void rule_slots_used(const RuleExpr *expr, bool *used);
 
 #endif							/* OMNIROUTE_RULES_H */

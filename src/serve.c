@@ -20,12 +20,15 @@
  *	  workstream's), not rejected or missed by this agent before (with
  *	  max_offers_per_agent above 1: not that many times, and then only if
  *	  routing would choose them -- nobody who declined it fewer times is
- *	  eligible; picking needs only the limit), and a free slot of the
- *	  workstream's capacity profile.  All of that but the declined list and
- *	  the slot depends only on the item's queue, workstream, required
- *	  skills and skill matching, so the open items of the agent's queues
- *	  are looked at in groups of those four, which work_item_open_idx holds
- *	  together, each group best first:
+ *	  eligible; picking needs only the limit), a free slot of the
+ *	  workstream's capacity profile, and the queue's agent condition
+ *	  (agentcond.c: one that reads only the agent is judged per group, one
+ *	  that reads the item per item, the item's values read by key).  All of
+ *	  that but the declined list, the slot and such a condition depends only
+ *	  on the item's queue, workstream, required skills and skill matching,
+ *	  so the open items of the agent's queues are looked at in groups of
+ *	  those four, which work_item_open_idx holds together, each group best
+ *	  first:
  *	    1. the distinct groups of each queue are read from the index, one
  *	       descent per group (a skip scan), without reading their items;
  *	    2. the groups the agent may not take from are dropped, whatever
@@ -69,6 +72,7 @@
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
+#include "agentcond.h"
 #include "assign.h"
 #include "config.h"
 #include "direct.h"
@@ -335,6 +339,8 @@ typedef struct ServeAgent
 	char	   *presence;
 	bool		is_bot;
 	AgentSkills skills;
+	bool		attributes_read;
+	Jsonb	   *attributes;		/* read when a queue's agent condition asks */
 } ServeAgent;
 
 /* what an agent would take: a workstream's items, or one of them */
@@ -528,6 +534,44 @@ refusal(ServeAgent *ag, WorkstreamConfig *ws, const char *item_matching, ServeMo
 	return 0;
 }
 
+/*
+ * Whether the agent satisfies a queue's agent condition for an item (NULL:
+ * the condition reads nothing of it); their attributes are read once.
+ */
+static bool
+satisfies(ServeAgent *ag, const AgentCondition *cond, const CondItem *item)
+{
+	CondCheck	cc;
+
+	if (!ag->attributes_read)
+	{
+		ag->attributes = direct_agent_attributes(ag->id);
+		ag->attributes_read = true;
+	}
+	agentcond_begin(&cc, cond, item);
+	return agentcond_holds(&cc, ag->attributes);
+}
+
+/*
+ * The agent condition of the queue of an item, for the agent: 0 when
+ * satisfied (or none); else the SQLSTATE, with *why saying so.
+ */
+static int
+condition_refusal(ServeAgent *ag, WorkstreamConfig *ws, int64 item, int64 queue_id,
+				  char **why)
+{
+	QueueConfig *q = config_queue(queue_id);
+	CondItem	ci;
+
+	if (q == NULL || q->condition == NULL)
+		return 0;
+	if (agentcond_load_item(item, ws, &ci) && satisfies(ag, q->condition, &ci))
+		return 0;
+	*why = psprintf("agent " INT64_FORMAT " does not satisfy the agent condition of queue \"%s\": %s",
+					ag->id, q->name, q->condition->text);
+	return ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE;
+}
+
 typedef struct Taken
 {
 	int64		item;
@@ -688,6 +732,7 @@ typedef struct ItemGroup
 	char	   *hours;			/* the queue's operating hours, or NULL */
 	Datum		aging;			/* the workstream's priority_aging, or 0 */
 	WorkstreamConfig *ws;
+	const AgentCondition *item_condition;	/* its queue's, to check per item */
 	bool		takable;		/* the agent may take its items */
 	int			fetched;		/* items read from it in this round */
 } ItemGroup;
@@ -744,6 +789,25 @@ load_groups(int64 agent_id, int *ngroups)
 }
 
 /*
+ * The agent condition of a group's queue: one that reads only the agent
+ * is judged for the whole group now; one that reads the item, per item
+ * (g->item_condition).
+ */
+static bool
+group_condition(ServeAgent *ag, ItemGroup *g)
+{
+	QueueConfig *q = config_queue(g->queue_id);
+
+	g->item_condition = NULL;
+	if (q == NULL || q->condition == NULL)
+		return true;
+	if (!agentcond_reads_item(q->condition))
+		return satisfies(ag, q->condition, NULL);
+	g->item_condition = q->condition;
+	return true;
+}
+
+/*
  * Whether the agent may take the items of a group: refusal() for all of
  * it but the declined list, which is each item's (and the profile slot,
  * known only by taking it).  Required skills that cannot be read refuse
@@ -769,8 +833,10 @@ group_takable(ServeAgent *ag, ItemGroup *g, ServeMode mode, Datum nobody)
 				 errhint("Correct its required_skills.")));
 		return false;
 	}
-	return refusal(ag, g->ws, g->matching, mode, g->first_item, nobody,
-				   DatumGetJsonbP(g->skills), NULL) == 0;
+	if (refusal(ag, g->ws, g->matching, mode, g->first_item, nobody,
+				DatumGetJsonbP(g->skills), NULL) != 0)
+		return false;
+	return group_condition(ag, g);
 }
 
 /* no slot of this profile is left for the agent: none of its groups is takable */
@@ -1026,6 +1092,14 @@ reoffer_allowed(ServeSearch *s, const RoundItem *ri)
 	req.now = s->now;
 	if (req.queue == NULL)
 		return false;
+	if (req.queue->condition != NULL && agentcond_reads_item(req.queue->condition))
+	{
+		CondItem   *item = palloc(sizeof(CondItem));
+
+		if (!agentcond_load_item(ri->item, g->ws, item))
+			return false;
+		req.item = item;
+	}
 	return !assign_choose(&req, &res) || res.agent_id == s->ag.id;
 }
 
@@ -1053,6 +1127,14 @@ take_round_item(ServeSearch *s, const RoundItem *ri)
 		return false;
 	if (ri->declines > 0 && !reoffer_allowed(s, ri))
 		return false;
+	if (g->item_condition != NULL)
+	{
+		CondItem	ci;
+
+		if (!agentcond_load_item(ri->item, g->ws, &ci) ||
+			!satisfies(&s->ag, g->item_condition, &ci))
+			return false;
+	}
 	if (s->ntaken == s->cap)
 	{
 		s->cap = s->cap ? s->cap * 2 : 8;
@@ -1304,7 +1386,8 @@ serve_pick_item(int64 agent_id, int64 item, int64 ws_id, int64 queue_id, Datum d
 				(errcode(ERRCODE_UNDEFINED_OBJECT),
 				 errmsg("agent " INT64_FORMAT " does not exist", agent_id)));
 	check_pick_queue(agent_id, item, queue_id, now);
-	if ((code = refusal(&ag, ws, skill_matching, SERVE_PICK, item, declined, required, &why)) != 0)
+	if ((code = refusal(&ag, ws, skill_matching, SERVE_PICK, item, declined, required, &why)) != 0 ||
+		(code = condition_refusal(&ag, ws, item, queue_id, &why)) != 0)
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("agent " INT64_FORMAT " cannot pick work item " INT64_FORMAT ": %s",
@@ -1350,7 +1433,8 @@ serve_check_handover(int64 target, int64 item, WorkstreamConfig *ws, int64 queue
 						": not a member of its queue " INT64_FORMAT, item, target, queue_id),
 				 errhint("A supervisor may assign it to anyone.")));
 	if ((code = refusal(&ag, ws, skill_matching, SERVE_HANDOVER, item, declined, required,
-						&why)) != 0)
+						&why)) != 0 ||
+		(code = condition_refusal(&ag, ws, item, queue_id, &why)) != 0)
 		ereport(ERROR,
 				(errcode(code),
 				 errmsg("cannot transfer work item " INT64_FORMAT " to agent " INT64_FORMAT ": %s",

@@ -4,7 +4,8 @@
 -- Over a thousand generated rule texts -- token soup, unbalanced and
 -- 10,000-deep parentheses and NOTs, megabyte strings, random characters
 -- from every Unicode plane (never NUL), quotes and SQL fragments -- and
--- hundreds of malformed work item contexts and classification outputs.
+-- hundreds of malformed work item contexts and classification outputs; the
+-- same texts, and with agent.<key>, as queue agent conditions.
 -- Each must be a valid rule (or accepted input) or a clean SQL error with
 -- one of the documented SQLSTATEs; anything else (an internal error XX000,
 -- a crash) is listed with its input.  The server must not restart.
@@ -13,7 +14,7 @@
 -- nothing else in this session draws random numbers.  Only aggregates are
 -- shown, so the expected output does not depend on the texts themselves.
 --
--- Everything this file creates uses ids 7501..7502 and names starting with
+-- Everything this file creates uses ids 7501..7506 and names starting with
 -- "fuzz", and is deleted at the end.
 --
 
@@ -931,6 +932,81 @@ WITH w AS (
 SELECT 'inserted item: ' || state || ', rules fired: ' || jsonb_array_length(d->'classification') FROM w;
 
 --
+-- 4. Queue agent conditions: every rule text of part 1, and each with its
+--    variables read as agent.<key>, as a queue's agent_condition.  Types
+--    are not checked when written (never 42804); an accepted condition is
+--    used by simulate() on members whose attributes hold every JSON type
+--    and junk, and never fails there.
+--
+INSERT INTO omniroute.queue (id, name) VALUES (7502, 'fuzz: conditions');
+INSERT INTO omniroute.workstream (id, name, fallback_queue_id) VALUES (7503, 'fuzz: conditioned', 7502);
+INSERT INTO omniroute.context_variable (workstream_id, name, type) VALUES
+    (7503, 'topic', 'number'), (7503, 'amount', 'text');
+SELECT setseed(0.44);
+INSERT INTO omniroute.agent (id, name, capacity, presence, attributes)
+SELECT 7500 + i, 'fuzz agent ' || i, 10, 'available',
+       jsonb_build_object('topic', pg_temp.gen_jval(2), 'amount', pg_temp.gen_jval(1),
+                          'Region', pg_temp.gen_jval(1), 'score', pg_temp.gen_jval(2),
+                          pg_temp.junk(3), pg_temp.gen_jval(1))
+  FROM generate_series(1, 6) i;
+INSERT INTO omniroute.queue_member (queue_id, agent_id) SELECT 7502, 7500 + i FROM generate_series(1, 6) i;
+CREATE TEMP TABLE fuzz_cond (
+    id   int PRIMARY KEY,
+    t    text NOT NULL,
+    rule text,          -- the text's outcome as a route rule (part 1)
+    qc   text,          -- UPDATE of agent_condition: 'ok' or the SQLSTATE
+    sim  text           -- simulate() with it: 'ok' or the SQLSTATE
+);
+INSERT INTO fuzz_cond (id, t, rule) SELECT id, t, ins FROM fuzz_rule;
+INSERT INTO fuzz_cond (id, t)
+SELECT 100000 + id, regexp_replace(t, '\m(topic|amount|Region|score)\M', 'agent.\1', 'g') FROM fuzz_rule
+ WHERE t ~ '\m(topic|amount|Region|score)\M' AND octet_length(t) < 100000;
+DO $$
+DECLARE
+    r record;
+    st text;
+BEGIN
+    FOR r IN SELECT id, t FROM fuzz_cond ORDER BY id LOOP
+        BEGIN
+            UPDATE omniroute.queue SET agent_condition = r.t WHERE id = 7502;
+            UPDATE fuzz_cond SET qc = 'ok' WHERE id = r.id;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
+            UPDATE fuzz_cond SET qc = st WHERE id = r.id;
+            CONTINUE;
+        END;
+        BEGIN
+            PERFORM omniroute.simulate(7503, '{"topic": 3, "amount": "x", "priority": 2}');
+            UPDATE fuzz_cond SET sim = 'ok' WHERE id = r.id;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS st = RETURNED_SQLSTATE;
+            UPDATE fuzz_cond SET sim = st WHERE id = r.id;
+        END;
+    END LOOP;
+END
+$$;
+SELECT 'conditions tried: ' || count(*) || ', with agent.<key>: ' || count(*) FILTER (WHERE id > 100000) FROM fuzz_cond;
+SELECT 'condition outcome ' || qc || ': ' || count(*) FROM fuzz_cond GROUP BY qc ORDER BY qc;
+SELECT 'unexpected condition outcomes: ' || count(*) FROM fuzz_cond
+ WHERE qc NOT IN ('ok', '42601', '42703', '54000', '54001', '22003') OR sim <> 'ok';
+SELECT 'UNEXPECTED: condition ' || id || ' ' || qc || ' / ' || coalesce(sim, '-') || ': ' || pg_temp.shown(t)
+  FROM fuzz_cond
+ WHERE qc NOT IN ('ok', '42601', '42703', '54000', '54001', '22003') OR sim <> 'ok' ORDER BY id;
+SELECT 'valid rules refused as conditions: ' || count(*) FROM fuzz_cond WHERE rule = 'ok' AND qc <> 'ok';
+-- a rule refused for its types (42804) is a valid condition, unless the
+-- parser meets an error past the point a rule stops at
+SELECT 'rules refused for their types, as conditions: ' || string_agg(qc || ' ' || n, ', ' ORDER BY qc)
+  FROM (SELECT qc, count(*) AS n FROM fuzz_cond WHERE rule = '42804' GROUP BY qc) s;
+-- and an item inserted into the queue under the last accepted condition
+UPDATE omniroute.queue SET agent_condition = (SELECT t FROM fuzz_cond WHERE qc = 'ok' ORDER BY id DESC LIMIT 1)
+ WHERE id = 7502;
+WITH w AS (
+    INSERT INTO omniroute.work_item (workstream_id, context) VALUES (7503, '{"topic": 1}')
+    RETURNING state
+)
+SELECT 'conditioned item inserted: ' || (state IN ('open', 'offered')) FROM w;
+
+--
 -- The server never restarted, and this is still the same session.
 --
 SELECT 'server restarted: ' || (pg_postmaster_start_time() <> :'fuzz_start'::timestamptz);
@@ -943,8 +1019,9 @@ SELECT 'same backend: ' || (pg_backend_pid() = :fuzz_pid);
 -- Cleanup
 --
 DELETE FROM omniroute.work_item_event
- WHERE work_item_id IN (SELECT id FROM omniroute.work_item WHERE workstream_id IN (7501, 7502));
-DELETE FROM omniroute.work_item WHERE workstream_id IN (7501, 7502);
-DELETE FROM omniroute.workstream WHERE id IN (7501, 7502);
-DELETE FROM omniroute.queue WHERE id = 7501;
+ WHERE work_item_id IN (SELECT id FROM omniroute.work_item WHERE workstream_id IN (7501, 7502, 7503));
+DELETE FROM omniroute.work_item WHERE workstream_id IN (7501, 7502, 7503);
+DELETE FROM omniroute.workstream WHERE id IN (7501, 7502, 7503);
+DELETE FROM omniroute.agent WHERE id BETWEEN 7501 AND 7506;
+DELETE FROM omniroute.queue WHERE id IN (7501, 7502);
 DELETE FROM omniroute.skill WHERE name = 'fuzz_english';
