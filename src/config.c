@@ -689,8 +689,8 @@ load_workstream(int64 id)
 	cfg->presences = palloc(sizeof(char *) * Max(nelems, 1));
 	for (int i = 0; i < nelems; i++)
 		cfg->presences[i] = TextDatumGetCString(elems[i]);
-	cfg->prefer = strcmp(get_text(tup, desc, 15), "prefer") == 0;
-	cfg->has_preferred_wait = get_interval(tup, desc, 16, &cfg->preferred_wait);
+	cfg->prefer = strcmp(get_text(tup, desc, 16), "prefer") == 0;
+	cfg->has_preferred_wait = get_interval(tup, desc, 17, &cfg->preferred_wait);
 
 	load_step_afters(id, cfg);
 	cfg->vars = config_load_vars(id);
