@@ -29,8 +29,37 @@ CALL demo.run_until('2026-03-03 10:50');
 \echo 'inactive so that nothing else was offered to an empty chair, until he came back at 10:45.'
 
 \echo
-\echo '=== 12:38  Lunch: both French speakers are out ================================'
+\echo '=== 12:27  A returning customer waits for Grace, their usual agent ============='
 \set from '2026-03-03 10:50'
+CALL demo.run_until('2026-03-03 12:28');
+:story
+\echo 'Grace is at lunch until 12:30; Web chat waits up to 5 minutes for a preferred agent.'
+SELECT format('%s  %s customer %s prefers %s (%s); %s have room but pass it by: held for %s until %s',
+              to_char(w.created_at, 'HH24:MI:SS'), rpad(w.external_id, 10), w.customer_id,
+              demo.agent(h.agent_id), a.presence,
+              (SELECT string_agg(m->>'agent', ' and ' ORDER BY m->>'agent')
+                 FROM jsonb_array_elements(omniroute.explain(w.id)->'members') m
+                WHERE (m->>'eligible')::boolean),
+              split_part(demo.agent(h.agent_id), ' ', 1),
+              to_char((w.diagnostics #>> '{assignment,until}')::timestamptz, 'HH24:MI:SS'))
+  FROM omniroute.work_item w
+  JOIN omniroute.preferred_hold h ON h.work_item_id = w.id
+  JOIN omniroute.agent a ON a.id = h.agent_id
+ WHERE w.external_id = 'regular-1' AND w.state = 'open'
+   AND w.diagnostics #>> '{assignment,reason}' = 'waiting for a preferred agent'
+\g (format=unaligned tuples_only=on)
+CALL demo.run_until('2026-03-03 12:31');
+SELECT format('%s  %s after %s %s (method %s) -> %s',
+              to_char(e.at, 'HH24:MI:SS'), rpad(w.external_id, 10), demo.dur(e.at - w.created_at),
+              w.diagnostics #>> '{assignment,reason}', w.diagnostics #>> '{assignment,method}',
+              demo.then(w.id, e.id))
+  FROM omniroute.work_item w
+  JOIN omniroute.work_item_event e ON e.work_item_id = w.id AND e.event = 'offered'
+ WHERE w.external_id = 'regular-1' AND e.agent_id = w.agent_id
+\g (format=unaligned tuples_only=on)
+
+\echo
+\echo '=== 12:38  Lunch: both French speakers are out ================================'
 CALL demo.run_until('2026-03-03 12:38');
 :story
 \echo 'Why is fr-1 still waiting?  explain(id) asks every member of its queue:'

@@ -36,6 +36,13 @@ INSERT INTO demo.plan (at, agent_id, action) VALUES
 -- Dmitri steps away from 10:20 to 10:45 without changing his presence
 INSERT INTO demo.absence VALUES (4, '2026-03-03 10:20', '2026-03-03 10:45');
 
+-- A returning customer: Grace is C8001's usual agent.  A web chat goes to
+-- the customer's preferred agent if eligible, else waits up to 5 minutes
+-- for them before the queue's method decides (here, not in
+-- contact_center.sql, which test/upgrade also loads into 0.1.0).
+UPDATE omniroute.workstream SET preferred_agents = 'prefer', preferred_wait = '5 minutes' WHERE id = 1;
+INSERT INTO omniroute.preferred_agent (customer_id, agent_id, rank) VALUES ('C8001', 7, 1);
+
 -- Chats: 1 to 4 a quarter hour by the time of day, from 08:00 to 19:45
 INSERT INTO demo.arrival (external_id, at, workstream_id, customer_id, context, patience, handle)
 SELECT 'chat-' || lpad(n::text, 3, '0'), at, 1, 'C' || (1000 + (n * 37) % 900),
@@ -74,6 +81,8 @@ INSERT INTO demo.arrival (external_id, at, workstream_id, customer_id, context, 
     -- technical chats while Dmitri is away from his desk
     ('tech-1', '2026-03-03 10:21:00', 1, 'C3901', '{"topic": "login"}', NULL, '9 minutes'),
     ('tech-2', '2026-03-03 10:22:30', 1, 'C3902', '{"topic": "tech setup"}', NULL, '12 minutes'),
+    -- a returning customer of Grace's, while Grace is at lunch
+    ('regular-1', '2026-03-03 12:27:30', 1, 'C8001', '{"topic": "billing question"}', NULL, '7 minutes'),
     -- French chats while both French agents are at lunch
     ('fr-1', '2026-03-03 12:35:10', 1, 'C4001', '{"topic": "delivery", "language": "fr"}', '25 minutes', '10 minutes'),
     ('fr-2', '2026-03-03 12:41:30', 1, 'C4002', '{"topic": "returns", "language": "fr"}', '6 minutes', '10 minutes'),

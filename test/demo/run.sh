@@ -3,7 +3,8 @@
 # to the end (its own throwaway cluster, on the day's clock) and its output
 # has what the day is for: a missed offer, an escalation that moves a chat,
 # overflow both of a closed queue and after max_wait, customers who give up,
-# explain() on a waiting chat, pick_next() taking the case that aged most,
+# a returning customer's chat held for their preferred agent and then given
+# to them, explain() on a waiting chat, pick_next() taking the case that aged most,
 # and the report's tables with rows (the day by queue, the outage hour by
 # quarter hour, the twelve agents' day).  The demo runs twice: the day is
 # the same both times (but for the cluster's directory and port).
@@ -29,6 +30,8 @@ has '^[0-9:]{8}  night-1 +General chat is closed: transfer to Night desk -> answ
 has 'waited 20m00s in General chat: transfer to Night desk' 'overflow after max_wait'
 has 'waited 6m00s in Technical support: transfer to General chat' 'overflow after max_wait in the outage'
 has 'the customer gave up after' 'an abandoned chat'
+has '^12:27:30  regular-1 +customer C8001 prefers Grace Okafor \(Lunch\); .* have room but pass it by: held for Grace until 12:32:30' 'a chat held for its preferred agent'
+has '^12:30:00  regular-1 +after 2m30s a preferred agent freed capacity \(method preferred_agent\) -> answered by Grace Okafor' 'the preferred agent gets it'
 has 'presence Lunch \(away\) is not allowed' 'explain() of a waiting chat'
 has 'Elena calls pick_next\(\) and gets case-[0-9]+: .* lifted its priority from 0 to [1-9]' 'aging in the backlog'
 has '^08:00 to 20:45: [0-9]+ customers came, [0-9]+ were answered' 'the day'
