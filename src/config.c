@@ -196,9 +196,7 @@ ensure_cache(void)
 TimestampTz
 config_offer_expires(const WorkstreamConfig *ws, TimestampTz offered_at)
 {
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(offered_at),
-												   IntervalPGetDatum(&ws->offer_timeout)));
+	return util_time_plus(offered_at, &ws->offer_timeout);
 }
 
 const char *

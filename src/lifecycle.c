@@ -882,9 +882,7 @@ omniroute_wrap_up(PG_FUNCTION_ARGS)
 	release = ws->has_wrap_up_block &&
 		ws->wrap_up_block.time == 0 && ws->wrap_up_block.day == 0 && ws->wrap_up_block.month == 0;
 	if (ws->has_wrap_up_block && !release)
-		until = DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-														TimestampTzGetDatum(call.now),
-														IntervalPGetDatum(&ws->wrap_up_block)));
+		until = util_time_plus(call.now, &ws->wrap_up_block);
 	set_state(&it, ITEM_WRAP_UP, release ? 0 : it.reserved, call.now,
 			  ws->has_wrap_up_block && !release ? &until : NULL);
 	events_add_jsonb(&call.events, id, "wrap_up", it.agent_id, it.queue_id,

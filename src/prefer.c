@@ -122,9 +122,7 @@ prefer_agents(const AssignRequest *req, const char *customer_id, PreferChoice *p
 static TimestampTz
 prefer_until(const WorkstreamConfig *ws, TimestampTz queued_at)
 {
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(queued_at),
-												   IntervalPGetDatum(&ws->preferred_wait)));
+	return util_time_plus(queued_at, &ws->preferred_wait);
 }
 
 PreferStep

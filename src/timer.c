@@ -92,14 +92,6 @@ static UtilPlan exists_plan = {
 	1, {INT8OID}, NULL
 };
 
-static TimestampTz
-plus_interval(TimestampTz t, const Interval *iv)
-{
-	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
-												   TimestampTzGetDatum(t),
-												   IntervalPGetDatum(iv)));
-}
-
 /* when something is next due for the item, if anything is */
 static bool
 timer_due(const WorkstreamConfig *ws, const QueueConfig *q, const TimerItem *it,
@@ -109,12 +101,12 @@ timer_due(const WorkstreamConfig *ws, const QueueConfig *q, const TimerItem *it,
 
 	if (it->level >= 0 && it->level < ws->nsteps)
 	{
-		*due = plus_interval(it->created_at, &ws->step_afters[it->level]);
+		*due = util_time_plus(it->created_at, &ws->step_afters[it->level]);
 		has = true;
 	}
 	if (q != NULL && timer_max_wait_acts(q) && !it->queued_null)
 	{
-		TimestampTz t = plus_interval(it->queued_at, &q->max_wait);
+		TimestampTz t = util_time_plus(it->queued_at, &q->max_wait);
 
 		if (!has || t < *due)
 			*due = t;

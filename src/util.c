@@ -91,6 +91,14 @@ util_col_text(uint64 row, int col)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+TimestampTz
+util_time_plus(TimestampTz t, const Interval *iv)
+{
+	return DatumGetTimestampTz(DirectFunctionCall2(timestamptz_pl_interval,
+												   TimestampTzGetDatum(t),
+												   IntervalPGetDatum(iv)));
+}
+
 HTAB *
 util_int64_hash(const char *name, Size entrysize, MemoryContext cxt)
 {

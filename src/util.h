@@ -47,6 +47,9 @@ extern int32 util_col_int32(uint64 row, int col);
 extern char *util_col_text(uint64 row, int col);	/* NULL if null */
 
 
+/* t plus an interval, as timestamptz + interval in SQL (the session's time zone) */
+extern TimestampTz util_time_plus(TimestampTz t, const Interval *iv);
+
 /* a hash table keyed by an int64 (the entry's first member), in cxt */
 extern HTAB *util_int64_hash(const char *name, Size entrysize, MemoryContext cxt);
 
